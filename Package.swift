@@ -1,0 +1,42 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "swiftland",
+    products: [
+        .executable(name: "swiftland", targets: ["swiftland"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libbpf from Debian (1.4.6 from bookworm-backports; see scripts/setup.sh).
+        .systemLibrary(
+            name: "CLibbpf",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev", "libelf-dev"])]),
+        // bpf/intf.h, the kernel/user ABI, as Swift sees it.
+        .target(name: "SwiftlandABI"),
+        // C helpers for the libbpf pieces Swift cannot import (macros, va_list, BTF walks).
+        .target(name: "CBPFShim", dependencies: ["CLibbpf"]),
+        .plugin(name: "EmbedPlugin", capability: .buildTool()),
+        // The BPF object and scripts, embedded at build time.
+        .target(name: "Embedded", plugins: ["EmbedPlugin"]),
+        // Loading, configuring, attaching and reading the BPF scheduler.
+        .target(
+            name: "BPFLoader",
+            dependencies: ["CLibbpf", "CBPFShim", "SwiftlandABI", "Embedded"]),
+        // Booting a sched_ext kernel under QEMU and running a command in it.
+        .target(name: "VMRunner", dependencies: ["Embedded"]),
+        .executableTarget(
+            name: "swiftland",
+            dependencies: [
+                "BPFLoader", "VMRunner",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
+            name: "SwiftlandTests",
+            dependencies: ["BPFLoader", "VMRunner", "swiftland", "SwiftlandABI", "Embedded"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,43 @@
+/*
+ * C helpers for the parts of libbpf that Swift cannot import or call directly:
+ * LIBBPF_OPTS-style option structs, the va_list print callback, MAP_FAILED, and walks
+ * over BTF. Each returns 0 or a negative errno, like libbpf itself.
+ */
+#ifndef SWIFTLAND_CBPFSHIM_H
+#define SWIFTLAND_CBPFSHIM_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include <bpf/libbpf.h>
+#include <bpf/btf.h>
+
+/* Receives each libbpf message, formatted. level is enum libbpf_print_level. */
+typedef void (*swl_log_fn)(int level, const char *message);
+
+/* Routes libbpf's messages to fn; debug messages only when verbose. */
+void swl_set_libbpf_logger(swl_log_fn fn, int verbose);
+
+/*
+ * Opens an object from memory. The verifier's log of every program goes to log_buf
+ * (log_level 1 when verbose, else only on failure), so a rejection can be explained.
+ * Returns NULL and sets errno on failure.
+ */
+struct bpf_object *swl_open_object(const void *buf, size_t size, const char *name,
+				   char *log_buf, size_t log_size, int verbose);
+
+/* Byte offset and size of variable var in data section sec (".rodata", ".bss"). */
+int swl_datasec_var(const struct bpf_object *obj, const char *sec, const char *var,
+		    __u32 *offset, __u32 *size);
+
+/* Byte offset of member in struct struct_name, from the object's BTF. */
+int swl_struct_member_offset(const struct bpf_object *obj, const char *struct_name,
+			     const char *member, __u32 *offset);
+
+/* Size of struct struct_name in the object's BTF. */
+int swl_struct_size(const struct bpf_object *obj, const char *struct_name, __u32 *size);
+
+/* Maps a loaded map's memory (global data maps are mmapable); NULL and errno on failure. */
+void *swl_map_mmap(const struct bpf_map *map, size_t *size);
+void swl_map_munmap(void *addr, size_t size);
+
+#endif

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Build swiftland's BPF object with clang's BPF target.
+#
+#   build.sh object OUT.o [CFLAG...]      one object (tests build variants: -DSWL_TEST_...)
+#
+# scripts/embed.sh calls this during `swift build` to put the object inside the binary.
+#
+# vmlinux.h comes from bpf/generated/ (scripts/setup.sh writes it from the BTF of the
+# sched_ext kernel) or from $SWIFTLAND_VMLINUX_H.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+vmlinux_h=${SWIFTLAND_VMLINUX_H:-$here/generated/vmlinux.h}
+clang=${CLANG:-}
+if [ -z "$clang" ]; then
+  clang=$(command -v clang || true)
+  [ -n "$clang" ] || clang=/opt/swift/usr/bin/clang
+fi
+bpftool=$(PATH=$PATH:/usr/sbin:/sbin command -v bpftool || true)
+
+die() { echo "bpf/build.sh: error: $*" >&2; exit 1; }
+
+[ -f "$vmlinux_h" ] || die "$vmlinux_h is missing: run scripts/setup.sh first (it generates it from the sched_ext kernel's BTF)"
+[ -f /usr/include/bpf/bpf_helpers.h ] || die "libbpf headers are missing: run scripts/setup.sh (libbpf-dev from bookworm-backports)"
+
+object() {
+  local out=$1; shift
+  local work
+  work=$(mktemp -d)
+  # shellcheck disable=SC2064
+  trap "rm -rf '$work'" RETURN
+  cp "$vmlinux_h" "$work/vmlinux.h"
+  "$clang" -target bpf -mcpu=v3 -O2 -g -D__TARGET_ARCH_x86 \
+    -I"$work" -I"$here" -I/usr/include -I/usr/include/x86_64-linux-gnu \
+    -Wall -Werror -Wno-missing-declarations -Wno-unused-function \
+    "$@" -c "$here/main.bpf.c" -o "$work/main.o"
+  if [ -n "$bpftool" ]; then
+    # Drops the DWARF (about 20x smaller), keeps the BTF libbpf needs.
+    "$bpftool" gen object "$out" "$work/main.o"
+  else
+    cp "$work/main.o" "$out"
+  fi
+}
+
+case ${1:-} in
+  object)
+    [ $# -ge 2 ] || die "usage: build.sh object OUT.o [CFLAG...]"
+    out=$2; shift 2
+    object "$out" "$@"
+    ;;
+  *)
+    sed -n '2,9p' "$0" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,63 @@
+/*
+ * The kernel/user ABI of swiftland: every constant and structure that both the BPF
+ * program (bpf/main.bpf.c) and the Swift process read. It is the only place the layout
+ * is written; Swift imports it through the SwiftlandABI C target, and a test compares
+ * Swift's view of each structure with the BTF of the built BPF object.
+ *
+ * Fixed-width kernel types only (__u64, __s32, ...): vmlinux.h defines them on the BPF
+ * side and <linux/types.h> in user space.
+ */
+#ifndef SWIFTLAND_INTF_H
+#define SWIFTLAND_INTF_H
+
+enum swl_limits {
+	SWL_MAX_CPUS = 1024,       /* per-CPU DSQs are created for min(nr_cpu_ids, this) */
+	SWL_EXIT_REASON_LEN = 128,
+	SWL_EXIT_MSG_LEN = 1024,
+};
+
+/*
+ * DSQ ids. Custom ids must stay below 2^63 (the top bit marks the kernel's built-in
+ * DSQs). CPU n's own DSQ has id n.
+ */
+#define SWL_DSQ_PRIO   0x100000ULL  /* interactive tasks, vruntime order */
+#define SWL_DSQ_SHARED 0x100001ULL  /* regular tasks, vruntime order */
+
+/* Tunables, written into the program's read-only data before load. */
+struct swl_config {
+	__u64 slice_ns;             /* longest time slice (-s) */
+	__u64 slice_min_ns;         /* shortest time slice (-S) */
+	__u64 slice_lag_ns;         /* sleep credit cap (-l) */
+	__u64 starvation_thresh_ns; /* starvation guard (-t) */
+	__u64 nvcsw_max_thresh;     /* cap of the interactive threshold; 0 = no classification (-c) */
+	__u32 local_kthreads;       /* per-CPU kthreads go straight to their CPU (-k) */
+	__u32 debug;                /* reserved for test builds; 0 in normal runs */
+};
+
+/*
+ * Counters, read live by user space (the program's .bss is memory-mapped). Gauges are
+ * marked; everything else only grows.
+ */
+struct swl_stats {
+	__u64 nr_running;          /* gauge: tasks running on a CPU now */
+	__u64 nr_interactive;      /* gauge: tasks classified interactive now */
+	__u64 nr_waiting;          /* gauge: smoothed number of tasks in the prio + shared DSQs */
+	__u64 nvcsw_avg_thresh;    /* gauge: the moving interactive threshold (switches/s) */
+	__u64 nr_direct_dispatches;   /* to an idle CPU's own DSQ from select_cpu */
+	__u64 nr_prio_dispatches;     /* into the priority DSQ */
+	__u64 nr_shared_dispatches;   /* into the shared DSQ */
+	__u64 nr_kthread_dispatches;  /* per-CPU kthreads to their local DSQ (-k) */
+	__u64 nr_starvation_shared;   /* shared DSQ served first by the starvation guard */
+	__u64 nr_starvation_prio;     /* priority DSQ served first by the starvation guard */
+};
+
+/* What ops.exit saw, copied out of the kernel's struct scx_exit_info. */
+struct swl_exit_info {
+	__s32 kind;        /* enum scx_exit_kind; 0 while the scheduler runs */
+	__s32 exit_cpu;
+	__s64 exit_code;   /* SCX_ECODE_* bits: action (restart) and reason (hotplug) */
+	char reason[SWL_EXIT_REASON_LEN];
+	char msg[SWL_EXIT_MSG_LEN];
+};
+
+#endif /* SWIFTLAND_INTF_H */

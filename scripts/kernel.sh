@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# swiftland kernel cache: fetch Debian's sched_ext-enabled kernel and keep it verified.
+#
+#   kernel.sh resolve          print the kernel version trixie-backports offers now
+#   kernel.sh fetch            make sure a verified copy of it is cached; print its directory
+#   kernel.sh verify DIR       check a cached kernel against its manifest (exit 1 if bad)
+#   kernel.sh resolve-from-depends   (reads `apt-cache depends` output on stdin; for tests)
+#
+# Debian 13's own 6.12 kernels lack CONFIG_SCHED_CLASS_EXT; the trixie-backports ones (7.x)
+# have it. The archive is read through a private apt configuration under the cache, so the
+# host's package sources and pins are never touched and nothing from trixie is installed:
+# the packages are only downloaded and unpacked. apt verifies each download against the
+# signed archive index; we record the archive's SHA256 and re-check it before every use.
+#
+# Environment: SWIFTLAND_CACHE (default /var/cache/swiftland), SWIFTLAND_DEBIAN_MIRROR
+# (default: the first Debian mirror in the host's apt sources).
+set -euo pipefail
+
+cache_root=${SWIFTLAND_CACHE:-/var/cache/swiftland}
+apt_root=$cache_root/apt
+kernel_root=$cache_root/kernel
+
+tmp=
+die() { echo "swiftland kernel: $*" >&2; exit 1; }
+log() { echo "swiftland kernel: $*" >&2; }
+
+mirror() {
+  if [ -n "${SWIFTLAND_DEBIAN_MIRROR:-}" ]; then echo "$SWIFTLAND_DEBIAN_MIRROR"; return; fi
+  local m
+  m=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\/debian\)[[:space:]]*$/\1/p' \
+        /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)
+  [ -n "$m" ] || m=$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\/debian\)[[:space:]].*/\2/p' \
+        /etc/apt/sources.list 2>/dev/null | head -n1)
+  [ -n "$m" ] || die "no Debian mirror found in /etc/apt; set SWIFTLAND_DEBIAN_MIRROR"
+  echo "$m"
+}
+
+private_apt() {
+  mkdir -p "$apt_root"/lists/partial "$apt_root"/cache/archives/partial "$apt_root"/parts
+  : >"$apt_root/status"
+  local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  [ -r "$keyring" ] || die "$keyring is missing (package debian-archive-keyring)"
+  echo "deb [signed-by=$keyring] $(mirror) trixie-backports main" >"$apt_root/sources.list"
+  cat >"$apt_root/apt.conf" <<EOF
+Dir::State "$apt_root";
+Dir::State::Lists "$apt_root/lists";
+Dir::State::status "$apt_root/status";
+Dir::Cache "$apt_root/cache";
+Dir::Etc::SourceList "$apt_root/sources.list";
+Dir::Etc::SourceParts "$apt_root/parts";
+Dir::Etc::Preferences "$apt_root/preferences";
+Dir::Etc::PreferencesParts "$apt_root/parts";
+APT::Architectures { "amd64"; };
+APT::Sandbox::User "root";
+Acquire::Languages "none";
+EOF
+  export APT_CONFIG=$apt_root/apt.conf
+}
+
+# `apt-cache depends linux-image-amd64` names the versioned image package, for example
+# "Depends: linux-image-7.3.4+deb13-amd64"; the version is what follows "linux-image-".
+resolve_from_depends() {
+  local v
+  v=$(sed -n 's/^[[:space:]]*|\{0,1\}Depends:[[:space:]]*linux-image-\([0-9][^[:space:]]*-amd64\)[[:space:]]*$/\1/p' | head -n1)
+  [ -n "$v" ] || return 1
+  echo "$v"
+}
+
+resolve() {
+  private_apt
+  apt-get -q update >/dev/null 2>"$apt_root/update.log" || {
+    cat "$apt_root/update.log" >&2; die "could not read trixie-backports (network?)"; }
+  apt-cache depends linux-image-amd64 2>/dev/null | resolve_from_depends ||
+    die "trixie-backports has no linux-image-amd64 dependency on a versioned kernel"
+}
+
+verify() {
+  local dir=$1
+  [ -f "$dir/SHA256SUMS" ] && [ -f "$dir/vmlinuz" ] && [ -f "$dir/vmlinux" ] || return 1
+  (cd "$dir" && sha256sum --quiet --strict -c SHA256SUMS) >/dev/null 2>&1
+}
+
+# The uncompressed ELF image: it boots faster under TCG (PVH entry) and carries the BTF
+# that vmlinux.h is generated from. Debian compresses with zstd; xz and gzip are handled too.
+extract_elf() {
+  local bz=$1 out=$2 off magic tool
+  for magic in '\x28\xb5\x2f\xfd:zstd -dcq' '\xfd\x37\x7a\x58\x5a\x00:xz -dcq' '\x1f\x8b\x08\x00:gzip -dcq'; do
+    tool=${magic#*:}; magic=${magic%%:*}
+    # Try each occurrence: the first may be a stray byte pattern, not the payload.
+    for off in $(LC_ALL=C grep -obUaP "$magic" "$bz" | cut -d: -f1 | head -n 8); do
+      tail -c +$((off + 1)) "$bz" | $tool >"$out" 2>/dev/null || true
+      if [ "$(head -c4 "$out" | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then return 0; fi
+    done
+  done
+  rm -f "$out"
+  return 1
+}
+
+fetch() {
+  local kver dir pkg deb sha
+  if kver=$(resolve 2>"$cache_root/resolve.err"); then
+    :
+  else
+    # Offline: fall back to the newest verified kernel already cached.
+    for dir in $(ls -1d "$kernel_root"/*/ 2>/dev/null | sort -rV); do
+      if verify "${dir%/}"; then
+        log "archive unreachable; using cached $(basename "$dir")"
+        echo "${dir%/}"; return 0
+      fi
+    done
+    cat "$cache_root/resolve.err" >&2
+    die "cannot resolve the kernel version and no verified kernel is cached"
+  fi
+  private_apt  # resolve ran in a subshell: its APT_CONFIG export did not reach us
+  dir=$kernel_root/$kver
+  if verify "$dir"; then echo "$dir"; return 0; fi
+  [ -d "$dir" ] && log "cached kernel $kver failed verification; fetching it again"
+  rm -rf "$dir"
+  mkdir -p "$kernel_root"
+  tmp=$(mktemp -d "$kernel_root/.fetch.XXXXXX")
+  chmod 755 "$tmp"
+  trap 'rm -rf "$tmp"' EXIT
+  # Since 6.x Debian ships the image in linux-binary-*; older ones in linux-image-*.
+  pkg=linux-binary-$kver
+  apt-cache show "$pkg" >/dev/null 2>&1 || pkg=linux-image-$kver
+  sha=$(apt-cache show "$pkg" | sed -n 's/^SHA256: //p' | head -n1)
+  [ -n "$sha" ] || die "the archive gives no SHA256 for $pkg"
+  log "fetching $pkg from trixie-backports"
+  (cd "$tmp" && apt-get -q download "$pkg" >/dev/null 2>"$tmp/download.log") || {
+    cat "$tmp/download.log" >&2; die "download of $pkg failed"; }
+  deb=$(cd "$tmp" && ls -1 ./*.deb | head -n1)
+  deb=${deb#./}
+  echo "$sha  $deb" | (cd "$tmp" && sha256sum --quiet --strict -c) ||
+    die "$deb does not match the archive's SHA256"
+  dpkg-deb -x "$tmp/$deb" "$tmp/root"
+  local vz
+  for vz in "$tmp/root/usr/lib/modules/$kver/vmlinuz" "$tmp/root/boot/vmlinuz-$kver"; do
+    [ -f "$vz" ] && break
+  done
+  [ -f "$vz" ] || die "$deb holds no vmlinuz"
+  mv "$vz" "$tmp/vmlinuz"
+  rm -rf "$tmp/root" "$tmp/download.log"
+  extract_elf "$tmp/vmlinuz" "$tmp/vmlinux" || die "could not decompress $kver's vmlinuz"
+  echo "$kver" >"$tmp/version"
+  (cd "$tmp" && sha256sum "$deb" vmlinuz vmlinux version >SHA256SUMS)
+  # The .deb line must keep the archive's hash: re-verification compares with the archive.
+  grep -q "^$sha  $deb\$" "$tmp/SHA256SUMS" || die "internal: hash mismatch after unpack"
+  mv "$tmp" "$dir"
+  trap - EXIT
+  verify "$dir" || die "fresh copy of $kver does not verify"
+  log "cached $kver in $dir"
+  echo "$dir"
+}
+
+case ${1:-} in
+  resolve) resolve ;;
+  resolve-from-depends) resolve_from_depends ;;
+  fetch) mkdir -p "$cache_root"; fetch ;;
+  verify) [ $# -eq 2 ] || die "usage: kernel.sh verify DIR"; verify "$2" ;;
+  *) sed -n '2,8p' "$0" >&2; exit 2 ;;
+esac
