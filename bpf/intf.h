@@ -14,6 +14,7 @@ enum swl_limits {
 	SWL_MAX_CPUS = 1024,       /* per-CPU DSQs are created for min(nr_cpu_ids, this) */
 	SWL_EXIT_REASON_LEN = 128,
 	SWL_EXIT_MSG_LEN = 1024,
+	SWL_EXIT_DUMP_LEN = 32768, /* most of the kernel's exit dump that is kept */
 };
 
 /*
@@ -51,7 +52,10 @@ struct swl_stats {
 	__u64 nr_starvation_prio;     /* priority DSQ served first by the starvation guard */
 };
 
-/* What ops.exit saw, copied out of the kernel's struct scx_exit_info. */
+/*
+ * What ops.exit saw, copied out of the kernel's struct scx_exit_info. The debug dump that
+ * comes with an error exit is kept beside it, in char exit_dump[SWL_EXIT_DUMP_LEN].
+ */
 struct swl_exit_info {
 	__s32 kind;        /* enum scx_exit_kind; 0 while the scheduler runs */
 	__s32 exit_cpu;

@@ -38,6 +38,7 @@ const volatile struct swl_config cfg = {
 /* Read live by user space through the memory-mapped .bss. */
 struct swl_stats stats;
 struct swl_exit_info exit_info;
+char exit_dump[SWL_EXIT_DUMP_LEN];
 
 /* Largest vruntime of any task that started running: the reference for the lag cap. */
 static u64 vtime_now;
@@ -333,6 +334,8 @@ void SWL_OPS(swl_exit, struct scx_exit_info *ei)
 	exit_info.exit_code = ei->exit_code;
 	bpf_probe_read_kernel_str(exit_info.reason, sizeof(exit_info.reason), ei->reason);
 	bpf_probe_read_kernel_str(exit_info.msg, sizeof(exit_info.msg), ei->msg);
+	if (ei->dump)
+		bpf_probe_read_kernel_str(exit_dump, sizeof(exit_dump), ei->dump);
 }
 
 SEC(".struct_ops.link")

@@ -1,0 +1,203 @@
+import CBPFShim
+import CLibbpf
+import Embedded
+import Glibc
+import SwiftlandABI
+
+/// One load of the BPF scheduler: open the object, write the tunables and the ops fields,
+/// load (the verifier runs here), attach, read the counters while it runs, detach.
+/// Every libbpf call of swiftland's bpf mode is in this type.
+public final class BPFScheduler {
+    private let object: OpaquePointer
+    private let bytes: [UInt8]
+    private let verifierLog: UnsafeMutablePointer<CChar>
+    private static let verifierLogSize = 1 << 20
+    private var link: OpaquePointer?
+    private var bss: UnsafeMutableRawPointer?
+    private var bssSize = 0
+    private var statsOffset = 0
+    private var exitOffset = 0
+    private var dumpOffset = 0
+
+    /// The name of the struct_ops map in bpf/main.bpf.c.
+    static let opsMapName = "swiftland_ops"
+
+    /// Opens and loads the scheduler. `objectBytes` replaces the embedded object (tests,
+    /// `--bpf-object`). Nothing is attached yet.
+    public init(
+        config: SchedulerConfig, hotplugSeq: UInt64, verbose: Bool, objectBytes: [UInt8]? = nil
+    ) throws(SchedulerError) {
+        LibbpfLog.install(verbose: verbose)
+        let bytes = objectBytes ?? Embedded.schedulerObject
+        let log = UnsafeMutablePointer<CChar>.allocate(capacity: Self.verifierLogSize)
+        log.initialize(to: 0)
+        let opened = bytes.withUnsafeBytes {
+            swl_open_object($0.baseAddress, $0.count, "swiftland", log, Self.verifierLogSize, verbose ? 1 : 0)
+        }
+        guard let opened else {
+            let err = errno
+            log.deallocate()
+            throw .openFailed(errno: err)
+        }
+        self.bytes = bytes
+        verifierLog = log
+        object = opened
+
+        do {
+            try writeConfig(config.bpfConfig)
+            try writeOps(timeoutMs: config.timeoutMs, exitDumpLen: config.exitDumpLen, hotplugSeq: hotplugSeq)
+            try load()
+            try mapBSS()
+        } catch {
+            close()
+            throw error
+        }
+        if verbose, verifierLog.pointee != 0 {
+            Terminal.error(String(cString: verifierLog))
+        }
+    }
+
+    deinit { close() }
+
+    private func close() {
+        detach()
+        if let bss { swl_map_munmap(bss, bssSize) }
+        bss = nil
+        bpf_object__close(object)
+        verifierLog.deallocate()
+    }
+
+    // MARK: Before load
+
+    private func map(named name: String) throws(SchedulerError) -> OpaquePointer {
+        guard let map = bpf_object__find_map_by_name(object, name) else {
+            throw .objectMismatch("no map \(name)")
+        }
+        return map
+    }
+
+    private func writeConfig(_ config: swl_config) throws(SchedulerError) {
+        let rodata = try map(named: ".rodata")
+        var offset: UInt32 = 0, size: UInt32 = 0
+        guard swl_datasec_var(object, ".rodata", "cfg", &offset, &size) == 0,
+            Int(size) == MemoryLayout<swl_config>.size
+        else { throw .objectMismatch("variable cfg in .rodata is missing or not a struct swl_config") }
+        var total = 0
+        guard let data = bpf_map__initial_value(rodata, &total), Int(offset + size) <= total else {
+            throw .objectMismatch(".rodata has no initial value")
+        }
+        withUnsafeBytes(of: config) { data.advanced(by: Int(offset)).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    private func writeOps(timeoutMs: UInt32, exitDumpLen: UInt32, hotplugSeq: UInt64) throws(SchedulerError) {
+        let ops = try map(named: Self.opsMapName)
+        var total = 0
+        guard let data = bpf_map__initial_value(ops, &total) else {
+            throw .objectMismatch("the struct_ops map has no initial value (libbpf older than 1.4?)")
+        }
+        func field<T>(_ name: String, _ value: T) throws(SchedulerError) {
+            var offset: UInt32 = 0
+            guard swl_struct_member_offset(object, "sched_ext_ops", name, &offset) == 0,
+                Int(offset) + MemoryLayout<T>.size <= total
+            else { throw .objectMismatch("sched_ext_ops has no field \(name)") }
+            data.storeBytes(of: value, toByteOffset: Int(offset), as: T.self)
+        }
+        try field("timeout_ms", timeoutMs)
+        try field("exit_dump_len", exitDumpLen)
+        try field("hotplug_seq", hotplugSeq)
+    }
+
+    private func load() throws(SchedulerError) {
+        let err = -bpf_object__load(object)
+        guard err != 0 else { return }
+        let log = String(cString: verifierLog)
+        let warnings = LibbpfLog.warnings
+        if !log.isEmpty {
+            throw .verifierRejected(program: Self.failedProgram(in: warnings), errno: err, log: Self.tail(of: log))
+        }
+        if err == ESRCH, warnings.contains(where: { $0.contains("sched_ext_ops") }) {
+            throw .noSchedExt(kernelRelease: Preflight.kernelRelease())
+        }
+        if err == EPERM {
+            throw .missingPrivileges(missing: Preflight().missingCapabilities())
+        }
+        throw .loadFailed(errno: err, details: warnings.suffix(8).joined(separator: "\n"))
+    }
+
+    /// The program named in libbpf's "prog 'NAME': BPF program load failed" warning.
+    static func failedProgram(in warnings: [String]) -> String? {
+        for w in warnings.reversed() where w.contains("BPF program load failed") {
+            guard let start = w.range(of: "prog '"), let end = w[start.upperBound...].firstIndex(of: "'") else { continue }
+            return String(w[start.upperBound..<end])
+        }
+        return nil
+    }
+
+    /// The last lines of a verifier log: where it gave up and why.
+    static func tail(of log: String, lines: Int = 25) -> String {
+        let all = log.split(separator: "\n", omittingEmptySubsequences: false)
+        var kept = all.suffix(lines + 1)
+        while kept.last?.isEmpty == true { kept = kept.dropLast() }
+        return kept.joined(separator: "\n")
+    }
+
+    private func mapBSS() throws(SchedulerError) {
+        let map = try map(named: ".bss")
+        var size = 0
+        guard let addr = swl_map_mmap(map, &size) else {
+            throw .objectMismatch("cannot map .bss: \(errnoName(errno))")
+        }
+        bss = addr
+        bssSize = size
+        statsOffset = try variableOffset("stats", in: ".bss", size: MemoryLayout<swl_stats>.size)
+        exitOffset = try variableOffset("exit_info", in: ".bss", size: MemoryLayout<swl_exit_info>.size)
+        dumpOffset = try variableOffset("exit_dump", in: ".bss", size: Int(SWL_EXIT_DUMP_LEN.rawValue))
+    }
+
+    private func variableOffset(_ name: String, in section: String, size expected: Int) throws(SchedulerError) -> Int {
+        var offset: UInt32 = 0, size: UInt32 = 0
+        guard swl_datasec_var(object, section, name, &offset, &size) == 0, Int(size) == expected,
+            Int(offset) + expected <= bssSize
+        else { throw .objectMismatch("variable \(name) in \(section) is missing or has another size") }
+        return Int(offset)
+    }
+
+    // MARK: Running
+
+    /// Attaches the scheduler: from here on sched_ext schedules every normal task with it.
+    public func attach() throws(SchedulerError) {
+        let ops = try map(named: Self.opsMapName)
+        guard let l = bpf_map__attach_struct_ops(ops) else {
+            let err = errno
+            if err == EBUSY || err == EEXIST, let other = Preflight().attachedScheduler() {
+                throw .otherSchedulerLoaded(name: other)
+            }
+            throw .attachFailed(errno: err)
+        }
+        link = l
+    }
+
+    /// Detaches (the kernel falls back to its default scheduler). The kernel has run
+    /// ops.exit when this returns, so exitInfo() then tells how it ended.
+    public func detach() {
+        if let link { bpf_link__destroy(link) }
+        link = nil
+    }
+
+    public var isAttached: Bool { link != nil }
+
+    public func counters() -> Counters {
+        Counters(bss!.load(fromByteOffset: statsOffset, as: swl_stats.self))
+    }
+
+    /// Filled by ops.exit; `isRunning` while the scheduler has not exited.
+    public func exitInfo() -> ExitInfo {
+        ExitInfo(bss!.load(fromByteOffset: exitOffset, as: swl_exit_info.self))
+    }
+
+    /// The kernel's debug dump of an error exit (up to --exit-dump-len bytes), or "".
+    public func exitDump() -> String {
+        let raw = UnsafeRawBufferPointer(start: bss! + dumpOffset, count: Int(SWL_EXIT_DUMP_LEN.rawValue))
+        return String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+    }
+}

@@ -1,0 +1,48 @@
+import SwiftlandABI
+
+/// The tunables of bpf mode, in the units a person types (microseconds), validated once
+/// here for the command line and for tests alike.
+public struct SchedulerConfig: Sendable, Equatable {
+    public var sliceUs: UInt64 = 5000
+    public var sliceMinUs: UInt64 = 500
+    public var sliceLagUs: UInt64 = 5000
+    public var starvationThreshUs: UInt64 = 5000
+    public var nvcswMaxThresh: UInt64 = 10
+    public var localKthreads = false
+    public var timeoutMs: UInt32 = 5000
+    public var exitDumpLen: UInt32 = 0
+
+    /// sched_ext refuses a watchdog timeout above this (SCX_WATCHDOG_MAX_TIMEOUT).
+    public static let maxTimeoutMs: UInt32 = 30_000
+
+    public init() {}
+
+    /// The first inconsistency, as a sentence a person can act on; nil when valid.
+    public func problem() -> String? {
+        if sliceUs == 0 { return "--slice-us must be above 0 (a zero slice would never let a task run)" }
+        if sliceMinUs == 0 { return "--slice-us-min must be above 0" }
+        if sliceMinUs > sliceUs {
+            return "--slice-us-min (\(sliceMinUs)) is above --slice-us (\(sliceUs)): the shortest slice cannot be longer than the longest"
+        }
+        if sliceUs > 1_000_000 { return "--slice-us (\(sliceUs)) is above 1 s: tasks would wait seconds for a CPU; use at most 1000000" }
+        if starvationThreshUs == 0 { return "--starvation-thresh-us must be above 0" }
+        if nvcswMaxThresh > 1_000_000 { return "--nvcsw-max-thresh (\(nvcswMaxThresh)) is above 1000000 switches/s" }
+        if timeoutMs == 0 { return "--timeout-ms must be above 0" }
+        if timeoutMs > Self.maxTimeoutMs {
+            return "--timeout-ms (\(timeoutMs)) is above \(Self.maxTimeoutMs), the most sched_ext accepts"
+        }
+        return nil
+    }
+
+    /// The values as the BPF program reads them.
+    var bpfConfig: swl_config {
+        var c = swl_config()
+        c.slice_ns = sliceUs * 1000
+        c.slice_min_ns = sliceMinUs * 1000
+        c.slice_lag_ns = sliceLagUs * 1000
+        c.starvation_thresh_ns = starvationThreshUs * 1000
+        c.nvcsw_max_thresh = nvcswMaxThresh
+        c.local_kthreads = localKthreads ? 1 : 0
+        return c
+    }
+}
