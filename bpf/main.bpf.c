@@ -65,6 +65,17 @@ struct {
 #define SWL_OPS(name, args...) SEC("struct_ops/" #name) BPF_PROG(name, ##args)
 #define SWL_OPS_SLEEPABLE(name, args...) SEC("struct_ops.s/" #name) BPF_PROG(name, ##args)
 
+/*
+ * Ejects the scheduler with a message (the kernel then falls back to its default).
+ * The format must live in writable memory, hence the static array.
+ */
+#define swl_error(msg)								\
+	({									\
+		static char ___msg[] = msg;					\
+		unsigned long long ___none[1] = {};				\
+		scx_bpf_error_bstr(___msg, ___none, sizeof(___none));		\
+	})
+
 static __always_inline bool vtime_before(u64 a, u64 b)
 {
 	return (s64)(a - b) < 0;
@@ -81,7 +92,7 @@ static __always_inline struct task_ctx *lookup_task_ctx(const struct task_struct
 
 	tctx = bpf_task_storage_get(&task_ctx_stor, (struct task_struct *)p, 0, 0);
 	if (!tctx)
-		scx_bpf_error_bstr("swiftland: task has no context", NULL, 0);
+		swl_error("swiftland: task has no context");
 	return tctx;
 }
 

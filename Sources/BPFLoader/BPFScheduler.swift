@@ -43,23 +43,17 @@ public final class BPFScheduler {
         verifierLog = log
         object = opened
 
-        do {
-            try writeConfig(config.bpfConfig)
-            try writeOps(timeoutMs: config.timeoutMs, exitDumpLen: config.exitDumpLen, hotplugSeq: hotplugSeq)
-            try load()
-            try mapBSS()
-        } catch {
-            close()
-            throw error
-        }
+        // From here on, a throw runs deinit, which closes the object.
+        try writeConfig(config.bpfConfig)
+        try writeOps(timeoutMs: config.timeoutMs, exitDumpLen: config.exitDumpLen, hotplugSeq: hotplugSeq)
+        try load()
+        try mapBSS()
         if verbose, verifierLog.pointee != 0 {
             Terminal.error(String(cString: verifierLog))
         }
     }
 
-    deinit { close() }
-
-    private func close() {
+    deinit {
         detach()
         if let bss { swl_map_munmap(bss, bssSize) }
         bss = nil

@@ -33,7 +33,7 @@ enum LibbpfLog {
             }
             return s.verbose
         }
-        if verbose { Terminal.error("libbpf: \(message.trimmingTrailingNewlines)") }
+        if verbose { Terminal.error(message.trimmingTrailingNewlines) }
     }
 }
 

@@ -65,7 +65,7 @@ public func errnoName(_ err: Int32) -> String {
     let names: [Int32: String] = [
         EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", E2BIG: "E2BIG", ENOMEM: "ENOMEM",
         EACCES: "EACCES", EBUSY: "EBUSY", EEXIST: "EEXIST", EINVAL: "EINVAL",
-        ENOSPC: "ENOSPC", ENOTSUP: "ENOTSUP", EOPNOTSUPP: "EOPNOTSUPP", 524: "ENOTSUPP",
+        ENOSPC: "ENOSPC", EOPNOTSUPP: "EOPNOTSUPP", 524: "ENOTSUPP",
     ]
     let text = String(cString: strerror(err))
     return "\(names[err] ?? "errno \(err)") (\(text))"
