@@ -129,10 +129,9 @@ public final class BPFScheduler {
 
     /// The last lines of a verifier log: where it gave up and why.
     static func tail(of log: String, lines: Int = 25) -> String {
-        let all = log.split(separator: "\n", omittingEmptySubsequences: false)
-        var kept = all.suffix(lines + 1)
-        while kept.last?.isEmpty == true { kept = kept.dropLast() }
-        return kept.joined(separator: "\n")
+        var all = log.split(separator: "\n", omittingEmptySubsequences: false)[...]
+        while all.last?.isEmpty == true { all = all.dropLast() }
+        return all.suffix(lines).joined(separator: "\n")
     }
 
     private func mapBSS() throws(SchedulerError) {

@@ -106,6 +106,25 @@ int swl_struct_size(const struct bpf_object *obj, const char *struct_name, __u32
 	return 0;
 }
 
+int swl_struct_members(const struct bpf_object *obj, const char *struct_name,
+		       const char **names, __u32 *offsets, int max)
+{
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_member *m;
+	const struct btf_type *t;
+	int i, n;
+
+	if (!btf || !(t = find_struct(btf, struct_name)))
+		return -ENOENT;
+	n = btf_vlen(t);
+	m = btf_members(t);
+	for (i = 0; i < n && i < max; i++, m++) {
+		names[i] = btf__name_by_offset(btf, m->name_off);
+		offsets[i] = btf_member_bit_offset(t, i) / 8;
+	}
+	return n;
+}
+
 void *swl_map_mmap(const struct bpf_map *map, size_t *size)
 {
 	size_t sz = bpf_map__value_size(map);

@@ -36,6 +36,13 @@ int swl_struct_member_offset(const struct bpf_object *obj, const char *struct_na
 /* Size of struct struct_name in the object's BTF. */
 int swl_struct_size(const struct bpf_object *obj, const char *struct_name, __u32 *size);
 
+/*
+ * Members of struct struct_name, in order: up to max names and byte offsets.
+ * Returns the number of members, or a negative errno.
+ */
+int swl_struct_members(const struct bpf_object *obj, const char *struct_name,
+		       const char **names, __u32 *offsets, int max);
+
 /* Maps a loaded map's memory (global data maps are mmapable); NULL and errno on failure. */
 void *swl_map_mmap(const struct bpf_map *map, size_t *size);
 void swl_map_munmap(void *addr, size_t size);

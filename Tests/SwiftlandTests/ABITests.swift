@@ -1,0 +1,68 @@
+import BPFLoader
+import SwiftlandABI
+import Testing
+
+/// bpf/intf.h is compiled twice: by clang for the BPF target and by Swift's clang importer
+/// for x86_64. These tests compare the two views, member by member, using the BTF of the
+/// object that was actually built and embedded.
+@Suite("ABI: Swift's view of bpf/intf.h matches the built BPF object")
+struct ABITests {
+    let layout: ObjectLayout
+
+    init() throws { layout = try ObjectLayout() }
+
+    func check<T>(_ name: String, _ type: T.Type, _ swiftOffsets: [String: Int?]) {
+        #expect(layout.size(of: name) == MemoryLayout<T>.size, "size of struct \(name)")
+        guard let members = layout.members(of: name) else {
+            Issue.record("struct \(name) is not in the object's BTF")
+            return
+        }
+        #expect(Set(members.map(\.name)) == Set(swiftOffsets.keys), "members of struct \(name)")
+        for m in members {
+            #expect(swiftOffsets[m.name] == .some(m.offset), "offset of \(name).\(m.name)")
+        }
+    }
+
+    @Test func config() {
+        check("swl_config", swl_config.self, [
+            "slice_ns": MemoryLayout<swl_config>.offset(of: \.slice_ns),
+            "slice_min_ns": MemoryLayout<swl_config>.offset(of: \.slice_min_ns),
+            "slice_lag_ns": MemoryLayout<swl_config>.offset(of: \.slice_lag_ns),
+            "starvation_thresh_ns": MemoryLayout<swl_config>.offset(of: \.starvation_thresh_ns),
+            "nvcsw_max_thresh": MemoryLayout<swl_config>.offset(of: \.nvcsw_max_thresh),
+            "local_kthreads": MemoryLayout<swl_config>.offset(of: \.local_kthreads),
+            "debug": MemoryLayout<swl_config>.offset(of: \.debug),
+        ])
+    }
+
+    @Test func stats() {
+        check("swl_stats", swl_stats.self, [
+            "nr_running": MemoryLayout<swl_stats>.offset(of: \.nr_running),
+            "nr_interactive": MemoryLayout<swl_stats>.offset(of: \.nr_interactive),
+            "nr_waiting": MemoryLayout<swl_stats>.offset(of: \.nr_waiting),
+            "nvcsw_avg_thresh": MemoryLayout<swl_stats>.offset(of: \.nvcsw_avg_thresh),
+            "nr_direct_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_direct_dispatches),
+            "nr_prio_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_prio_dispatches),
+            "nr_shared_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_shared_dispatches),
+            "nr_kthread_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_kthread_dispatches),
+            "nr_starvation_shared": MemoryLayout<swl_stats>.offset(of: \.nr_starvation_shared),
+            "nr_starvation_prio": MemoryLayout<swl_stats>.offset(of: \.nr_starvation_prio),
+        ])
+    }
+
+    @Test func exitInfo() {
+        check("swl_exit_info", swl_exit_info.self, [
+            "kind": MemoryLayout<swl_exit_info>.offset(of: \.kind),
+            "exit_cpu": MemoryLayout<swl_exit_info>.offset(of: \.exit_cpu),
+            "exit_code": MemoryLayout<swl_exit_info>.offset(of: \.exit_code),
+            "reason": MemoryLayout<swl_exit_info>.offset(of: \.reason),
+            "msg": MemoryLayout<swl_exit_info>.offset(of: \.msg),
+        ])
+    }
+
+    /// The check itself must be able to fail: a struct laid out differently is caught.
+    @Test func mismatchIsDetected() {
+        #expect(layout.size(of: "swl_stats") != MemoryLayout<swl_config>.size)
+        #expect(layout.members(of: "no_such_struct") == nil)
+    }
+}
