@@ -8,6 +8,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // libbpf from Debian (1.4.6 from bookworm-backports; see scripts/setup.sh).
@@ -26,6 +27,10 @@ let package = Package(
         .target(
             name: "BPFLoader",
             dependencies: ["CLibbpf", "CBPFShim", "SwiftlandABI", "Embedded"]),
+        // user mode's policies: pure Swift, no I/O. Queued-task records in, dispatch records out.
+        .target(
+            name: "UserSched",
+            dependencies: ["SwiftlandABI", .product(name: "Collections", package: "swift-collections")]),
         // Booting a sched_ext kernel under QEMU and running a command in it.
         .target(name: "VMRunner", dependencies: ["Embedded"]),
         .executableTarget(
@@ -34,6 +39,7 @@ let package = Package(
                 "BPFLoader", "VMRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI"]),
         .testTarget(
             name: "SwiftlandTests",
             dependencies: ["BPFLoader", "VMRunner", "swiftland", "SwiftlandABI", "Embedded"]),

@@ -64,4 +64,37 @@ struct swl_exit_info {
 	char msg[SWL_EXIT_MSG_LEN];
 };
 
+/*
+ * user mode: the kernel side sends each task it does not dispatch itself to user space
+ * as a swl_queued_task (BPF_MAP_TYPE_RINGBUF), and user space answers with a
+ * swl_dispatched_task (BPF_MAP_TYPE_USER_RINGBUF). Nothing in a dispatch record is
+ * trusted by the kernel side: each one is validated before it is acted on.
+ */
+#define SWL_CPU_ANY (-1) /* dispatch to whichever allowed CPU frees up first */
+
+struct swl_queued_task {
+	__s32 pid;
+	__s32 prev_cpu;          /* CPU the task last ran on */
+	__u32 nr_cpus_allowed;
+	__u32 _pad;
+	__u64 enq_flags;         /* SCX_ENQ_* */
+	__u64 exec_runtime_ns;   /* run time since the task last slept */
+	__u64 nvcsw;             /* voluntary context switches so far */
+	__u64 weight;            /* p->scx.weight: 100 is nice 0 */
+	__u64 vtime;             /* p->scx.dsq_vtime */
+	__u64 enq_seq;           /* this enqueue's sequence number, echoed back */
+	__u64 enqueue_ts_ns;     /* when it was sent (CLOCK_MONOTONIC) */
+	__u64 start_ts_ns;       /* when it last started running */
+	__u64 stop_ts_ns;        /* when it last stopped running */
+	char comm[16];
+};
+
+struct swl_dispatched_task {
+	__s32 pid;
+	__s32 cpu;               /* a CPU, or SWL_CPU_ANY */
+	__u64 slice_ns;          /* 0: the default slice */
+	__u64 vtime;             /* the task's vruntime as user space charged it */
+	__u64 enq_seq;           /* from the swl_queued_task this answers */
+};
+
 #endif /* SWIFTLAND_INTF_H */

@@ -1,0 +1,24 @@
+# The README's two commands are `sudo make run` and `sudo make test`; both run the
+# idempotent set-up first. The other targets are their parts.
+SHELL := /bin/bash
+export PATH := $(PATH):/opt/swift/usr/bin
+
+.PHONY: setup build run test clean
+
+setup:
+	bash scripts/setup.sh
+
+# One self-contained binary: the BPF object is inside, the Swift runtime is linked in.
+build: setup
+	swift build -c release --static-swift-stdlib --product swiftland
+
+# The main job: swiftland beside a workload, inside a sched_ext VM when this kernel has none.
+run: build
+	bash scripts/demo.sh
+
+# Unit and host-kernel tests, then the VM suite (one boot).
+test: setup
+	bash scripts/test.sh
+
+clean:
+	rm -rf .build bpf/generated

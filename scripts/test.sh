@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# swiftland's test suite, run by `make test` after the set-up:
+#   1. unit and host-kernel tests (swift test): no sched_ext needed;
+#   2. the integration suite (Tests/vm/integration.sh) inside a sched_ext kernel: on this
+#      machine directly when its kernel has sched_ext, otherwise in one `swiftland vm` boot.
+# The last line counts every check of both parts: "tests: N passed, N failed[, N skipped]".
+#
+# SWIFTLAND_STRESS_SECS sets the length of the stress run (default 30, as sched-ext's CI).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$PATH:/opt/swift/usr/bin"
+stress_secs=${SWIFTLAND_STRESS_SECS:-30}
+work=$(mktemp -d /tmp/swiftland-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+echo "== 1. unit and host-kernel tests (swift test)"
+swift test 2>&1 | tee "$work/unit.log"
+unit_rc=${PIPESTATUS[0]}
+# Swift Testing prints one line per test: "✔ Test NAME passed", "✘ Test NAME failed",
+# "➜ Test NAME skipped"; the run's own summary line starts with "Test run".
+unit_passed=$(grep -c '^✔ Test .* passed' "$work/unit.log" | head -n1)
+unit_passed=$((unit_passed - $(grep -c '^✔ Test run with' "$work/unit.log")))
+unit_failed=$(grep '^✘ Test ' "$work/unit.log" | grep -vc '^✘ Test run with')
+unit_skipped=$(grep -c '^➜ Test .* skipped' "$work/unit.log")
+if [ "$unit_rc" -ne 0 ] && [ "$unit_failed" -eq 0 ]; then unit_failed=1; fi  # build failure
+
+echo "== 2. integration suite in a sched_ext kernel"
+vm_passed=0 vm_failed=0
+if ! swift build -c release --static-swift-stdlib --product swiftland >"$work/build.log" 2>&1; then
+  cat "$work/build.log"
+  vm_failed=1
+elif ! bash bpf/build.sh object "$work/broken.bpf.o" -DSWL_TEST_VERIFIER_REJECT; then
+  vm_failed=1
+else
+  bin=$(swift build -c release --static-swift-stdlib --product swiftland --show-bin-path)/swiftland
+  suite=(sh "$root/Tests/vm/integration.sh" "$work/broken.bpf.o" "$stress_secs")
+  if [ -d /sys/kernel/sched_ext ]; then
+    echo "(this kernel has sched_ext: running on the host)"
+    mkdir -p "$work/bin" && cp "$bin" "$work/bin/swiftland"
+    PATH="$work/bin:$PATH" "${suite[@]}" 2>&1 | tee "$work/vm.log"
+    vm_rc=${PIPESTATUS[0]}
+  else
+    "$bin" vm --add "$work/broken.bpf.o" --add "$root/Tests/vm" -- "${suite[*]}" 2>&1 | tee "$work/vm.log"
+    vm_rc=${PIPESTATUS[0]}
+  fi
+  vm_passed=$(grep -c '^ok - ' "$work/vm.log")
+  vm_failed=$(grep -c '^not ok - ' "$work/vm.log")
+  if [ "$vm_rc" -ne 0 ] && [ "$vm_failed" -eq 0 ]; then
+    echo "integration suite: exit status $vm_rc before any check failed (125 = VM boot failure, 124 = guest timeout)"
+    vm_failed=1
+  fi
+fi
+
+passed=$((unit_passed + vm_passed))
+failed=$((unit_failed + vm_failed))
+echo "== unit: $unit_passed passed, $unit_failed failed, $unit_skipped skipped; integration: $vm_passed passed, $vm_failed failed"
+if [ "$unit_skipped" -gt 0 ]; then
+  echo "tests: $passed passed, $failed failed, $unit_skipped skipped"
+else
+  echo "tests: $passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
