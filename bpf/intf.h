@@ -15,6 +15,20 @@ enum swl_limits {
 	SWL_EXIT_REASON_LEN = 128,
 	SWL_EXIT_MSG_LEN = 1024,
 	SWL_EXIT_DUMP_LEN = 32768, /* most of the kernel's exit dump that is kept */
+	SWL_HIST_BUCKETS = 24,     /* log2 microsecond buckets: [0,1), [1,2), [2,4), ... */
+	SWL_MAX_DISPATCH_BATCH = 8, /* user dispatches acted on per ops.dispatch call */
+};
+
+enum swl_mode {
+	SWL_MODE_BPF = 0,   /* the policy runs in BPF */
+	SWL_MODE_USER = 1,  /* tasks go to the Swift process and back over ring buffers */
+};
+
+/* When the kernel side wakes user space for a new record (user mode). */
+enum swl_wakeup {
+	SWL_WAKEUP_ADAPTIVE = 0, /* only when user space has caught up, so it may be asleep */
+	SWL_WAKEUP_ALWAYS = 1,   /* every record */
+	SWL_WAKEUP_NEVER = 2,    /* never: user space polls (the heartbeat still wakes it) */
 };
 
 /*
@@ -23,6 +37,8 @@ enum swl_limits {
  */
 #define SWL_DSQ_PRIO   0x100000ULL  /* interactive tasks, vruntime order */
 #define SWL_DSQ_SHARED 0x100001ULL  /* regular tasks, vruntime order */
+#define SWL_DSQ_USER   0x100002ULL  /* user mode: "any CPU" dispatches and fallbacks, FIFO */
+#define SWL_DSQ_SCHED  0x100003ULL  /* user mode: swiftland's own scheduling thread */
 
 /* Tunables, written into the program's read-only data before load. */
 struct swl_config {
@@ -32,7 +48,11 @@ struct swl_config {
 	__u64 starvation_thresh_ns; /* starvation guard (-t) */
 	__u64 nvcsw_max_thresh;     /* cap of the interactive threshold; 0 = no classification (-c) */
 	__u32 local_kthreads;       /* per-CPU kthreads go straight to their CPU (-k) */
-	__u32 debug;                /* reserved for test builds; 0 in normal runs */
+	__u32 mode;                 /* enum swl_mode */
+	__u32 wakeup;               /* enum swl_wakeup (user mode) */
+	__s32 sched_tid;            /* user mode: thread id of swiftland's scheduling thread */
+	__u64 fallback_ns;          /* user mode: longest a task waits in user space before
+				       the kernel side dispatches it itself */
 };
 
 /*
@@ -50,6 +70,23 @@ struct swl_stats {
 	__u64 nr_kthread_dispatches;  /* per-CPU kthreads to their local DSQ (-k) */
 	__u64 nr_starvation_shared;   /* shared DSQ served first by the starvation guard */
 	__u64 nr_starvation_prio;     /* priority DSQ served first by the starvation guard */
+
+	/* user mode */
+	__u64 nr_in_flight;           /* gauge: sent to user space, not yet dispatched back */
+	__u64 nr_sent;                /* tasks sent to user space */
+	__u64 nr_user_dispatches;     /* dispatched as user space decided */
+	__u64 nr_kernel_dispatches;   /* dispatched by the kernel side (idle CPU, kthread,
+					 scheduling thread, fallbacks) */
+	__u64 nr_bounce_dispatches;   /* user dispatch to a CPU the task may not use, redirected */
+	__u64 nr_cancel_dispatches;   /* user dispatch for a task re-enqueued since (stale) */
+	__u64 nr_invalid_dispatches;  /* malformed dispatch records, dropped */
+	__u64 nr_missing_tasks;       /* dispatch records for a pid that no longer exists */
+	__u64 nr_ring_full;           /* tasks dispatched by the kernel: no room to send them */
+	__u64 nr_user_timeouts;       /* tasks dispatched by the kernel: past the fallback bound */
+	__u64 nr_drain_errors;        /* user ring drains that failed (e.g. EBUSY: another CPU) */
+	__u64 nr_dequeued_in_flight;  /* tasks dequeued (affinity, exit, ...) while in user space */
+	__u64 idle_in_flight_ns;      /* CPU time spent idle while tasks were in flight */
+	__u64 decision_hist[SWL_HIST_BUCKETS]; /* enqueue -> dispatch decision, log2 us */
 };
 
 /*

@@ -12,6 +12,12 @@
  *    moving threshold; a sync wakeup promotes it until its average drops below.
  *  - The slice shrinks as more tasks wait: max(slice_max / (nr_waiting + 1), slice_min).
  *
+ * user mode (cfg.mode == SWL_MODE_USER) keeps select_cpu's direct dispatch and sends
+ * every other task to the Swift process over the `queued` ring buffer; the decisions come
+ * back over the `dispatched` user ring buffer and are validated (dispatch_check.bpf.h)
+ * before they are acted on. A task that cannot be sent (ring full) or waits in user space
+ * past the fallback bound is dispatched by the kernel side, so no task is ever lost.
+ *
  * Every kfunc call goes through compat.bpf.h; every structure user space reads is in
  * intf.h.
  */
@@ -20,11 +26,13 @@
 #include <bpf/bpf_tracing.h>
 #include "intf.h"
 #include "compat.bpf.h"
+#include "dispatch_check.bpf.h"
 
 char _license[] SEC("license") = "GPL";
 
 #define NSEC_PER_SEC 1000000000ULL
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h: not in BTF */
+#define CLOCK_MONOTONIC 1     /* include/uapi/linux/time.h */
 
 /* Tunables: written by the loader before load, constant afterwards. */
 const volatile struct swl_config cfg = {
@@ -33,12 +41,22 @@ const volatile struct swl_config cfg = {
 	.slice_lag_ns = 5000000ULL,
 	.starvation_thresh_ns = 5000000ULL,
 	.nvcsw_max_thresh = 10,
+	.fallback_ns = 50000000ULL,
 };
 
 /* Read live by user space through the memory-mapped .bss. */
 struct swl_stats stats;
 struct swl_exit_info exit_info;
 char exit_dump[SWL_EXIT_DUMP_LEN];
+/*
+ * The ring records are never globals, and BTF only describes the types of globals and
+ * of what CO-RE touches: these two unused variables put the records into the object's
+ * BTF, where the ABI test compares them with Swift's view of intf.h.
+ */
+struct swl_queued_task btf_anchor_queued_task;
+struct swl_dispatched_task btf_anchor_dispatched_task;
+/* user mode: bit n set while CPU n is idle, for a policy that picks CPUs. */
+u64 idle_cpus[SWL_MAX_CPUS / 64];
 
 /* Largest vruntime of any task that started running: the reference for the lag cap. */
 static u64 vtime_now;
@@ -53,6 +71,13 @@ struct task_ctx {
 	u64 avg_nvcsw;      /* EWMA of voluntary context switches per second */
 	u64 slice_at_run;   /* p->scx.slice when the task last started running */
 	bool interactive;
+	/* user mode */
+	u64 enq_seq;        /* sequence number of the last trip to user space */
+	u64 in_flight_seq;  /* enq_seq while that trip is pending, else 0 */
+	u64 sent_ts;        /* when it was sent */
+	u64 start_ts;       /* when the task last started running */
+	u64 stop_ts;        /* when it last stopped */
+	u64 exec_runtime;   /* run time since it last slept */
 };
 
 struct {
@@ -61,6 +86,60 @@ struct {
 	__type(key, int);
 	__type(value, struct task_ctx);
 } task_ctx_stor SEC(".maps");
+
+/* user mode: kernel -> user records, and user -> kernel dispatch records. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 512 * 1024); /* resized by the loader (--ring-kib) */
+} queued SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
+	__uint(max_entries, 512 * 1024);
+} dispatched SEC(".maps");
+
+/*
+ * user mode: every trip to user space in the order it started, so the oldest can be
+ * found in O(1) when it passes the fallback bound. Entries of trips that ended are
+ * skipped when they reach the head.
+ */
+struct trip {
+	s32 pid;
+	u32 _pad;
+	u64 seq;
+	u64 sent_ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 16384); /* resized by the loader with the ring */
+	__type(value, struct trip);
+} trips SEC(".maps");
+
+/* user mode: a timer that enforces the fallback bound and wakes user space. */
+struct heartbeat {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct heartbeat);
+} heartbeat_timer SEC(".maps");
+
+/* user mode: when this CPU went idle, and whether tasks were in flight then. */
+struct cpu_ctx {
+	u64 idle_since;
+	bool in_flight_at_idle;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct cpu_ctx);
+} cpu_ctx_stor SEC(".maps");
 
 #define SWL_OPS(name, args...) SEC("struct_ops/" #name) BPF_PROG(name, ##args)
 #define SWL_OPS_SLEEPABLE(name, args...) SEC("struct_ops.s/" #name) BPF_PROG(name, ##args)
@@ -120,6 +199,108 @@ static __always_inline bool is_per_cpu_kthread(const struct task_struct *p)
 	return (p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1;
 }
 
+static __always_inline bool user_mode(void)
+{
+	return cfg.mode == SWL_MODE_USER;
+}
+
+/* log2 bucket of a duration in microseconds: 0 for < 1 us, n for [2^(n-1), 2^n) us. */
+static __always_inline u32 hist_bucket(u64 ns)
+{
+	u64 us = ns / 1000;
+	u32 b = 0;
+
+	bpf_for(b, 0, SWL_HIST_BUCKETS - 1) {
+		if (!us)
+			break;
+		us >>= 1;
+	}
+	return b < SWL_HIST_BUCKETS ? b : SWL_HIST_BUCKETS - 1;
+}
+
+/*
+ * user mode: the kernel side dispatches a task itself (ring full, fallback bound). FIFO
+ * into the DSQ shared by every CPU, and an idle CPU woken to run it.
+ */
+static __always_inline void kernel_dispatch(struct task_struct *p, u64 enq_flags)
+{
+	s32 cpu;
+
+	swl_dsq_insert(p, SWL_DSQ_USER, cfg.slice_ns, enq_flags);
+	count(&stats.nr_kernel_dispatches);
+	cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0)
+		swl_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+/*
+ * user mode: a trip to user space ends exactly once, whoever ends it (a user dispatch,
+ * the fallback, a dequeue): the one whose compare-and-swap succeeds.
+ */
+static __always_inline bool end_trip(struct task_ctx *tctx, u64 seq)
+{
+	if (!seq || __sync_val_compare_and_swap(&tctx->in_flight_seq, seq, 0) != seq)
+		return false;
+	__sync_fetch_and_sub(&stats.nr_in_flight, 1);
+	return true;
+}
+
+static __always_inline u64 ringbuf_wakeup_flags(void)
+{
+	switch (cfg.wakeup) {
+	case SWL_WAKEUP_ALWAYS:
+		return BPF_RB_FORCE_WAKEUP;
+	case SWL_WAKEUP_NEVER:
+		return BPF_RB_NO_WAKEUP;
+	default:
+		return 0;
+	}
+}
+
+/* user mode: send the task to user space; if that is impossible, dispatch it here. */
+static __always_inline void send_to_user(struct task_struct *p, struct task_ctx *tctx,
+					 u64 enq_flags)
+{
+	struct swl_queued_task *r;
+	u64 now = bpf_ktime_get_ns(), seq = tctx->enq_seq + 1;
+	struct trip trip = { .pid = p->pid, .seq = seq, .sent_ts = now };
+
+	r = bpf_ringbuf_reserve(&queued, sizeof(*r), 0);
+	if (!r) {
+		count(&stats.nr_ring_full);
+		kernel_dispatch(p, enq_flags);
+		return;
+	}
+	if (bpf_map_push_elem(&trips, &trip, 0)) {
+		bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+		count(&stats.nr_ring_full);
+		kernel_dispatch(p, enq_flags);
+		return;
+	}
+	r->pid = p->pid;
+	r->prev_cpu = scx_bpf_task_cpu(p);
+	r->nr_cpus_allowed = p->nr_cpus_allowed;
+	r->_pad = 0;
+	r->enq_flags = enq_flags;
+	r->exec_runtime_ns = tctx->exec_runtime;
+	r->nvcsw = p->nvcsw;
+	r->weight = p->scx.weight;
+	r->vtime = p->scx.dsq_vtime;
+	r->enq_seq = seq;
+	r->enqueue_ts_ns = now;
+	r->start_ts_ns = tctx->start_ts;
+	r->stop_ts_ns = tctx->stop_ts;
+	__builtin_memcpy(r->comm, p->comm, sizeof(r->comm));
+
+	/* Visible before the record is, so that no answer can arrive before it. */
+	tctx->enq_seq = seq;
+	tctx->sent_ts = now;
+	tctx->in_flight_seq = seq;
+	__sync_fetch_and_add(&stats.nr_in_flight, 1);
+	count(&stats.nr_sent);
+	bpf_ringbuf_submit(r, ringbuf_wakeup_flags());
+}
+
 s32 SWL_OPS(swl_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	struct task_ctx *tctx;
@@ -135,14 +316,16 @@ s32 SWL_OPS(swl_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 	 * typical of pipelines and request/response pairs. Promote the wakee, unless the
 	 * priority DSQ is already crowded (then a promotion would only add to its queue).
 	 */
-	if ((wake_flags & SCX_WAKE_SYNC) && cfg.nvcsw_max_thresh &&
+	if (!user_mode() && (wake_flags & SCX_WAKE_SYNC) && cfg.nvcsw_max_thresh &&
 	    swl_dsq_nr_queued(SWL_DSQ_PRIO) <= 4 * nr_online_cpus)
 		set_interactive(tctx, true);
 
 	cpu = swl_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
-		swl_dsq_insert(p, cpu, task_slice(), 0);
+		swl_dsq_insert(p, cpu, user_mode() ? cfg.slice_ns : task_slice(), 0);
 		count(&stats.nr_direct_dispatches);
+		if (user_mode())
+			count(&stats.nr_kernel_dispatches);
 	}
 	return cpu;
 }
@@ -153,9 +336,18 @@ void SWL_OPS(swl_enqueue, struct task_struct *p, u64 enq_flags)
 	u64 vtime, slice;
 	s32 cpu;
 
-	if (cfg.local_kthreads && is_per_cpu_kthread(p)) {
+	if ((cfg.local_kthreads || user_mode()) && is_per_cpu_kthread(p)) {
 		swl_dsq_insert(p, SCX_DSQ_LOCAL, cfg.slice_ns, enq_flags);
 		count(&stats.nr_kthread_dispatches);
+		if (user_mode())
+			count(&stats.nr_kernel_dispatches);
+		return;
+	}
+
+	/* user mode: the scheduling thread waits in its own DSQ, served first. */
+	if (user_mode() && p->pid == cfg.sched_tid) {
+		swl_dsq_insert(p, SWL_DSQ_SCHED, cfg.slice_ns, enq_flags);
+		count(&stats.nr_kernel_dispatches);
 		return;
 	}
 
@@ -167,6 +359,11 @@ void SWL_OPS(swl_enqueue, struct task_struct *p, u64 enq_flags)
 	if (!tctx)
 		return;
 #endif
+
+	if (user_mode()) {
+		send_to_user(p, tctx, enq_flags);
+		return;
+	}
 
 	/* A task keeps at most slice_lag of vruntime credit across a sleep. */
 	vtime = p->scx.dsq_vtime;
@@ -197,11 +394,140 @@ static __always_inline bool serve(u64 dsq_id, u64 *served_ts, u64 now)
 	return moved;
 }
 
+struct drain_ctx {
+	u64 now;
+	u32 nr_cpus;
+	u32 budget;	/* inserts left in this ops.dispatch call */
+};
+
+/* user mode: act on one dispatch record. Returns 1 to stop draining. */
+static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
+{
+	struct drain_ctx *ctx = data;
+	struct swl_dispatched_task d;
+	struct task_struct *p;
+	struct task_ctx *tctx = NULL;
+	enum swl_verdict verdict;
+	u64 seq = 0;
+	s32 cpu = SWL_CPU_ANY;
+
+	if (bpf_dynptr_read(&d, sizeof(d), dynptr, 0, 0)) {
+		count(&stats.nr_invalid_dispatches);
+		return 0;
+	}
+	p = d.pid > 0 ? bpf_task_from_pid(d.pid) : NULL;
+	if (p) {
+		tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
+		if (tctx)
+			seq = tctx->in_flight_seq;
+	}
+	verdict = swl_check_dispatch(&d, p, seq, ctx->nr_cpus, &cpu);
+	switch (verdict) {
+	case SWL_VERDICT_INVALID:
+		count(&stats.nr_invalid_dispatches);
+		break;
+	case SWL_VERDICT_NO_TASK:
+		count(&stats.nr_missing_tasks);
+		break;
+	case SWL_VERDICT_CANCEL:
+		count(&stats.nr_cancel_dispatches);
+		break;
+	case SWL_VERDICT_BOUNCE:
+	case SWL_VERDICT_DISPATCH:
+		if (!tctx || !end_trip(tctx, d.enq_seq)) {
+			count(&stats.nr_cancel_dispatches); /* lost a race with the fallback */
+			break;
+		}
+		if (verdict == SWL_VERDICT_BOUNCE)
+			count(&stats.nr_bounce_dispatches);
+		count(&stats.nr_user_dispatches);
+		__sync_fetch_and_add(&stats.decision_hist[hist_bucket(ctx->now - tctx->sent_ts) &
+							  (SWL_HIST_BUCKETS - 1)], 1);
+		p->scx.dsq_vtime = d.vtime;
+		if (cpu == SWL_CPU_ANY) {
+			swl_dsq_insert(p, SWL_DSQ_USER, d.slice_ns ?: cfg.slice_ns, 0);
+			cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
+		} else {
+			swl_dsq_insert(p, cpu, d.slice_ns ?: cfg.slice_ns, 0);
+		}
+		if (cpu >= 0)
+			swl_kick_cpu(cpu, SCX_KICK_IDLE);
+		ctx->budget--;
+		break;
+	}
+	if (p)
+		bpf_task_release(p);
+	return ctx->budget ? 0 : 1;
+}
+
+/*
+ * user mode: dispatch, here, trips to user space that passed the fallback bound. The
+ * trips queue is in send order, so the first recent one ends the scan.
+ */
+static __always_inline void dispatch_expired(u64 now, u32 budget)
+{
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	struct trip trip;
+	u32 i;
+
+	bpf_for(i, 0, 32) {
+		if (!budget || bpf_map_peek_elem(&trips, &trip) ||
+		    now - trip.sent_ts < cfg.fallback_ns)
+			break;
+		if (bpf_map_pop_elem(&trips, &trip))
+			break;
+		p = bpf_task_from_pid(trip.pid);
+		if (!p)
+			continue;
+		tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
+		if (tctx && end_trip(tctx, trip.seq)) {
+			count(&stats.nr_user_timeouts);
+			kernel_dispatch(p, 0);
+			budget--;
+		}
+		bpf_task_release(p);
+	}
+}
+
+static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev)
+{
+	struct drain_ctx ctx = {
+		.now = bpf_ktime_get_ns(),
+		.nr_cpus = swl_nr_cpu_ids(),
+		.budget = SWL_MAX_DISPATCH_BATCH,
+	};
+	long drained;
+
+	/* swiftland's own scheduling thread first, while it has work. */
+	if (stats.nr_in_flight && swl_dsq_move_to_local(SWL_DSQ_SCHED))
+		return;
+
+	drained = bpf_user_ringbuf_drain(&dispatched, handle_dispatch, &ctx, 0);
+	if (drained < 0)
+		count(&stats.nr_drain_errors);
+	dispatch_expired(ctx.now, ctx.budget);
+
+	if (swl_dsq_move_to_local(cpu))
+		return;
+	if (swl_dsq_move_to_local(SWL_DSQ_USER))
+		return;
+	if (swl_dsq_move_to_local(SWL_DSQ_SCHED))
+		return;
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED))
+		prev->scx.slice = cfg.slice_ns;
+}
+
 void SWL_OPS(swl_dispatch, s32 cpu, struct task_struct *prev)
 {
-	u64 now = bpf_ktime_get_ns();
-	u64 waiting;
+	u64 now, waiting;
 
+	if (user_mode()) {
+		user_dispatch(cpu, prev);
+		return;
+	}
+
+	now = bpf_ktime_get_ns();
 	waiting = swl_dsq_nr_queued(SWL_DSQ_PRIO) + swl_dsq_nr_queued(SWL_DSQ_SHARED);
 	stats.nr_waiting = (stats.nr_waiting + waiting) / 2;
 
@@ -237,8 +563,11 @@ void SWL_OPS(swl_running, struct task_struct *p)
 		vtime_now = p->scx.dsq_vtime;
 
 	tctx = lookup_task_ctx(p);
-	if (tctx)
-		tctx->slice_at_run = p->scx.slice;
+	if (!tctx)
+		return;
+	tctx->slice_at_run = p->scx.slice;
+	if (user_mode())
+		tctx->start_ts = bpf_ktime_get_ns();
 }
 
 /* At most once a second per task: refresh its switch rate and the global threshold. */
@@ -281,12 +610,94 @@ void SWL_OPS(swl_stopping, struct task_struct *p, bool runnable)
 	if (!tctx)
 		return;
 
+	if (user_mode()) {
+		/* user space owns vruntime: it only needs the run times. */
+		tctx->stop_ts = bpf_ktime_get_ns();
+		tctx->exec_runtime += tctx->stop_ts - tctx->start_ts;
+		return;
+	}
+
 	/* Charge the slice used, scaled by weight (100 = nice 0). */
 	used = tctx->slice_at_run > p->scx.slice ? tctx->slice_at_run - p->scx.slice : 0;
 	p->scx.dsq_vtime += used * 100 / p->scx.weight;
 
 	if (cfg.nvcsw_max_thresh)
 		update_interactive(p, tctx, bpf_ktime_get_ns());
+}
+
+void SWL_OPS(swl_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx;
+
+	if (!user_mode() || !(enq_flags & SCX_ENQ_WAKEUP))
+		return;
+	tctx = lookup_task_ctx(p);
+	if (tctx)
+		tctx->exec_runtime = 0; /* it slept: a new burst starts */
+}
+
+/* user mode: a task in user space left the scheduler's hands (affinity change, exit...). */
+void SWL_OPS(swl_dequeue, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *tctx;
+
+	if (!user_mode())
+		return;
+	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
+	if (tctx && end_trip(tctx, tctx->in_flight_seq))
+		count(&stats.nr_dequeued_in_flight);
+}
+
+void SWL_OPS(swl_update_idle, s32 cpu, bool idle)
+{
+	struct cpu_ctx *cctx;
+	u32 zero = 0, word = (u32)cpu / 64;
+	u64 bit = 1ULL << (cpu & 63), now;
+
+	if (!user_mode() || word >= SWL_MAX_CPUS / 64)
+		return;
+	cctx = bpf_map_lookup_elem(&cpu_ctx_stor, &zero);
+	if (!cctx)
+		return;
+	now = bpf_ktime_get_ns();
+	if (idle) {
+		__sync_fetch_and_or(&idle_cpus[word], bit);
+		cctx->idle_since = now;
+		cctx->in_flight_at_idle = stats.nr_in_flight > 0;
+		return;
+	}
+	__sync_fetch_and_and(&idle_cpus[word], ~bit);
+	/* Idle while tasks waited in user space: the lost work conservation. */
+	if (cctx->idle_since && (cctx->in_flight_at_idle || stats.nr_in_flight))
+		__sync_fetch_and_add(&stats.idle_in_flight_ns, now - cctx->idle_since);
+	cctx->idle_since = 0;
+}
+
+/*
+ * user mode heartbeat: while tasks are in flight, wake user space (a record with pid 0)
+ * and, once the oldest trip passes the fallback bound, kick a CPU so that its dispatch
+ * runs the fallback even if every CPU is idle.
+ */
+static __always_inline u64 heartbeat_period(void)
+{
+	u64 period = cfg.fallback_ns / 4;
+
+	return period > 1000000 ? period : 1000000;
+}
+
+static int heartbeat_fn(void *map, int *key, struct heartbeat *hb)
+{
+	struct swl_queued_task beat = {};
+	struct trip trip;
+
+	if (stats.nr_in_flight) {
+		bpf_ringbuf_output(&queued, &beat, sizeof(beat), BPF_RB_FORCE_WAKEUP);
+		if (!bpf_map_peek_elem(&trips, &trip) &&
+		    bpf_ktime_get_ns() - trip.sent_ts >= cfg.fallback_ns)
+			swl_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_PREEMPT);
+	}
+	bpf_timer_start(&hb->timer, heartbeat_period(), 0);
+	return 0;
 }
 
 void SWL_OPS(swl_enable, struct task_struct *p)
@@ -311,14 +722,18 @@ void SWL_OPS(swl_exit_task, struct task_struct *p, struct scx_exit_task_args *ar
 	struct task_ctx *tctx;
 
 	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
-	if (tctx)
-		set_interactive(tctx, false);
+	if (!tctx)
+		return;
+	set_interactive(tctx, false);
+	if (end_trip(tctx, tctx->in_flight_seq))
+		count(&stats.nr_dequeued_in_flight);
 }
 
 s32 SWL_OPS_SLEEPABLE(swl_init)
 {
 	const struct cpumask *online;
-	u32 nr_cpus = swl_nr_cpu_ids(), i;
+	u32 nr_cpus = swl_nr_cpu_ids(), i, zero = 0;
+	struct heartbeat *hb;
 	s32 err;
 
 	online = scx_bpf_get_online_cpumask();
@@ -332,10 +747,17 @@ s32 SWL_OPS_SLEEPABLE(swl_init)
 		if (err)
 			return err;
 	}
-	err = swl_create_dsq(SWL_DSQ_PRIO, -1);
-	if (err)
+	err = swl_create_dsq(SWL_DSQ_PRIO, -1) ?: swl_create_dsq(SWL_DSQ_SHARED, -1) ?:
+	      swl_create_dsq(SWL_DSQ_USER, -1) ?: swl_create_dsq(SWL_DSQ_SCHED, -1);
+	if (err || !user_mode())
 		return err;
-	return swl_create_dsq(SWL_DSQ_SHARED, -1);
+
+	hb = bpf_map_lookup_elem(&heartbeat_timer, &zero);
+	if (!hb)
+		return -2; /* -ENOENT */
+	bpf_timer_init(&hb->timer, &heartbeat_timer, CLOCK_MONOTONIC);
+	bpf_timer_set_callback(&hb->timer, heartbeat_fn);
+	return bpf_timer_start(&hb->timer, heartbeat_period(), 0);
 }
 
 void SWL_OPS(swl_exit, struct scx_exit_info *ei)
@@ -354,13 +776,17 @@ struct sched_ext_ops swiftland_ops = {
 	.select_cpu = (void *)swl_select_cpu,
 	.enqueue = (void *)swl_enqueue,
 	.dispatch = (void *)swl_dispatch,
+	.dequeue = (void *)swl_dequeue,
+	.runnable = (void *)swl_runnable,
 	.running = (void *)swl_running,
 	.stopping = (void *)swl_stopping,
+	.update_idle = (void *)swl_update_idle,
 	.enable = (void *)swl_enable,
 	.init_task = (void *)swl_init_task,
 	.exit_task = (void *)swl_exit_task,
 	.init = (void *)swl_init,
 	.exit = (void *)swl_exit,
+	.flags = SCX_OPS_KEEP_BUILTIN_IDLE,
 	.timeout_ms = 5000,
 	.name = "swiftland",
 };

@@ -1,5 +1,15 @@
 import SwiftlandABI
 
+/// Where the scheduling policy runs.
+public enum SchedulerMode: String, Sendable, CaseIterable {
+    /// In the BPF program.
+    case bpf
+    /// In the Swift process, tasks travelling over ring buffers.
+    case user
+
+    var abi: UInt32 { self == .bpf ? UInt32(SWL_MODE_BPF.rawValue) : UInt32(SWL_MODE_USER.rawValue) }
+}
+
 /// The tunables of bpf mode, in the units a person types (microseconds), validated once
 /// here for the command line and for tests alike.
 public struct SchedulerConfig: Sendable, Equatable {
@@ -11,6 +21,7 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var localKthreads = false
     public var timeoutMs: UInt32 = 5000
     public var exitDumpLen: UInt32 = 0
+    public var mode = SchedulerMode.bpf
 
     /// sched_ext refuses a watchdog timeout above this (SCX_WATCHDOG_MAX_TIMEOUT).
     public static let maxTimeoutMs: UInt32 = 30_000
@@ -43,6 +54,8 @@ public struct SchedulerConfig: Sendable, Equatable {
         c.starvation_thresh_ns = starvationThreshUs * 1000
         c.nvcsw_max_thresh = nvcswMaxThresh
         c.local_kthreads = localKthreads ? 1 : 0
+        c.mode = mode.abi
+        c.fallback_ns = 50_000_000
         return c
     }
 }

@@ -43,7 +43,7 @@ struct Runner {
                 let dump = scheduler.exitDump()
                 if !dump.isEmpty { Terminal.out("swiftland: kernel debug dump:\n\(dump)") }
             }
-            Terminal.out("swiftland: counters: \(scheduler.counters().line)")
+            Terminal.out("swiftland: counters: \(scheduler.counters().line(for: config.mode))")
             if case .kernelExit = outcome, info.wantsRestart {
                 Terminal.out("swiftland: restarting as the kernel asked\(info.isHotplug ? " (CPU hotplug)" : "")")
                 continue
@@ -60,7 +60,7 @@ struct Runner {
             let now = Date()
             if let deadline, now >= deadline { return .duration }
             if let interval = statsInterval, let due = nextStats, now >= due {
-                Terminal.out("swiftland: \(scheduler.counters().line)")
+                Terminal.out("swiftland: \(scheduler.counters().line(for: config.mode))")
                 nextStats = due.addingTimeInterval(interval)
             }
         }

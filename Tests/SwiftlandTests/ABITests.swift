@@ -31,7 +31,10 @@ struct ABITests {
             "starvation_thresh_ns": MemoryLayout<swl_config>.offset(of: \.starvation_thresh_ns),
             "nvcsw_max_thresh": MemoryLayout<swl_config>.offset(of: \.nvcsw_max_thresh),
             "local_kthreads": MemoryLayout<swl_config>.offset(of: \.local_kthreads),
-            "debug": MemoryLayout<swl_config>.offset(of: \.debug),
+            "mode": MemoryLayout<swl_config>.offset(of: \.mode),
+            "wakeup": MemoryLayout<swl_config>.offset(of: \.wakeup),
+            "sched_tid": MemoryLayout<swl_config>.offset(of: \.sched_tid),
+            "fallback_ns": MemoryLayout<swl_config>.offset(of: \.fallback_ns),
         ])
     }
 
@@ -47,6 +50,46 @@ struct ABITests {
             "nr_kthread_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_kthread_dispatches),
             "nr_starvation_shared": MemoryLayout<swl_stats>.offset(of: \.nr_starvation_shared),
             "nr_starvation_prio": MemoryLayout<swl_stats>.offset(of: \.nr_starvation_prio),
+            "nr_in_flight": MemoryLayout<swl_stats>.offset(of: \.nr_in_flight),
+            "nr_sent": MemoryLayout<swl_stats>.offset(of: \.nr_sent),
+            "nr_user_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_user_dispatches),
+            "nr_kernel_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_kernel_dispatches),
+            "nr_bounce_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_bounce_dispatches),
+            "nr_cancel_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_cancel_dispatches),
+            "nr_invalid_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_invalid_dispatches),
+            "nr_missing_tasks": MemoryLayout<swl_stats>.offset(of: \.nr_missing_tasks),
+            "nr_ring_full": MemoryLayout<swl_stats>.offset(of: \.nr_ring_full),
+            "nr_user_timeouts": MemoryLayout<swl_stats>.offset(of: \.nr_user_timeouts),
+            "nr_drain_errors": MemoryLayout<swl_stats>.offset(of: \.nr_drain_errors),
+            "nr_dequeued_in_flight": MemoryLayout<swl_stats>.offset(of: \.nr_dequeued_in_flight),
+            "idle_in_flight_ns": MemoryLayout<swl_stats>.offset(of: \.idle_in_flight_ns),
+            "decision_hist": MemoryLayout<swl_stats>.offset(of: \.decision_hist),
+        ])
+    }
+
+    @Test func records() {
+        check("swl_queued_task", swl_queued_task.self, [
+            "pid": MemoryLayout<swl_queued_task>.offset(of: \.pid),
+            "prev_cpu": MemoryLayout<swl_queued_task>.offset(of: \.prev_cpu),
+            "nr_cpus_allowed": MemoryLayout<swl_queued_task>.offset(of: \.nr_cpus_allowed),
+            "_pad": MemoryLayout<swl_queued_task>.offset(of: \._pad),
+            "enq_flags": MemoryLayout<swl_queued_task>.offset(of: \.enq_flags),
+            "exec_runtime_ns": MemoryLayout<swl_queued_task>.offset(of: \.exec_runtime_ns),
+            "nvcsw": MemoryLayout<swl_queued_task>.offset(of: \.nvcsw),
+            "weight": MemoryLayout<swl_queued_task>.offset(of: \.weight),
+            "vtime": MemoryLayout<swl_queued_task>.offset(of: \.vtime),
+            "enq_seq": MemoryLayout<swl_queued_task>.offset(of: \.enq_seq),
+            "enqueue_ts_ns": MemoryLayout<swl_queued_task>.offset(of: \.enqueue_ts_ns),
+            "start_ts_ns": MemoryLayout<swl_queued_task>.offset(of: \.start_ts_ns),
+            "stop_ts_ns": MemoryLayout<swl_queued_task>.offset(of: \.stop_ts_ns),
+            "comm": MemoryLayout<swl_queued_task>.offset(of: \.comm),
+        ])
+        check("swl_dispatched_task", swl_dispatched_task.self, [
+            "pid": MemoryLayout<swl_dispatched_task>.offset(of: \.pid),
+            "cpu": MemoryLayout<swl_dispatched_task>.offset(of: \.cpu),
+            "slice_ns": MemoryLayout<swl_dispatched_task>.offset(of: \.slice_ns),
+            "vtime": MemoryLayout<swl_dispatched_task>.offset(of: \.vtime),
+            "enq_seq": MemoryLayout<swl_dispatched_task>.offset(of: \.enq_seq),
         ])
     }
 
