@@ -23,6 +23,10 @@ let package = Package(
         .plugin(name: "EmbedPlugin", capability: .buildTool()),
         // The BPF object and scripts, embedded at build time.
         .target(name: "Embedded", plugins: ["EmbedPlugin"]),
+        // Test-only BPF programs (bpf/test_rings.bpf.c), for tests and bench/.
+        .target(name: "TestObjects", plugins: ["EmbedPlugin"]),
+        // Swift over libbpf's ring buffers, typed by the records of bpf/intf.h.
+        .target(name: "RingBridge", dependencies: ["CLibbpf", "CBPFShim", "SwiftlandABI"]),
         // Loading, configuring, attaching and reading the BPF scheduler.
         .target(
             name: "BPFLoader",
@@ -42,7 +46,10 @@ let package = Package(
         .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI"]),
         .testTarget(
             name: "SwiftlandTests",
-            dependencies: ["BPFLoader", "VMRunner", "swiftland", "SwiftlandABI", "Embedded"]),
+            dependencies: [
+                "BPFLoader", "VMRunner", "swiftland", "SwiftlandABI", "Embedded", "RingBridge", "TestObjects",
+                "CLibbpf", "CBPFShim",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build swiftland's BPF object with clang's BPF target.
 #
-#   build.sh object OUT.o [CFLAG...]      one object (tests build variants: -DSWL_TEST_...)
+#   build.sh object OUT.o [CFLAG...]      the scheduler (tests build variants: -DSWL_TEST_...)
+#   build.sh test-object OUT.o            the ring-buffer test programs (test_rings.bpf.c)
 #
 # scripts/embed.sh calls this during `swift build` to put the object inside the binary.
 #
@@ -24,7 +25,7 @@ die() { echo "bpf/build.sh: error: $*" >&2; exit 1; }
 [ -f /usr/include/bpf/bpf_helpers.h ] || die "libbpf headers are missing: run scripts/setup.sh (libbpf-dev from bookworm-backports)"
 
 object() {
-  local out=$1; shift
+  local src=$1 out=$2; shift 2
   local work
   work=$(mktemp -d)
   # shellcheck disable=SC2064
@@ -33,7 +34,7 @@ object() {
   "$clang" -target bpf -mcpu=v3 -O2 -g -D__TARGET_ARCH_x86 \
     -I"$work" -I"$here" -I/usr/include -I/usr/include/x86_64-linux-gnu \
     -Wall -Werror -Wno-missing-declarations -Wno-unused-function \
-    "$@" -c "$here/main.bpf.c" -o "$work/main.o"
+    "$@" -c "$here/$src" -o "$work/main.o"
   if [ -n "$bpftool" ]; then
     # Drops the DWARF (about 20x smaller), keeps the BTF libbpf needs.
     "$bpftool" gen object "$out" "$work/main.o"
@@ -46,7 +47,11 @@ case ${1:-} in
   object)
     [ $# -ge 2 ] || die "usage: build.sh object OUT.o [CFLAG...]"
     out=$2; shift 2
-    object "$out" "$@"
+    object main.bpf.c "$out" "$@"
+    ;;
+  test-object)
+    [ $# -eq 2 ] || die "usage: build.sh test-object OUT.o"
+    object test_rings.bpf.c "$2"
     ;;
   *)
     sed -n '2,9p' "$0" >&2

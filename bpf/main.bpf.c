@@ -344,9 +344,15 @@ void SWL_OPS(swl_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	/* user mode: the scheduling thread waits in its own DSQ, served first. */
+	/*
+	 * user mode: the scheduling thread. While tasks wait for it, it preempts whatever
+	 * runs on its CPU; otherwise it waits in its own DSQ, served after the others.
+	 */
 	if (user_mode() && p->pid == cfg.sched_tid) {
-		swl_dsq_insert(p, SWL_DSQ_SCHED, cfg.slice_ns, enq_flags);
+		if (stats.nr_in_flight)
+			swl_dsq_insert(p, SCX_DSQ_LOCAL, cfg.slice_ns, enq_flags | SCX_ENQ_PREEMPT);
+		else
+			swl_dsq_insert(p, SWL_DSQ_SCHED, cfg.slice_ns, enq_flags);
 		count(&stats.nr_kernel_dispatches);
 		return;
 	}
@@ -499,14 +505,15 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev)
 	};
 	long drained;
 
-	/* swiftland's own scheduling thread first, while it has work. */
-	if (stats.nr_in_flight && swl_dsq_move_to_local(SWL_DSQ_SCHED))
-		return;
-
+	/* Decisions first: they wake the CPUs that will run them. */
 	drained = bpf_user_ringbuf_drain(&dispatched, handle_dispatch, &ctx, 0);
 	if (drained < 0)
 		count(&stats.nr_drain_errors);
 	dispatch_expired(ctx.now, ctx.budget);
+
+	/* Then swiftland's own scheduling thread, while it has work. */
+	if (stats.nr_in_flight && swl_dsq_move_to_local(SWL_DSQ_SCHED))
+		return;
 
 	if (swl_dsq_move_to_local(cpu))
 		return;

@@ -1,9 +1,10 @@
 import Foundation
 import PackagePlugin
 
-/// Builds the BPF object from `bpf/` and embeds it, with `scripts/kernel.sh`, into the
-/// `Embedded` target as generated Swift source (see scripts/embed.sh). Reruns whenever a
-/// file under `bpf/` or one of the scripts changes.
+/// Builds BPF objects from `bpf/` and embeds them as generated Swift source (see
+/// scripts/embed.sh): the scheduler and `scripts/kernel.sh` into target `Embedded`, the
+/// ring-buffer test programs into target `TestObjects`. Reruns whenever a file under
+/// `bpf/` or one of the scripts changes.
 @main
 struct EmbedPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
@@ -25,9 +26,10 @@ struct EmbedPlugin: BuildToolPlugin {
         env["PATH"] = (env["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin:/opt/swift/usr/bin"
         return [
             .buildCommand(
-                displayName: "Building the BPF scheduler and embedding it",
+                displayName: "Building BPF objects for \(target.name) and embedding them",
                 executable: URL(fileURLWithPath: "/bin/bash"),
-                arguments: [embed.path, output.path, work.appending(path: "bpf").path],
+                arguments: [embed.path, target.name == "TestObjects" ? "tests" : "product", output.path,
+                            work.appending(path: "bpf").path],
                 environment: env,
                 inputFiles: inputs,
                 outputFiles: [output])

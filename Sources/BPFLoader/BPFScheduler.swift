@@ -8,10 +8,7 @@ import SwiftlandABI
 /// load (the verifier runs here), attach, read the counters while it runs, detach.
 /// Every libbpf call of swiftland's bpf mode is in this type.
 public final class BPFScheduler {
-    private let object: OpaquePointer
-    private let bytes: [UInt8]
-    private let verifierLog: UnsafeMutablePointer<CChar>
-    private static let verifierLogSize = 1 << 20
+    private let object: BPFObject
     private var link: OpaquePointer?
     private var bss: UnsafeMutableRawPointer?
     private var bssSize = 0
@@ -27,115 +24,55 @@ public final class BPFScheduler {
     public init(
         config: SchedulerConfig, hotplugSeq: UInt64, verbose: Bool, objectBytes: [UInt8]? = nil
     ) throws(SchedulerError) {
-        LibbpfLog.install(verbose: verbose)
-        let bytes = objectBytes ?? Embedded.schedulerObject
-        let log = UnsafeMutablePointer<CChar>.allocate(capacity: Self.verifierLogSize)
-        log.initialize(to: 0)
-        let opened = bytes.withUnsafeBytes {
-            swl_open_object($0.baseAddress, $0.count, "swiftland", log, Self.verifierLogSize, verbose ? 1 : 0)
-        }
-        guard let opened else {
-            let err = errno
-            log.deallocate()
-            throw .openFailed(errno: err)
-        }
-        self.bytes = bytes
-        verifierLog = log
-        object = opened
-
+        object = try BPFObject(bytes: objectBytes ?? Embedded.schedulerObject, name: "swiftland", verbose: verbose)
         // From here on, a throw runs deinit, which closes the object.
         try writeConfig(config.bpfConfig)
         try writeOps(timeoutMs: config.timeoutMs, exitDumpLen: config.exitDumpLen, hotplugSeq: hotplugSeq)
-        try load()
+        try object.load()
         try mapBSS()
-        if verbose, verifierLog.pointee != 0 {
-            Terminal.error(String(cString: verifierLog))
+        if verbose, !object.verifierLog.isEmpty {
+            Terminal.error(object.verifierLog)
         }
     }
 
     deinit {
         detach()
         if let bss { swl_map_munmap(bss, bssSize) }
-        bss = nil
-        bpf_object__close(object)
-        verifierLog.deallocate()
     }
 
     // MARK: Before load
 
-    private func map(named name: String) throws(SchedulerError) -> OpaquePointer {
-        guard let map = bpf_object__find_map_by_name(object, name) else {
-            throw .objectMismatch("no map \(name)")
-        }
-        return map
-    }
-
     private func writeConfig(_ config: swl_config) throws(SchedulerError) {
-        let rodata = try map(named: ".rodata")
-        var offset: UInt32 = 0, size: UInt32 = 0
-        guard swl_datasec_var(object, ".rodata", "cfg", &offset, &size) == 0,
-            Int(size) == MemoryLayout<swl_config>.size
-        else { throw .objectMismatch("variable cfg in .rodata is missing or not a struct swl_config") }
+        let rodata = try object.map(named: ".rodata")
+        guard let cfg = object.variable("cfg", in: ".rodata"), cfg.size == MemoryLayout<swl_config>.size else {
+            throw .objectMismatch("variable cfg in .rodata is missing or not a struct swl_config")
+        }
         var total = 0
-        guard let data = bpf_map__initial_value(rodata, &total), Int(offset + size) <= total else {
+        guard let data = bpf_map__initial_value(rodata, &total), cfg.offset + cfg.size <= total else {
             throw .objectMismatch(".rodata has no initial value")
         }
-        withUnsafeBytes(of: config) { data.advanced(by: Int(offset)).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        withUnsafeBytes(of: config) { data.advanced(by: cfg.offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
 
     private func writeOps(timeoutMs: UInt32, exitDumpLen: UInt32, hotplugSeq: UInt64) throws(SchedulerError) {
-        let ops = try map(named: Self.opsMapName)
+        let ops = try object.map(named: Self.opsMapName)
         var total = 0
         guard let data = bpf_map__initial_value(ops, &total) else {
             throw .objectMismatch("the struct_ops map has no initial value (libbpf older than 1.4?)")
         }
         func field<T>(_ name: String, _ value: T) throws(SchedulerError) {
-            var offset: UInt32 = 0
-            guard swl_struct_member_offset(object, "sched_ext_ops", name, &offset) == 0,
-                Int(offset) + MemoryLayout<T>.size <= total
-            else { throw .objectMismatch("sched_ext_ops has no field \(name)") }
-            data.storeBytes(of: value, toByteOffset: Int(offset), as: T.self)
+            guard let offset = object.offset(of: name, in: "sched_ext_ops"), offset + MemoryLayout<T>.size <= total else {
+                throw .objectMismatch("sched_ext_ops has no field \(name)")
+            }
+            data.storeBytes(of: value, toByteOffset: offset, as: T.self)
         }
         try field("timeout_ms", timeoutMs)
         try field("exit_dump_len", exitDumpLen)
         try field("hotplug_seq", hotplugSeq)
     }
 
-    private func load() throws(SchedulerError) {
-        let err = -bpf_object__load(object)
-        guard err != 0 else { return }
-        let log = String(cString: verifierLog)
-        let warnings = LibbpfLog.warnings
-        if !log.isEmpty {
-            throw .verifierRejected(program: Self.failedProgram(in: warnings), errno: err, log: Self.tail(of: log))
-        }
-        if err == ESRCH, warnings.contains(where: { $0.contains("sched_ext_ops") }) {
-            throw .noSchedExt(kernelRelease: Preflight.kernelRelease())
-        }
-        if err == EPERM {
-            throw .missingPrivileges(missing: Preflight().missingCapabilities())
-        }
-        throw .loadFailed(errno: err, details: warnings.suffix(8).joined(separator: "\n"))
-    }
-
-    /// The program named in libbpf's "prog 'NAME': BPF program load failed" warning.
-    static func failedProgram(in warnings: [String]) -> String? {
-        for w in warnings.reversed() where w.contains("BPF program load failed") {
-            guard let start = w.range(of: "prog '"), let end = w[start.upperBound...].firstIndex(of: "'") else { continue }
-            return String(w[start.upperBound..<end])
-        }
-        return nil
-    }
-
-    /// The last lines of a verifier log: where it gave up and why.
-    static func tail(of log: String, lines: Int = 25) -> String {
-        var all = log.split(separator: "\n", omittingEmptySubsequences: false)[...]
-        while all.last?.isEmpty == true { all = all.dropLast() }
-        return all.suffix(lines).joined(separator: "\n")
-    }
-
     private func mapBSS() throws(SchedulerError) {
-        let map = try map(named: ".bss")
+        let map = try object.map(named: ".bss")
         var size = 0
         guard let addr = swl_map_mmap(map, &size) else {
             throw .objectMismatch("cannot map .bss: \(errnoName(errno))")
@@ -148,18 +85,17 @@ public final class BPFScheduler {
     }
 
     private func variableOffset(_ name: String, in section: String, size expected: Int) throws(SchedulerError) -> Int {
-        var offset: UInt32 = 0, size: UInt32 = 0
-        guard swl_datasec_var(object, section, name, &offset, &size) == 0, Int(size) == expected,
-            Int(offset) + expected <= bssSize
-        else { throw .objectMismatch("variable \(name) in \(section) is missing or has another size") }
-        return Int(offset)
+        guard let v = object.variable(name, in: section), v.size == expected, v.offset + expected <= bssSize else {
+            throw .objectMismatch("variable \(name) in \(section) is missing or has another size")
+        }
+        return v.offset
     }
 
     // MARK: Running
 
     /// Attaches the scheduler: from here on sched_ext schedules every normal task with it.
     public func attach() throws(SchedulerError) {
-        let ops = try map(named: Self.opsMapName)
+        let ops = try object.map(named: Self.opsMapName)
         guard let l = bpf_map__attach_struct_ops(ops) else {
             let err = errno
             if err == EBUSY || err == EEXIST, let other = Preflight().attachedScheduler() {

@@ -1,5 +1,6 @@
 #include "cbpfshim.h"
 
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -145,4 +146,17 @@ void *swl_map_mmap(const struct bpf_map *map, size_t *size)
 void swl_map_munmap(void *addr, size_t size)
 {
 	munmap(addr, size);
+}
+
+int swl_prog_run(int prog_fd, void *ctx, size_t ctx_size, int *retval)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.ctx_in = ctx,
+		.ctx_size_in = (__u32)ctx_size);
+	int err = bpf_prog_test_run_opts(prog_fd, &opts);
+
+	if (err)
+		return -errno;
+	*retval = (int)opts.retval;
+	return 0;
 }

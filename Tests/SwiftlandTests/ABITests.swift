@@ -1,4 +1,5 @@
 import BPFLoader
+import Embedded
 import SwiftlandABI
 import Testing
 
@@ -7,9 +8,9 @@ import Testing
 /// object that was actually built and embedded.
 @Suite("ABI: Swift's view of bpf/intf.h matches the built BPF object")
 struct ABITests {
-    let layout: ObjectLayout
+    let layout: BPFObject
 
-    init() throws { layout = try ObjectLayout() }
+    init() throws { layout = try BPFObject(bytes: Embedded.schedulerObject, name: "swiftland") }
 
     func check<T>(_ name: String, _ type: T.Type, _ swiftOffsets: [String: Int?]) {
         #expect(layout.size(of: name) == MemoryLayout<T>.size, "size of struct \(name)")

@@ -52,11 +52,11 @@ struct ExitInfoTests {
 
     @Test func verifierLogTail() {
         let log = (1...100).map { "line \($0)" }.joined(separator: "\n") + "\n\n"
-        let tail = BPFScheduler.tail(of: log, lines: 3)
+        let tail = BPFObject.tail(of: log, lines: 3)
         #expect(tail == "line 98\nline 99\nline 100")
-        #expect(BPFScheduler.failedProgram(in: [
+        #expect(BPFObject.failedProgram(in: [
             "libbpf: map 'x': created", "libbpf: prog 'swl_enqueue': BPF program load failed: Permission denied",
         ]) == "swl_enqueue")
-        #expect(BPFScheduler.failedProgram(in: ["libbpf: nothing"]) == nil)
+        #expect(BPFObject.failedProgram(in: ["libbpf: nothing"]) == nil)
     }
 }

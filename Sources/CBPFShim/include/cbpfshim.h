@@ -43,6 +43,9 @@ int swl_struct_size(const struct bpf_object *obj, const char *struct_name, __u32
 int swl_struct_members(const struct bpf_object *obj, const char *struct_name,
 		       const char **names, __u32 *offsets, int max);
 
+/* Runs a loaded program once (BPF_PROG_TEST_RUN) with ctx as its context. */
+int swl_prog_run(int prog_fd, void *ctx, size_t ctx_size, int *retval);
+
 /* Maps a loaded map's memory (global data maps are mmapable); NULL and errno on failure. */
 void *swl_map_mmap(const struct bpf_map *map, size_t *size);
 void swl_map_munmap(void *addr, size_t size);

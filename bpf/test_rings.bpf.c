@@ -1,0 +1,162 @@
+/*
+ * Test and benchmark programs for user mode's ring buffers, runnable on any kernel with
+ * BPF ring buffers (5.19+), sched_ext or not: each is a SEC("syscall") program that user
+ * space runs with bpf_prog_test_run_opts(). They use the same records (intf.h) and the
+ * same dispatch validation (dispatch_check.bpf.h) as the scheduler.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "intf.h"
+#include "dispatch_check.bpf.h"
+
+char _license[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 512 * 1024);
+} queued SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
+	__uint(max_entries, 512 * 1024);
+} dispatched SEC(".maps");
+
+/* pid -> sequence number of its pending trip, as the scheduler's task storage would hold. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, s32);
+	__type(value, u64);
+} trips SEC(".maps");
+
+/* Results of the last run, read by user space. */
+u64 nr_drained;
+u64 nr_ring_full;
+
+/* Room for one more queued record (with its 8-byte header) in the kernel ring? */
+static __always_inline bool room_for_one(void)
+{
+	return bpf_ringbuf_query(&queued, BPF_RB_RING_SIZE) -
+	       bpf_ringbuf_query(&queued, BPF_RB_AVAIL_DATA) >= sizeof(struct swl_queued_task) + 8;
+}
+
+/*
+ * echo: every dispatch record comes back as a queued record carrying all its fields.
+ * A drained record is consumed, so draining stops while there is still room for the one
+ * being echoed: nothing is dropped when the kernel ring fills.
+ */
+static long echo_one(struct bpf_dynptr *dynptr, void *ctx)
+{
+	struct swl_dispatched_task d;
+	struct swl_queued_task *r;
+
+	if (bpf_dynptr_read(&d, sizeof(d), dynptr, 0, 0))
+		return 1;
+	nr_drained++;
+	r = bpf_ringbuf_reserve(&queued, sizeof(*r), 0);
+	if (!r) {
+		nr_ring_full++;
+		return 1;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->pid = d.pid;
+	r->prev_cpu = d.cpu;
+	r->exec_runtime_ns = d.slice_ns;
+	r->vtime = d.vtime;
+	r->enq_seq = d.enq_seq;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	return room_for_one() ? 0 : 1;
+}
+
+SEC("syscall")
+int echo(void *ctx)
+{
+	nr_drained = 0;
+	nr_ring_full = 0;
+	if (!room_for_one())
+		return 0;
+	return bpf_user_ringbuf_drain(&dispatched, echo_one, NULL, 0);
+}
+
+struct produce_args {
+	u32 count;
+	u32 first;
+};
+
+/* produce: count queued records with pid and enq_seq first, first + 1, ... */
+SEC("syscall")
+int produce(struct produce_args *args)
+{
+	u32 i, n = args->count, first = args->first;
+
+	nr_ring_full = 0;
+	bpf_for(i, 0, n) {
+		struct swl_queued_task *r = bpf_ringbuf_reserve(&queued, sizeof(*r), 0);
+
+		if (!r) {
+			nr_ring_full++;
+			break;
+		}
+		__builtin_memset(r, 0, sizeof(*r));
+		r->pid = first + i;
+		r->enq_seq = first + i;
+		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	}
+	return 0;
+}
+
+struct check_args {
+	u32 nr_cpus;
+};
+
+/*
+ * check: every dispatch record goes through swl_check_dispatch() as the scheduler's
+ * would; the verdict comes back in enq_flags and the chosen CPU in prev_cpu.
+ */
+static long check_one(struct bpf_dynptr *dynptr, void *data)
+{
+	struct check_args *args = data;
+	struct swl_dispatched_task d;
+	struct swl_queued_task *r;
+	struct task_struct *p = NULL;
+	u64 *seq, in_flight = 0;
+	s32 cpu = -2;
+
+	if (bpf_dynptr_read(&d, sizeof(d), dynptr, 0, 0))
+		return 1;
+	nr_drained++;
+	if (d.pid > 0)
+		p = bpf_task_from_pid(d.pid);
+	seq = bpf_map_lookup_elem(&trips, &d.pid);
+	if (seq)
+		in_flight = *seq;
+	r = bpf_ringbuf_reserve(&queued, sizeof(*r), 0);
+	if (!r) {
+		nr_ring_full++;
+		if (p)
+			bpf_task_release(p);
+		return 1;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	/* Syscall programs may sleep: p->cpus_ptr needs an explicit RCU read section. */
+	bpf_rcu_read_lock();
+	r->enq_flags = swl_check_dispatch(&d, p, in_flight, args->nr_cpus, &cpu);
+	bpf_rcu_read_unlock();
+	r->pid = d.pid;
+	r->prev_cpu = cpu;
+	r->enq_seq = d.enq_seq;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	if (p)
+		bpf_task_release(p);
+	return 0;
+}
+
+SEC("syscall")
+int check(struct check_args *args)
+{
+	struct check_args local = { .nr_cpus = args->nr_cpus };
+
+	nr_drained = 0;
+	nr_ring_full = 0;
+	return bpf_user_ringbuf_drain(&dispatched, check_one, &local, 0);
+}
