@@ -2,6 +2,7 @@
 # Build swiftland's BPF object with clang's BPF target.
 #
 #   build.sh object OUT.o [CFLAG...]      the scheduler (tests build variants: -DSWL_TEST_...)
+#   build.sh tracer-object OUT.o          the run-queue latency tracer (rqlat.bpf.c)
 #   build.sh test-object OUT.o            the ring-buffer test programs (test_rings.bpf.c)
 #
 # scripts/embed.sh calls this during `swift build` to put the object inside the binary.
@@ -49,12 +50,16 @@ case ${1:-} in
     out=$2; shift 2
     object main.bpf.c "$out" "$@"
     ;;
+  tracer-object)
+    [ $# -eq 2 ] || die "usage: build.sh tracer-object OUT.o"
+    object rqlat.bpf.c "$2"
+    ;;
   test-object)
     [ $# -eq 2 ] || die "usage: build.sh test-object OUT.o"
     object test_rings.bpf.c "$2"
     ;;
   *)
-    sed -n '2,9p' "$0" >&2
+    sed -n '2,11p' "$0" >&2
     exit 2
     ;;
 esac

@@ -76,7 +76,7 @@ struct swl_stats {
 	__u64 nr_sent;                /* tasks sent to user space */
 	__u64 nr_user_dispatches;     /* dispatched as user space decided */
 	__u64 nr_kernel_dispatches;   /* dispatched by the kernel side (idle CPU, kthread,
-					 scheduling thread, fallbacks) */
+					 fallbacks); the scheduling thread itself is not counted */
 	__u64 nr_bounce_dispatches;   /* user dispatch to a CPU the task may not use, redirected */
 	__u64 nr_cancel_dispatches;   /* user dispatch for a task re-enqueued since (stale) */
 	__u64 nr_invalid_dispatches;  /* malformed dispatch records, dropped */

@@ -27,6 +27,7 @@
 #include "intf.h"
 #include "compat.bpf.h"
 #include "dispatch_check.bpf.h"
+#include "hist.bpf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -204,20 +205,6 @@ static __always_inline bool user_mode(void)
 	return cfg.mode == SWL_MODE_USER;
 }
 
-/* log2 bucket of a duration in microseconds: 0 for < 1 us, n for [2^(n-1), 2^n) us. */
-static __always_inline u32 hist_bucket(u64 ns)
-{
-	u64 us = ns / 1000;
-	u32 b = 0;
-
-	bpf_for(b, 0, SWL_HIST_BUCKETS - 1) {
-		if (!us)
-			break;
-		us >>= 1;
-	}
-	return b < SWL_HIST_BUCKETS ? b : SWL_HIST_BUCKETS - 1;
-}
-
 /*
  * user mode: the kernel side dispatches a task itself (ring full, fallback bound). FIFO
  * into the DSQ shared by every CPU, and an idle CPU woken to run it.
@@ -345,15 +332,15 @@ void SWL_OPS(swl_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 
 	/*
-	 * user mode: the scheduling thread. While tasks wait for it, it preempts whatever
-	 * runs on its CPU; otherwise it waits in its own DSQ, served after the others.
+	 * user mode: the scheduling thread waits in its own DSQ. dispatch drains the user
+	 * ring first (so a yield of the thread delivers its decisions), then serves this DSQ
+	 * first while tasks are in flight. While they are, its CPU is kicked so that it does
+	 * not wait for the running task's slice to end.
 	 */
 	if (user_mode() && p->pid == cfg.sched_tid) {
+		swl_dsq_insert(p, SWL_DSQ_SCHED, cfg.slice_ns, enq_flags);
 		if (stats.nr_in_flight)
-			swl_dsq_insert(p, SCX_DSQ_LOCAL, cfg.slice_ns, enq_flags | SCX_ENQ_PREEMPT);
-		else
-			swl_dsq_insert(p, SWL_DSQ_SCHED, cfg.slice_ns, enq_flags);
-		count(&stats.nr_kernel_dispatches);
+			swl_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
 		return;
 	}
 
@@ -447,8 +434,7 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 		if (verdict == SWL_VERDICT_BOUNCE)
 			count(&stats.nr_bounce_dispatches);
 		count(&stats.nr_user_dispatches);
-		__sync_fetch_and_add(&stats.decision_hist[hist_bucket(ctx->now - tctx->sent_ts) &
-							  (SWL_HIST_BUCKETS - 1)], 1);
+		swl_hist_add(stats.decision_hist, ctx->now - tctx->sent_ts);
 		p->scx.dsq_vtime = d.vtime;
 		if (cpu == SWL_CPU_ANY) {
 			swl_dsq_insert(p, SWL_DSQ_USER, d.slice_ns ?: cfg.slice_ns, 0);

@@ -9,6 +9,8 @@ public final class BPFObject {
     private let bytes: [UInt8]
     private let log: UnsafeMutablePointer<CChar>
     private let logSize: Int
+    private var mappings: [String: (address: UnsafeMutableRawPointer, size: Int)] = [:]
+    private var links: [OpaquePointer] = []
 
     /// Opens (does not load) an object. Opening needs neither root nor sched_ext.
     /// `verifierLogSize` bytes keep the verifier's log for an explanation of a rejection.
@@ -32,6 +34,8 @@ public final class BPFObject {
     }
 
     deinit {
+        detachPrograms()
+        for m in mappings.values { swl_map_munmap(m.address, m.size) }
         bpf_object__close(handle)
         log.deallocate()
     }
@@ -102,6 +106,59 @@ public final class BPFObject {
         var offset: UInt32 = 0, size: UInt32 = 0
         guard swl_datasec_var(handle, section, name, &offset, &size) == 0 else { return nil }
         return (Int(offset), Int(size))
+    }
+
+    /// Before load: sets a global of `.rodata` (a `const volatile` tunable) to `value`,
+    /// which must have the variable's size.
+    func setConstant<T>(_ name: String, _ value: T) throws(SchedulerError) {
+        let rodata = try map(named: ".rodata")
+        guard let v = variable(name, in: ".rodata"), v.size == MemoryLayout<T>.size else {
+            throw .objectMismatch("constant \(name) is missing from .rodata or has another size")
+        }
+        var total = 0
+        guard let data = bpf_map__initial_value(rodata, &total), v.offset + v.size <= total else {
+            throw .objectMismatch(".rodata has no initial value")
+        }
+        withUnsafeBytes(of: value) { data.advanced(by: v.offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    /// After load: the live memory of global `name` in `section` (".bss"), which must be
+    /// `size` bytes. The section is memory-mapped once and stays mapped with the object.
+    func live(_ name: String, in section: String = ".bss", size: Int) throws(SchedulerError) -> UnsafeMutableRawPointer {
+        let mapping: (address: UnsafeMutableRawPointer, size: Int)
+        if let m = mappings[section] {
+            mapping = m
+        } else {
+            var mapped = 0
+            guard let address = swl_map_mmap(try map(named: section), &mapped) else {
+                throw .objectMismatch("cannot map \(section): \(errnoName(errno))")
+            }
+            mapping = (address, mapped)
+            mappings[section] = mapping
+        }
+        guard let v = variable(name, in: section), v.size == size, v.offset + size <= mapping.size else {
+            throw .objectMismatch("variable \(name) in \(section) is missing or has another size")
+        }
+        return mapping.address + v.offset
+    }
+
+    /// Attaches every program of a tracing object (tracepoints and the like).
+    func attachPrograms() throws(SchedulerError) {
+        var prog = bpf_object__next_program(handle, nil)
+        while let p = prog {
+            guard let link = bpf_program__attach(p) else {
+                let err = errno
+                detachPrograms()
+                throw .attachFailed(errno: err)
+            }
+            links.append(link)
+            prog = bpf_object__next_program(handle, p)
+        }
+    }
+
+    func detachPrograms() {
+        for link in links { bpf_link__destroy(link) }
+        links.removeAll()
     }
 
     // MARK: Layout, from the object's BTF

@@ -10,11 +10,11 @@ import SwiftlandABI
 public final class BPFScheduler {
     private let object: BPFObject
     private var link: OpaquePointer?
-    private var bss: UnsafeMutableRawPointer?
-    private var bssSize = 0
-    private var statsOffset = 0
-    private var exitOffset = 0
-    private var dumpOffset = 0
+    // Live globals of the loaded program (its .bss, memory-mapped).
+    private var stats: UnsafeMutableRawPointer!
+    private var exit: UnsafeMutableRawPointer!
+    private var dump: UnsafeMutableRawPointer!
+    private var idle: UnsafeMutableRawPointer!
 
     /// The name of the struct_ops map in bpf/main.bpf.c.
     static let opsMapName = "swiftland_ops"
@@ -26,6 +26,13 @@ public final class BPFScheduler {
     ) throws(SchedulerError) {
         object = try BPFObject(bytes: objectBytes ?? Embedded.schedulerObject, name: "swiftland", verbose: verbose)
         // From here on, a throw runs deinit, which closes the object.
+        if config.mode == .user {
+            let bytes = config.ringKiB * 1024
+            try object.setMaxEntries("queued", bytes)
+            try object.setMaxEntries("dispatched", bytes)
+            // Trips stay queued until they age past the fallback bound: room for 4 rings.
+            try object.setMaxEntries("trips", 4 * bytes / UInt32(MemoryLayout<swl_queued_task>.size + 8))
+        }
         try writeConfig(config.bpfConfig)
         try writeOps(timeoutMs: config.timeoutMs, exitDumpLen: config.exitDumpLen, hotplugSeq: hotplugSeq)
         try object.load()
@@ -35,23 +42,12 @@ public final class BPFScheduler {
         }
     }
 
-    deinit {
-        detach()
-        if let bss { swl_map_munmap(bss, bssSize) }
-    }
+    deinit { detach() }
 
     // MARK: Before load
 
     private func writeConfig(_ config: swl_config) throws(SchedulerError) {
-        let rodata = try object.map(named: ".rodata")
-        guard let cfg = object.variable("cfg", in: ".rodata"), cfg.size == MemoryLayout<swl_config>.size else {
-            throw .objectMismatch("variable cfg in .rodata is missing or not a struct swl_config")
-        }
-        var total = 0
-        guard let data = bpf_map__initial_value(rodata, &total), cfg.offset + cfg.size <= total else {
-            throw .objectMismatch(".rodata has no initial value")
-        }
-        withUnsafeBytes(of: config) { data.advanced(by: cfg.offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        try object.setConstant("cfg", config)
     }
 
     private func writeOps(timeoutMs: UInt32, exitDumpLen: UInt32, hotplugSeq: UInt64) throws(SchedulerError) {
@@ -72,23 +68,10 @@ public final class BPFScheduler {
     }
 
     private func mapBSS() throws(SchedulerError) {
-        let map = try object.map(named: ".bss")
-        var size = 0
-        guard let addr = swl_map_mmap(map, &size) else {
-            throw .objectMismatch("cannot map .bss: \(errnoName(errno))")
-        }
-        bss = addr
-        bssSize = size
-        statsOffset = try variableOffset("stats", in: ".bss", size: MemoryLayout<swl_stats>.size)
-        exitOffset = try variableOffset("exit_info", in: ".bss", size: MemoryLayout<swl_exit_info>.size)
-        dumpOffset = try variableOffset("exit_dump", in: ".bss", size: Int(SWL_EXIT_DUMP_LEN.rawValue))
-    }
-
-    private func variableOffset(_ name: String, in section: String, size expected: Int) throws(SchedulerError) -> Int {
-        guard let v = object.variable(name, in: section), v.size == expected, v.offset + expected <= bssSize else {
-            throw .objectMismatch("variable \(name) in \(section) is missing or has another size")
-        }
-        return v.offset
+        stats = try object.live("stats", size: MemoryLayout<swl_stats>.size)
+        exit = try object.live("exit_info", size: MemoryLayout<swl_exit_info>.size)
+        dump = try object.live("exit_dump", size: Int(SWL_EXIT_DUMP_LEN.rawValue))
+        idle = try object.live("idle_cpus", size: Int(SWL_MAX_CPUS.rawValue) / 8)
     }
 
     // MARK: Running
@@ -116,17 +99,27 @@ public final class BPFScheduler {
     public var isAttached: Bool { link != nil }
 
     public func counters() -> Counters {
-        Counters(bss!.load(fromByteOffset: statsOffset, as: swl_stats.self))
+        Counters(stats.load(as: swl_stats.self))
     }
 
     /// Filled by ops.exit; `isRunning` while the scheduler has not exited.
     public func exitInfo() -> ExitInfo {
-        ExitInfo(bss!.load(fromByteOffset: exitOffset, as: swl_exit_info.self))
+        ExitInfo(exit.load(as: swl_exit_info.self))
+    }
+
+    /// user mode: the rings' map descriptors, for RingBridge.
+    public func ringFDs() throws(SchedulerError) -> (queued: Int32, dispatched: Int32) {
+        (try object.mapFD("queued"), try object.mapFD("dispatched"))
+    }
+
+    /// user mode: the idle-CPU bitmap the kernel side keeps (bit n: CPU n is idle), live.
+    public var idleCPUBitmap: UnsafeBufferPointer<UInt64> {
+        UnsafeBufferPointer(start: idle.assumingMemoryBound(to: UInt64.self), count: Int(SWL_MAX_CPUS.rawValue) / 64)
     }
 
     /// The kernel's debug dump of an error exit (up to --exit-dump-len bytes), or "".
     public func exitDump() -> String {
-        let raw = UnsafeRawBufferPointer(start: bss! + dumpOffset, count: Int(SWL_EXIT_DUMP_LEN.rawValue))
+        let raw = UnsafeRawBufferPointer(start: dump, count: Int(SWL_EXIT_DUMP_LEN.rawValue))
         return String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
     }
 }

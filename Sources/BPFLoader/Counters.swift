@@ -46,7 +46,7 @@ public struct Counters: Sendable, Equatable {
             Field(name: "nr_in_flight", help: "tasks sent to user space and not dispatched back yet", isGauge: true, mode: user, value: s.nr_in_flight),
             Field(name: "nr_sent", help: "tasks sent to user space", isGauge: false, mode: user, value: s.nr_sent),
             Field(name: "nr_user_dispatches", help: "tasks dispatched as user space decided", isGauge: false, mode: user, value: s.nr_user_dispatches),
-            Field(name: "nr_kernel_dispatches", help: "tasks dispatched by the kernel side (idle CPU, kthread, scheduling thread, fallback)", isGauge: false, mode: user, value: s.nr_kernel_dispatches),
+            Field(name: "nr_kernel_dispatches", help: "tasks dispatched by the kernel side (idle CPU, kthread, fallback)", isGauge: false, mode: user, value: s.nr_kernel_dispatches),
             Field(name: "nr_bounce_dispatches", help: "user dispatches to a CPU the task may not use, redirected", isGauge: false, mode: user, value: s.nr_bounce_dispatches),
             Field(name: "nr_cancel_dispatches", help: "user dispatches of a task re-enqueued since (stale)", isGauge: false, mode: user, value: s.nr_cancel_dispatches),
             Field(name: "nr_invalid_dispatches", help: "malformed dispatch records, dropped", isGauge: false, mode: user, value: s.nr_invalid_dispatches),

@@ -10,6 +10,26 @@ public enum SchedulerMode: String, Sendable, CaseIterable {
     var abi: UInt32 { self == .bpf ? UInt32(SWL_MODE_BPF.rawValue) : UInt32(SWL_MODE_USER.rawValue) }
 }
 
+/// How user space learns that records wait in the kernel ring (user mode).
+public enum WakeupPolicy: String, Sendable, CaseIterable {
+    /// The kernel side wakes the scheduling thread only when it has caught up (so it may be
+    /// asleep); the thread blocks when it has nothing to do. Few wakeups, each ~14 us here.
+    case adaptive
+    /// The kernel side wakes the thread for every record: the most wakeups.
+    case always
+    /// No wakeups: the thread polls, yielding the CPU between polls. Fastest round trip
+    /// (~1 us here), but the thread is always runnable.
+    case spin
+
+    var abi: UInt32 {
+        switch self {
+        case .adaptive: UInt32(SWL_WAKEUP_ADAPTIVE.rawValue)
+        case .always: UInt32(SWL_WAKEUP_ALWAYS.rawValue)
+        case .spin: UInt32(SWL_WAKEUP_NEVER.rawValue)
+        }
+    }
+}
+
 /// The tunables of bpf mode, in the units a person types (microseconds), validated once
 /// here for the command line and for tests alike.
 public struct SchedulerConfig: Sendable, Equatable {
@@ -22,6 +42,16 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var timeoutMs: UInt32 = 5000
     public var exitDumpLen: UInt32 = 0
     public var mode = SchedulerMode.bpf
+
+    // user mode
+    /// Thread id of swiftland's scheduling thread (set by the runner, not by a person).
+    public var schedTid: Int32 = 0
+    public var wakeup = WakeupPolicy.adaptive
+    /// The fallback bound: the kernel side dispatches a task itself after this long in
+    /// user space. Well below timeoutMs, so slowness degrades to kernel scheduling.
+    public var fallbackMs: UInt32 = 50
+    /// Size of each ring buffer (test hook: small rings force congestion).
+    public var ringKiB: UInt32 = 512
 
     /// sched_ext refuses a watchdog timeout above this (SCX_WATCHDOG_MAX_TIMEOUT).
     public static let maxTimeoutMs: UInt32 = 30_000
@@ -42,6 +72,15 @@ public struct SchedulerConfig: Sendable, Equatable {
         if timeoutMs > Self.maxTimeoutMs {
             return "--timeout-ms (\(timeoutMs)) is above \(Self.maxTimeoutMs), the most sched_ext accepts"
         }
+        if mode == .user {
+            if fallbackMs == 0 { return "--fallback-ms must be above 0" }
+            if UInt64(fallbackMs) * 2 > UInt64(timeoutMs) {
+                return "--fallback-ms (\(fallbackMs)) must be at most half of --timeout-ms (\(timeoutMs)): the kernel side must rescue a task well before the watchdog fires"
+            }
+            if ringKiB < 4 || ringKiB > 65536 || ringKiB & (ringKiB - 1) != 0 {
+                return "--ring-kib (\(ringKiB)) must be a power of two from 4 to 65536"
+            }
+        }
         return nil
     }
 
@@ -55,7 +94,9 @@ public struct SchedulerConfig: Sendable, Equatable {
         c.nvcsw_max_thresh = nvcswMaxThresh
         c.local_kthreads = localKthreads ? 1 : 0
         c.mode = mode.abi
-        c.fallback_ns = 50_000_000
+        c.wakeup = wakeup.abi
+        c.sched_tid = schedTid
+        c.fallback_ns = UInt64(fallbackMs) * 1_000_000
         return c
     }
 }

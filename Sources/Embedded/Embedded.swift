@@ -1,10 +1,14 @@
 import Foundation
 
 /// Files that travel inside the swiftland binary, generated at build time by
-/// scripts/embed.sh: the BPF scheduler object and the kernel-cache script of the VM runner.
+/// scripts/embed.sh: the BPF scheduler, the run-queue latency tracer, and the
+/// kernel-cache script of the VM runner.
 public enum Embedded {
     /// The compiled BPF program (bpf/main.bpf.c), ELF with BTF.
     public static var schedulerObject: [UInt8] { decode(schedulerObjectBase64) }
+
+    /// The run-queue latency tracer (bpf/rqlat.bpf.c), ELF with BTF.
+    public static var tracerObject: [UInt8] { decode(tracerObjectBase64) }
 
     /// scripts/kernel.sh, run by `swiftland vm` to fetch and verify the guest kernel.
     public static var kernelScript: String {
