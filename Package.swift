@@ -37,10 +37,11 @@ let package = Package(
             dependencies: ["SwiftlandABI", .product(name: "Collections", package: "swift-collections")]),
         // Booting a sched_ext kernel under QEMU and running a command in it.
         .target(name: "VMRunner", dependencies: ["Embedded"]),
+        // compare's pure part: the experiment's data, statistics, workload output parsers, reports.
         .executableTarget(
             name: "swiftland",
             dependencies: [
-                "BPFLoader", "VMRunner",
+                "BPFLoader", "VMRunner", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI"]),

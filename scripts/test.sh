@@ -5,12 +5,14 @@
 #      machine directly when its kernel has sched_ext, otherwise in one `swiftland vm` boot.
 # The last line counts every check of both parts: "tests: N passed, N failed[, N skipped]".
 #
-# SWIFTLAND_STRESS_SECS sets the length of the stress run (default 30, as sched-ext's CI).
+# SWIFTLAND_STRESS_SECS and SWIFTLAND_USER_STRESS_SECS set the length of the stress runs: bpf
+# mode (default 30 s, as sched-ext's CI) and each user-mode policy (default 20 s).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH="$PATH:/opt/swift/usr/bin"
 stress_secs=${SWIFTLAND_STRESS_SECS:-30}
+user_stress_secs=${SWIFTLAND_USER_STRESS_SECS:-20}
 work=$(mktemp -d /tmp/swiftland-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -34,7 +36,7 @@ elif ! bash bpf/build.sh object "$work/broken.bpf.o" -DSWL_TEST_VERIFIER_REJECT;
   vm_failed=1
 else
   bin=$(swift build -c release --static-swift-stdlib --product swiftland --show-bin-path)/swiftland
-  suite=(sh "$root/Tests/vm/integration.sh" "$work/broken.bpf.o" "$stress_secs")
+  suite=(sh "$root/Tests/vm/integration.sh" "$work/broken.bpf.o" "$stress_secs" "$user_stress_secs")
   if [ -d /sys/kernel/sched_ext ]; then
     echo "(this kernel has sched_ext: running on the host)"
     mkdir -p "$work/bin" && cp "$bin" "$work/bin/swiftland"

@@ -9,6 +9,7 @@ public final class BPFObject {
     private let bytes: [UInt8]
     private let log: UnsafeMutablePointer<CChar>
     private let logSize: Int
+    private let verbose: Bool
     private var mappings: [String: (address: UnsafeMutableRawPointer, size: Int)] = [:]
     private var links: [OpaquePointer] = []
 
@@ -30,6 +31,7 @@ public final class BPFObject {
         self.bytes = bytes
         self.log = log
         logSize = size
+        self.verbose = verbose
         handle = opened
     }
 
@@ -62,6 +64,7 @@ public final class BPFObject {
         guard err != 0 else { return }
         let log = verifierLog
         let warnings = LibbpfLog.warnings
+        if verbose, !log.isEmpty { Terminal.error("verifier log:\n\(log)") }
         if !log.isEmpty {
             throw .verifierRejected(program: Self.failedProgram(in: warnings), errno: err, log: Self.tail(of: log))
         }
@@ -192,10 +195,23 @@ public final class BPFObject {
         return nil
     }
 
-    /// The last lines of a verifier log: where it gave up and why.
+    /// The part of a verifier log that says where it gave up and why. Recent kernels
+    /// explain a rejection after a "Verification failed:" line (then a long causal path):
+    /// the verdict line before it and the explanation up to the causal path are kept.
+    /// Otherwise the verdict is at the very end: the last `lines` lines are kept.
     static func tail(of log: String, lines: Int = 25) -> String {
         var all = log.split(separator: "\n", omittingEmptySubsequences: false)[...]
         while all.last?.isEmpty == true { all = all.dropLast() }
+        if let failed = all.lastIndex(where: { $0.hasPrefix("Verification failed:") }) {
+            var start = failed
+            while start > all.startIndex, all[start - 1].isEmpty { start -= 1 }
+            start = max(all.startIndex, start - 1)
+            let end = all[failed...].firstIndex(where: { $0.hasPrefix("Causal path:") }) ?? all.endIndex
+            var kept = Array(all[start..<end].prefix(lines))
+            while kept.last?.isEmpty == true { kept.removeLast() }
+            if let processed = all.last, processed.hasPrefix("processed ") { kept += ["", processed] }
+            return kept.joined(separator: "\n")
+        }
         return all.suffix(lines).joined(separator: "\n")
     }
 }

@@ -1,4 +1,9 @@
+#define _GNU_SOURCE
 #include "cbpfshim.h"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -159,4 +164,18 @@ int swl_prog_run(int prog_fd, void *ctx, size_t ctx_size, int *retval)
 		return -errno;
 	*retval = (int)opts.retval;
 	return 0;
+}
+
+int swl_gettid(void)
+{
+	return (int)syscall(SYS_gettid);
+}
+
+unsigned long long swl_thread_page_faults(void)
+{
+	struct rusage usage;
+
+	if (getrusage(RUSAGE_THREAD, &usage))
+		return 0;
+	return (unsigned long long)(usage.ru_minflt + usage.ru_majflt);
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BPFLoader
 import Foundation
 import Glibc
+import UserSched
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,45 +22,67 @@ struct RunCommand: ParsableCommand {
             and exits 1; either way the kernel's default scheduler takes over. After a CPU \
             hotplug the kernel asks for a restart, and swiftland loads itself again.
 
+            user mode (--mode user) keeps the kernel side's direct dispatch to idle CPUs and \
+            sends every other task over a BPF ring buffer to a policy written in Swift \
+            (--policy), whose decisions come back over a second ring: the design of \
+            scx_rustland. Comparing `--mode user --policy bpfland` with bpf mode isolates \
+            what the trip through user space costs. A task that waits in user space longer \
+            than --fallback-ms, or that finds the ring full, is dispatched by the kernel \
+            side itself; if swiftland dies, the kernel takes every task back.
+
             Needs CAP_SYS_ADMIN and CAP_BPF (root) and a sched_ext kernel; see `swiftland vm`.
             """)
 
-    enum Mode: String, ExpressibleByArgument, CaseIterable {
-        case bpf
-    }
-
-    @Option(help: "Where the policy runs: bpf (in the kernel).")
-    var mode: Mode = .bpf
+    @Option(help: "Where the policy runs: bpf (in the kernel) or user (in this process, over ring buffers).")
+    var mode: SchedulerMode = .bpf
 
     @Option(name: [.customShort("s"), .long],
             help: "Longest time slice, in microseconds. The default (5 ms) is the 2024 bpfland value: short enough to keep a desktop responsive, long enough not to thrash caches.")
     var sliceUs: UInt64 = 5000
 
     @Option(name: [.customShort("S"), .long],
-            help: "Shortest time slice, in microseconds; the slice never shrinks below it however many tasks wait (default 0.5 ms).")
+            help: "Shortest time slice, in microseconds; the slice never shrinks below it however many tasks wait.")
     var sliceUsMin: UInt64 = 500
 
     @Option(name: [.customShort("l"), .long],
-            help: "Slice lag: the most vruntime credit, in microseconds, a task keeps across a sleep, so a long sleeper cannot monopolise a CPU when it wakes (default: one longest slice).")
+            help: "Slice lag: the most vruntime credit, in microseconds, a task keeps across a sleep, so a long sleeper cannot monopolise a CPU when it wakes. The default is one longest slice.")
     var sliceUsLag: UInt64 = 5000
 
     @Option(name: [.customShort("c"), .long],
-            help: "Cap of the moving interactive threshold, in voluntary context switches per second. 0 turns classification off: every task is regular (default 10).")
+            help: "Cap of the moving interactive threshold, in voluntary context switches per second. 0 turns classification off: every task is regular.")
     var nvcswMaxThresh: UInt64 = 10
 
     @Option(name: [.customShort("t"), .long],
-            help: "Starvation threshold, in microseconds: a queue not served for this long is served first (default 5 ms, one slice).")
+            help: "Starvation threshold, in microseconds: a queue not served for this long is served first. The default is one longest slice.")
     var starvationThreshUs: UInt64 = 5000
 
     @Flag(name: [.customShort("k"), .long],
           help: "Send per-CPU kernel threads straight to their CPU, ahead of every queue.")
     var localKthreads = false
 
-    @Option(help: "sched_ext watchdog, in milliseconds: a runnable task left waiting longer ejects the scheduler (default 5000, at most 30000).")
+    @Option(help: "sched_ext watchdog, in milliseconds: a runnable task left waiting longer ejects the scheduler (at most 30000).")
     var timeoutMs: UInt32 = 5000
 
     @Option(help: "Bytes of the kernel's debug dump to keep and print when the scheduler is ejected (0: the kernel's default, 32768).")
     var exitDumpLen: UInt32 = 0
+
+    @Option(help: "user mode: the Swift policy: bpfland (bpf mode's rules), vruntime (rustland's), fifo.")
+    var policy: String = PolicyName.bpfland.rawValue
+
+    @Option(help: "user mode: tasks dispatched per loop of the scheduling thread (1: one at a time, as rustland does; more: fewer round trips, more queueing).")
+    var batch: Int = 1
+
+    @Option(help: "user mode: how the scheduling thread learns of new tasks: adaptive (woken only when it caught up), always (woken for every task), spin (polls, never sleeps).")
+    var wakeup: WakeupPolicy = .adaptive
+
+    @Option(help: "user mode: a task waiting longer than this in user space is dispatched by the kernel side (the fallback bound; at most half of --timeout-ms).")
+    var fallbackMs: UInt32 = 50
+
+    @Option(help: "user mode, test hook: size of each ring buffer in KiB (power of two; small rings force congestion).")
+    var ringKib: UInt32 = 512
+
+    @Option(help: "user mode, test hook: sleep this long in every loop of the scheduling thread, to force the fallback bound.")
+    var loopDelayUs: UInt32 = 0
 
     @Option(help: ArgumentHelp("Print the counters every SECS seconds while running.", valueName: "secs"))
     var stats: Double?
@@ -86,7 +109,25 @@ struct RunCommand: ParsableCommand {
         c.localKthreads = localKthreads
         c.timeoutMs = timeoutMs
         c.exitDumpLen = exitDumpLen
+        c.mode = mode
+        c.wakeup = wakeup
+        c.fallbackMs = fallbackMs
+        c.ringKiB = ringKib
         return c
+    }
+
+    /// user mode's loop options; nil in bpf mode. Throws on an unknown policy.
+    func userOptions() throws -> SchedulingThread.Options? {
+        guard mode == .user else { return nil }
+        let name = try PolicyName(validating: policy)
+        var pc = PolicyConfig()
+        pc.sliceNs = sliceUs * 1000
+        pc.sliceMinNs = sliceUsMin * 1000
+        pc.sliceLagNs = sliceUsLag * 1000
+        pc.starvationThreshNs = starvationThreshUs * 1000
+        pc.nvcswMaxThresh = nvcswMaxThresh
+        if let problem = pc.problem() { throw ValidationError(problem) }
+        return .init(policy: name, policyConfig: pc, batch: batch, wakeup: wakeup, loopDelayUs: loopDelayUs)
     }
 
     func validate() throws {
@@ -94,6 +135,23 @@ struct RunCommand: ParsableCommand {
         if let stats, !(stats > 0 && stats.isFinite) { throw ValidationError("--stats must be a number of seconds above 0") }
         if let duration, !(duration > 0 && duration.isFinite) {
             throw ValidationError("--duration must be a number of seconds above 0")
+        }
+        if batch < 1 || batch > 4096 { throw ValidationError("--batch must be from 1 to 4096") }
+        if loopDelayUs > 1_000_000 { throw ValidationError("--loop-delay-us must be at most 1000000") }
+        do {
+            _ = try userOptions()
+        } catch let error as PolicyError {
+            throw ValidationError(error.description)
+        }
+        if mode == .bpf {
+            let userOnly: [(String, Bool)] = [
+                ("--policy", policy != PolicyName.bpfland.rawValue), ("--batch", batch != 1),
+                ("--wakeup", wakeup != .adaptive), ("--fallback-ms", fallbackMs != 50),
+                ("--ring-kib", ringKib != 512), ("--loop-delay-us", loopDelayUs != 0),
+            ]
+            if let (name, _) = userOnly.first(where: { $0.1 }) {
+                throw ValidationError("\(name) applies to --mode user only")
+            }
         }
     }
 
@@ -111,7 +169,7 @@ struct RunCommand: ParsableCommand {
         }
         let stopSignals = SignalWaiter([SIGINT, SIGTERM])
         let runner = Runner(
-            config: config, verbose: verbose, objectBytes: objectBytes,
+            config: config, userOptions: try userOptions(), verbose: verbose, objectBytes: objectBytes,
             statsInterval: stats, duration: duration, signals: stopSignals)
         do {
             let ok = try runner.run()
@@ -126,3 +184,6 @@ struct RunCommand: ParsableCommand {
         return ExitCode(1)
     }
 }
+
+extension SchedulerMode: ExpressibleByArgument {}
+extension WakeupPolicy: ExpressibleByArgument {}

@@ -54,6 +54,27 @@ struct ExitInfoTests {
         let log = (1...100).map { "line \($0)" }.joined(separator: "\n") + "\n\n"
         let tail = BPFObject.tail(of: log, lines: 3)
         #expect(tail == "line 98\nline 99\nline 100")
+        // A 7.x log: the verdict and its explanation, not the long causal path.
+        let explained = """
+            0: R1=ctx() R10=fp0
+            59: (79) r1 = *(u64 *)(r8 +16)
+            R8 invalid mem access 'scalar'
+
+            Verification failed: Register Type Safety: Invalid dereference
+
+            Reason:
+              R8 is an integer scalar here, not a pointer to memory.
+
+            Causal path:
+              swl_enqueue @ main.bpf.c:173:9
+              a great many lines
+            processed 25 insns (limit 1000000)
+            """
+        let verdict = BPFObject.tail(of: explained)
+        #expect(verdict.hasPrefix("R8 invalid mem access 'scalar'"))
+        #expect(verdict.contains("R8 is an integer scalar here"))
+        #expect(!verdict.contains("a great many lines"))
+        #expect(verdict.hasSuffix("processed 25 insns (limit 1000000)"))
         #expect(BPFObject.failedProgram(in: [
             "libbpf: map 'x': created", "libbpf: prog 'swl_enqueue': BPF program load failed: Permission denied",
         ]) == "swl_enqueue")

@@ -4,13 +4,14 @@
 # has busybox. Each check prints "ok - NAME" or "not ok - NAME" with the evidence, and
 # the last line counts them.
 #
-#   integration.sh BROKEN_OBJECT [STRESS_SECONDS]
+#   integration.sh BROKEN_OBJECT [STRESS_SECONDS [USER_STRESS_SECONDS]]
 #
 # The stress run is the one sched-ext's own CI uses: every CPU busy with CPU and file
 # stressors while affinity workers re-pin themselves constantly.
 set -u
 broken=${1:?usage: integration.sh BROKEN_OBJECT [STRESS_SECONDS]}
 stress_secs=${2:-30}
+user_secs=${3:-20}
 ncpu=$(nproc)
 work=/tmp/swl-it
 mkdir -p "$work"
@@ -32,7 +33,7 @@ wait_state() { # want timeout_s
   [ "$(state)" = "$1" ]
 }
 
-echo "# kernel $(uname -r), $ncpu CPUs, stress ${stress_secs}s"
+echo "# kernel $(uname -r), $ncpu CPUs, stress ${stress_secs}s (bpf mode), ${user_secs}s (each user-mode policy)"
 [ -d /sys/kernel/sched_ext ] || { echo "not ok - this kernel has no sched_ext"; echo "vm-integration: 0 passed, 1 failed"; exit 1; }
 dmesg -c >/dev/null 2>&1 || true
 
@@ -48,85 +49,96 @@ fi
 if swiftland run --bpf-object "$broken" --duration 1 >"$work/broken.out" 2>&1; then
   not_ok "a BPF object the verifier rejects is reported" "$work/broken.out"
 elif grep -q "verifier rejected program 'swl_enqueue'" "$work/broken.out" &&
-     grep -q "invalid mem access\|map_value_or_null\|R[0-9] invalid" "$work/broken.out" &&
+     grep -q "invalid mem access" "$work/broken.out" &&
      [ "$(state)" = disabled ]; then
   ok "a BPF object the verifier rejects is reported with the program and the log's tail"
 else
   not_ok "a BPF object the verifier rejects is reported with the program and the log's tail" "$work/broken.out"
 fi
 
-# --- 2. the stress run -----------------------------------------------------------------------
-swiftland run --stats 5 >"$work/run.out" 2>&1 &
-swl=$!
-if wait_state enabled 30 && [ "$(ops)" = swiftland ]; then
-  ok "swiftland attaches (state enabled, root/ops = swiftland)"
-else
-  not_ok "swiftland attaches (state enabled, root/ops = swiftland)" "$work/run.out"
-fi
+# --- 2. stress runs: bpf mode, then user mode with each policy ---------------------------
+# stress_run LABEL SECONDS SWIFTLAND-RUN-ARGS...: swiftland attached through a stress-ng run
+# with pinned tasks beside it, then SIGINT.
+stress_run() {
+  label=$1 secs=$2
+  shift 2
+  out="$work/run-$label.out"
+  swiftland run --stats 5 "$@" >"$out" 2>&1 &
+  swl=$!
+  if wait_state enabled 30 && [ "$(ops)" = swiftland ]; then
+    ok "$label: swiftland attaches (state enabled, root/ops = swiftland)"
+  else
+    not_ok "$label: swiftland attaches (state enabled, root/ops = swiftland)" "$out"
+  fi
+
+  # Pinned tasks: a busy loop pinned to the last CPU, and short-lived pinned processes
+  # that report the CPU they run on from inside themselves (/proc/self/stat field 39).
+  last=$((ncpu - 1))
+  taskset -c "$last" sh -c 'while :; do :; done' &
+  spin=$!
+  (
+    end=$(($(date +%s) + secs))
+    while [ "$(date +%s)" -lt "$end" ]; do
+      taskset -c "$last" awk '{ print $39 }' /proc/self/stat
+      awk '{ print $39 }' "/proc/$spin/stat"
+      sleep 0.2
+    done
+  ) >"$work/pinned-$label" 2>/dev/null &
+  pinned=$!
+  # Watch the scheduler stay attached for the whole stress run.
+  ( while :; do echo "$(state) $(ops)"; sleep 1; done ) >"$work/states-$label" 2>/dev/null &
+  watcher=$!
+
+  stress-ng -t "$secs" --aggressive -M -c "$ncpu" -f "$ncpu" --affinity 1 \
+    --affinity-delay 1 --affinity-pin --metrics-brief >"$work/stress-$label" 2>&1
+  stress_rc=$?
+  wait "$pinned"
+  kill "$watcher" "$spin" 2>/dev/null
+  wait "$watcher" "$spin" 2>/dev/null
+
+  if [ $stress_rc -eq 0 ]; then ok "$label: stress-ng completed ($secs s)"; else not_ok "$label: stress-ng completed (exit $stress_rc)" "$work/stress-$label"; fi
+  # Every sample must say attached. (Under TCG and this stress a 1 s sampling loop manages
+  # one sample every 2-4 s; that swiftland never detached is also shown by its exit reason
+  # below, which must be the UNREG our SIGINT causes.)
+  samples=$(wc -l <"$work/states-$label")
+  if [ "$samples" -ge 3 ] && ! grep -qv '^enabled swiftland$' "$work/states-$label"; then
+    ok "$label: swiftland stayed attached during the stress run ($samples samples)"
+  else
+    not_ok "$label: swiftland stayed attached during the stress run ($samples samples)" "$work/states-$label" "$out"
+  fi
+  if [ -s "$work/pinned-$label" ] && ! grep -qv "^$last\$" "$work/pinned-$label"; then
+    ok "$label: pinned tasks ran only on CPU $last ($(wc -l <"$work/pinned-$label") samples)"
+  else
+    not_ok "$label: pinned tasks ran only on CPU $last" "$work/pinned-$label"
+  fi
+
+  kill -INT "$swl"
+  wait "$swl"
+  rc=$?
+  if [ $rc -eq 0 ] && grep -q 'exit: UNREG (64)' "$out" && grep -q 'counters: nr_running=' "$out" &&
+     wait_state disabled 10; then
+    ok "$label: SIGINT detaches: exit status 0, exit reason and counters printed"
+  else
+    not_ok "$label: SIGINT detaches: exit status 0, exit reason and counters printed (exit $rc)" "$out"
+  fi
+  echo "# $label counters: $(grep 'counters:' "$out" | tail -n 1 | sed 's/.*counters: //')"
+}
+
+stress_run bpf "$stress_secs"
 
 # A second instance must refuse and name the first.
+swiftland run >"$work/first.out" 2>&1 &
+first=$!
+wait_state enabled 30
 if swiftland run --duration 1 >"$work/second.out" 2>&1; then
   not_ok "a second swiftland refuses to start" "$work/second.out"
-elif grep -q 'another sched_ext scheduler is already running: "swiftland"' "$work/second.out"; then
-  ok "a second swiftland refuses to start and names the running one"
+elif grep -q 'another sched_ext scheduler is already running: "swiftland"' "$work/second.out" &&
+     [ "$(state)" = enabled ] && kill -0 "$first" 2>/dev/null; then
+  ok "a second swiftland refuses to start, names the running one, and the first keeps running"
 else
-  not_ok "a second swiftland refuses to start and names the running one" "$work/second.out"
+  not_ok "a second swiftland refuses to start, names the running one, and the first keeps running" "$work/second.out"
 fi
-
-# Pinned tasks: a busy loop pinned to the last CPU, and short-lived pinned processes that
-# report the CPU they run on from inside themselves (/proc/self/stat field 39).
-last=$((ncpu - 1))
-taskset -c "$last" sh -c 'while :; do :; done' &
-spin=$!
-(
-  end=$(($(date +%s) + stress_secs))
-  while [ "$(date +%s)" -lt "$end" ]; do
-    taskset -c "$last" awk '{ print $39 }' /proc/self/stat
-    awk '{ print $39 }' "/proc/$spin/stat"
-    sleep 0.2
-  done
-) >"$work/pinned.cpus" 2>/dev/null &
-pinned=$!
-
-# Watch the scheduler stay attached for the whole stress run.
-(
-  while :; do echo "$(state) $(ops)"; sleep 1; done
-) >"$work/states" 2>/dev/null &
-watcher=$!
-
-stress-ng -t "$stress_secs" --aggressive -M -c "$ncpu" -f "$ncpu" --affinity 1 \
-  --affinity-delay 1 --affinity-pin --metrics-brief >"$work/stress.out" 2>&1
-stress_rc=$?
-wait "$pinned"
-kill "$watcher" "$spin" 2>/dev/null
-wait "$watcher" "$spin" 2>/dev/null
-
-if [ $stress_rc -eq 0 ]; then ok "stress-ng completed ($stress_secs s)"; else not_ok "stress-ng completed (exit $stress_rc)" "$work/stress.out"; fi
-
-samples=$(wc -l <"$work/states")
-if [ "$samples" -ge $((stress_secs / 2)) ] && ! grep -qv '^enabled swiftland$' "$work/states"; then
-  ok "swiftland stayed attached during the stress run ($samples samples)"
-else
-  not_ok "swiftland stayed attached during the stress run ($samples samples)" "$work/states" "$work/run.out"
-fi
-
-if [ -s "$work/pinned.cpus" ] && ! grep -qv "^$last\$" "$work/pinned.cpus"; then
-  ok "pinned tasks ran only on CPU $last ($(wc -l <"$work/pinned.cpus") samples)"
-else
-  not_ok "pinned tasks ran only on CPU $last" "$work/pinned.cpus"
-fi
-
-kill -INT "$swl"
-wait "$swl"
-rc=$?
-if [ $rc -eq 0 ] && grep -q 'exit: UNREG (64)' "$work/run.out" && grep -q 'counters: nr_running=' "$work/run.out" &&
-   wait_state disabled 10; then
-  ok "SIGINT detaches: exit status 0, exit reason and counters printed"
-else
-  not_ok "SIGINT detaches: exit status 0, exit reason and counters printed (exit $rc)" "$work/run.out"
-fi
-echo "# counters of the stress run:"
-grep 'counters:' "$work/run.out" | tail -n 1 | sed 's/^/#   /'
+kill -INT "$first"; wait "$first"; wait_state disabled 10
 
 # --duration ends a run by itself, the same way.
 if swiftland run --duration 2 >"$work/duration.out" 2>&1 && grep -q -- '--duration reached' "$work/duration.out" &&
@@ -134,6 +146,58 @@ if swiftland run --duration 2 >"$work/duration.out" 2>&1 && grep -q -- '--durati
   ok "--duration detaches by itself with exit status 0"
 else
   not_ok "--duration detaches by itself with exit status 0" "$work/duration.out"
+fi
+
+for policy in bpfland vruntime fifo; do
+  stress_run "user:$policy" "$user_secs" --mode user --policy "$policy"
+  if grep 'counters:' "$work/run-user:$policy.out" | tail -n 1 | grep -q ' nr_in_flight=0 '; then
+    ok "user:$policy: no task left in flight at exit"
+  else
+    not_ok "user:$policy: no task left in flight at exit" "$work/run-user:$policy.out"
+  fi
+done
+
+# user mode, the scheduler stopped for far longer than the fallback bound: the kernel side
+# keeps every task running, and nothing trips the watchdog.
+swiftland run --mode user --fallback-ms 50 >"$work/stop.out" 2>&1 &
+swl=$!
+wait_state enabled 30
+# Every CPU busy, so that wakeups find no idle CPU and must go through user space; the
+# probe counts its wakeups in a file. Progress while swiftland is stopped comes from the
+# kernel side's fallback.
+stress-ng -c "$ncpu" -t 8 >/dev/null 2>&1 &
+hogs=$!
+( n=0; while :; do sleep 0.05; n=$((n + 1)); echo "$n" >"$work/probe.n"; done ) &
+probe=$!
+sleep 1
+kill -STOP "$swl"
+before=$(cat "$work/probe.n" 2>/dev/null || echo 0)
+sleep 3
+after=$(cat "$work/probe.n" 2>/dev/null || echo 0)
+st=$(state)
+kill -CONT "$swl"
+kill "$probe" "$hogs"; wait "$probe" "$hogs" 2>/dev/null
+kill -INT "$swl"; wait "$swl"; rc=$?
+progress=$((after - before))
+timeouts=$(grep 'counters:' "$work/stop.out" | tail -n 1 | sed -n 's/.* nr_user_timeouts=\([0-9]*\).*/\1/p')
+in_flight=$(grep 'counters:' "$work/stop.out" | tail -n 1 | sed -n 's/.* nr_in_flight=\([0-9]*\).*/\1/p')
+if [ "$st" = enabled ] && [ "$progress" -ge 5 ] && [ "${timeouts:-0}" -gt 0 ] && [ "${in_flight:-1}" -eq 0 ] && [ $rc -eq 0 ]; then
+  ok "user mode stopped 3 s (SIGSTOP): tasks kept running through the kernel side ($progress probe wakeups while stopped, $timeouts fallbacks, none left in flight)"
+else
+  not_ok "user mode stopped 3 s (SIGSTOP): tasks kept running through the kernel side (state $st, $progress probe wakeups, fallbacks ${timeouts:-none}, in flight ${in_flight:-?}, exit $rc)" "$work/stop.out"
+fi
+
+# user mode, the scheduler killed: the kernel takes every task back at once.
+swiftland run --mode user >"$work/kill.out" 2>&1 &
+swl=$!
+wait_state enabled 30
+sleep 1
+kill -KILL "$swl"
+wait "$swl" 2>/dev/null
+if wait_state disabled 10 && sh -c 'sleep 0.1; echo alive' | grep -q alive; then
+  ok "user mode killed (SIGKILL): the kernel's default scheduler took over"
+else
+  not_ok "user mode killed (SIGKILL): the kernel's default scheduler took over (state $(state))" "$work/kill.out"
 fi
 
 # --- 3. the kernel's verdict -----------------------------------------------------------------

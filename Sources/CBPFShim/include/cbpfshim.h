@@ -50,4 +50,10 @@ int swl_prog_run(int prog_fd, void *ctx, size_t ctx_size, int *retval);
 void *swl_map_mmap(const struct bpf_map *map, size_t *size);
 void swl_map_munmap(void *addr, size_t size);
 
+/* The calling thread's id (gettid(2); Glibc hides it from Swift). */
+int swl_gettid(void);
+
+/* Page faults (minor + major) of the calling thread so far (getrusage RUSAGE_THREAD). */
+unsigned long long swl_thread_page_faults(void);
+
 #endif
