@@ -38,6 +38,7 @@ let package = Package(
         // Booting a sched_ext kernel under QEMU and running a command in it.
         .target(name: "VMRunner", dependencies: ["Embedded"]),
         // compare's pure part: the experiment's data, statistics, workload output parsers, reports.
+        .target(name: "CompareKit"),
         .executableTarget(
             name: "swiftland",
             dependencies: [
@@ -45,6 +46,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI"]),
+        .testTarget(name: "CompareKitTests", dependencies: ["CompareKit"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SwiftlandTests",
             dependencies: [

@@ -1,0 +1,59 @@
+import Foundation
+
+/// Every round as one CSV row (RFC 4180), for spreadsheets and scripts: the figure, the
+/// run-queue latency summary and the counters. Warm-up rounds are included and marked, so
+/// the file is the raw data; the JSON file additionally holds the histograms, parser
+/// details and time series.
+public enum CSVReport {
+    /// Counters placed first because they tell the bufferbloat story; the others follow
+    /// in name order.
+    static let keyCounters = [
+        "nr_sent", "nr_user_dispatches", "nr_kernel_dispatches", "nr_ring_full", "nr_user_timeouts",
+        "idle_in_flight_ns", "nr_direct_dispatches", "nr_prio_dispatches", "nr_shared_dispatches",
+    ]
+
+    public static let fixedColumns = [
+        "round", "warmup", "arm", "workload", "figure", "value", "unit", "higher_is_better", "failure",
+        "rqlat_samples", "rqlat_p50_us", "rqlat_p90_us", "rqlat_p99_us", "rqlat_max_us",
+    ]
+
+    /// The counter columns of `experiment`: key counters present first, then the rest.
+    public static func counterColumns(_ experiment: Experiment) -> [String] {
+        let present = Set(experiment.records.flatMap(\.counters.keys))
+        let key = keyCounters.filter(present.contains)
+        return key + present.subtracting(key).sorted()
+    }
+
+    public static func render(_ experiment: Experiment) -> String {
+        let counters = counterColumns(experiment)
+        var lines = [(fixedColumns + counters).map(field).joined(separator: ",")]
+        for r in experiment.records {
+            let h = r.runQueueLatency
+            // Percentiles as bucket upper edges, like the tables; empty when unknown.
+            func edge(_ q: Double) -> String {
+                h?.percentile(q)?.upperEdgeUs.map(formatNumber) ?? ""
+            }
+            var cells = [
+                String(r.round), r.isWarmup ? "1" : "0", r.arm.description, r.workload,
+                r.figure?.name ?? "", r.figure.map { numberCell($0.value) } ?? "", r.figure?.unit ?? "",
+                r.figure.map { $0.higherIsBetter ? "1" : "0" } ?? "", r.failure ?? "",
+                h.map { String($0.total) } ?? "", edge(0.5), edge(0.9), edge(0.99),
+                h?.largestUs.map { formatNumber($0.value) } ?? "",
+            ]
+            cells += counters.map { r.counters[$0].map(String.init) ?? "" }
+            lines.append(cells.map(field).joined(separator: ","))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    /// Full precision, so the CSV loses nothing the JSON has.
+    static func numberCell(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x)
+    }
+
+    /// Quoted when it holds a comma, a quote or a line break; quotes doubled.
+    static func field(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,254 @@
+import Foundation
+
+/// One A/B experiment of `swiftland compare`: what was run, and every round's result.
+///
+/// The whole model is Codable so that one JSON file holds everything a report is made
+/// from; a report can be rebuilt from that file alone.
+public struct Experiment: Codable, Sendable, Equatable {
+    /// Raised when the JSON layout changes incompatibly, so an old file is not misread.
+    public static let currentFormatVersion = 1
+
+    public var formatVersion: Int
+    public var settings: ExperimentSettings
+    /// Every round, warm-up rounds included, in the order they ran.
+    public var records: [RoundRecord]
+    /// The "what this shows and what it does not" paragraph, written by the person who ran
+    /// the experiment. Nil until then; the report shows a placeholder.
+    public var notes: String?
+
+    public init(settings: ExperimentSettings, records: [RoundRecord] = [], notes: String? = nil) {
+        formatVersion = Self.currentFormatVersion
+        self.settings = settings
+        self.records = records
+        self.notes = notes
+    }
+
+    public mutating func append(_ record: RoundRecord) {
+        records.append(record)
+    }
+
+    /// The rounds statistics are computed from: warm-up rounds excluded.
+    public var countedRecords: [RoundRecord] { records.filter { !$0.isWarmup } }
+
+    /// Pretty-printed, keys sorted (stable diffs), ISO 8601 dates.
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return try encoder.encode(self)
+    }
+
+    /// Reads a file written by `jsonData()`.
+    public static func decode(json data: Data) throws -> Experiment {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let experiment = try decoder.decode(Experiment.self, from: data)
+        guard experiment.formatVersion == currentFormatVersion else {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: [], debugDescription:
+                    "experiment format \(experiment.formatVersion); this swiftland reads format \(currentFormatVersion)"))
+        }
+        return experiment
+    }
+}
+
+/// What the experiment ran and where: printed at the top of every report, because a
+/// number without its machine and settings cannot be interpreted.
+public struct ExperimentSettings: Codable, Sendable, Equatable {
+    /// In the order given; the baseline (eevdf) is compared against when present.
+    public var arms: [Arm]
+    public var workloads: [WorkloadSpec]
+    /// Counted rounds per arm and workload (warm-up rounds not included).
+    public var rounds: Int
+    public var warmupRounds: Int
+    public var date: Date
+    /// E.g. "QEMU TCG, 2 vCPUs, 2 GiB, on Intel Xeon ..." or the host's CPU model.
+    public var machine: String
+    /// `uname -r` of the kernel the arms ran on.
+    public var kernel: String
+    /// The `swiftland compare ...` command line, so the run can be repeated.
+    public var commandLine: String?
+
+    public init(
+        arms: [Arm], workloads: [WorkloadSpec], rounds: Int, warmupRounds: Int = 1, date: Date,
+        machine: String, kernel: String, commandLine: String? = nil
+    ) {
+        self.arms = arms
+        self.workloads = workloads
+        self.rounds = rounds
+        self.warmupRounds = warmupRounds
+        self.date = date
+        self.machine = machine
+        self.kernel = kernel
+        self.commandLine = commandLine
+    }
+}
+
+/// One arm of the experiment, as `--modes` spells it: `eevdf` (no sched_ext scheduler),
+/// `bpf`, or `user:POLICY[:BATCH]`.
+///
+/// The policy name is not checked here (CompareKit does not depend on UserSched); the
+/// command validates it. Encoded as its spelling, so the JSON reads like the command line.
+public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
+    public enum Kind: Hashable, Sendable {
+        /// The kernel's own scheduler: the baseline every ratio is taken against.
+        case eevdf
+        case bpf
+        /// `batch` nil: the scheduler's default batch size.
+        case user(policy: String, batch: Int?)
+    }
+
+    public let kind: Kind
+
+    public init(_ kind: Kind) {
+        self.kind = kind
+    }
+
+    /// Parses `eevdf`, `bpf`, `user:bpfland`, `user:vruntime:8`, ...
+    public init(parsing spec: String) throws(ArmError) {
+        let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        switch parts.first {
+        case "eevdf" where parts.count == 1: kind = .eevdf
+        case "bpf" where parts.count == 1: kind = .bpf
+        case "user" where parts.count == 2 || parts.count == 3:
+            guard !parts[1].isEmpty else { throw .invalid(spec) }
+            var batch: Int?
+            if parts.count == 3 {
+                guard let b = Int(parts[2]), b > 0 else { throw .invalid(spec) }
+                batch = b
+            }
+            kind = .user(policy: parts[1], batch: batch)
+        default: throw .invalid(spec)
+        }
+    }
+
+    public static let eevdf = Arm(.eevdf)
+
+    public var description: String {
+        switch kind {
+        case .eevdf: "eevdf"
+        case .bpf: "bpf"
+        case .user(let policy, nil): "user:\(policy)"
+        case .user(let policy, let batch?): "user:\(policy):\(batch)"
+        }
+    }
+
+    public var isBaseline: Bool { kind == .eevdf }
+
+    /// User-mode arms are the ones with an in-flight depth to plot.
+    public var isUserMode: Bool {
+        if case .user = kind { return true }
+        return false
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let spec = try decoder.singleValueContainer().decode(String.self)
+        do {
+            try self.init(parsing: spec)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+public enum ArmError: Error, Equatable, CustomStringConvertible {
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let spec):
+            "'\(spec)' is not an arm: use eevdf, bpf, user:POLICY or user:POLICY:BATCH (BATCH a positive number)"
+        }
+    }
+}
+
+/// A workload's figure of merit for one round, as parsed from its own output.
+public struct Figure: Codable, Sendable, Equatable {
+    /// What was measured, e.g. "time", "p99 latency", "bogo ops/s".
+    public var name: String
+    public var value: Double
+    /// E.g. "s", "us", "bogo ops/s".
+    public var unit: String
+    /// Decides what "better" means in the ratio against EEVDF.
+    public var higherIsBetter: Bool
+
+    public init(name: String, value: Double, unit: String, higherIsBetter: Bool) {
+        self.name = name
+        self.value = value
+        self.unit = unit
+        self.higherIsBetter = higherIsBetter
+    }
+}
+
+/// One sample of a time series: `value` at `tSeconds` after the workload started.
+public struct SamplePoint: Codable, Sendable, Equatable {
+    public var tSeconds: Double
+    public var value: Double
+
+    public init(tSeconds: Double, value: Double) {
+        self.tSeconds = tSeconds
+        self.value = value
+    }
+}
+
+/// Names of the time series the report knows how to plot.
+public enum TimeSeriesName {
+    /// The user-mode gauge `nr_in_flight`: tasks sent to user space and not back yet.
+    public static let inFlight = "nr_in_flight"
+}
+
+/// What one arm did on one workload in one round.
+public struct RoundRecord: Codable, Sendable, Equatable {
+    /// Index of the round in the run order, warm-up rounds first (0-based).
+    public var round: Int
+    /// Warm-up rounds are kept in the raw data but never enter a statistic.
+    public var isWarmup: Bool
+    public var arm: Arm
+    /// `WorkloadSpec.name`.
+    public var workload: String
+    /// Nil when the workload failed or its output could not be parsed (see `failure`):
+    /// a failed round is never recorded as a 0.
+    public var figure: Figure?
+    /// Why there is no figure, e.g. a `ParseError`'s description.
+    public var failure: String?
+    /// Further numbers the parser found (per-thread maxima, per-stressor rates, ...).
+    public var details: [String: Double]
+    /// From swiftland's tracer, the same instrument for every arm.
+    public var runQueueLatency: Log2Histogram?
+    /// The scheduler's counters at the end of the round (absent for eevdf).
+    public var counters: [String: UInt64]
+    /// User mode's enqueue-to-decision histogram (`decision_hist`).
+    public var decisionLatency: Log2Histogram?
+    /// E.g. `TimeSeriesName.inFlight`, sampled while the workload ran.
+    public var timeSeries: [String: [SamplePoint]]
+
+    public init(
+        round: Int, isWarmup: Bool = false, arm: Arm, workload: String, figure: Figure? = nil,
+        failure: String? = nil, details: [String: Double] = [:], runQueueLatency: Log2Histogram? = nil,
+        counters: [String: UInt64] = [:], decisionLatency: Log2Histogram? = nil,
+        timeSeries: [String: [SamplePoint]] = [:]
+    ) {
+        self.round = round
+        self.isWarmup = isWarmup
+        self.arm = arm
+        self.workload = workload
+        self.figure = figure
+        self.failure = failure
+        self.details = details
+        self.runQueueLatency = runQueueLatency
+        self.counters = counters
+        self.decisionLatency = decisionLatency
+        self.timeSeries = timeSeries
+    }
+
+    /// A round whose workload output parsed: figure and details filled in.
+    public init(round: Int, isWarmup: Bool = false, arm: Arm, workload: String, parsed: ParsedOutput) {
+        self.init(round: round, isWarmup: isWarmup, arm: arm, workload: workload,
+                  figure: parsed.figure, details: parsed.details)
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+
+/// A workload of the experiment: the command that runs it and how its figure is read from
+/// its own output.
+public struct WorkloadSpec: Codable, Sendable, Equatable {
+    /// Unique within an experiment; the label in tables and file names, e.g. "hackbench".
+    public var name: String
+    /// argv, as run in every arm.
+    public var command: [String]
+    public var extractor: FigureExtractor
+    /// Command name the run-queue latency tracer is limited to (nil: every task), e.g.
+    /// "cyclictest", so that the hogs beside it do not drown its waits.
+    public var tracedCommand: String?
+
+    public init(name: String, command: [String], extractor: FigureExtractor, tracedCommand: String? = nil) {
+        self.name = name
+        self.command = command
+        self.extractor = extractor
+        self.tracedCommand = tracedCommand
+    }
+
+    /// The figure and details of one round from the workload's output (stdout and stderr
+    /// together; for `cyclictest --histfile`, the file's content).
+    public func parse(_ output: String) throws(ParseError) -> ParsedOutput {
+        try extractor.parse(output)
+    }
+}
+
+/// How a workload's figure is found in its output.
+public enum FigureExtractor: Codable, Sendable, Equatable {
+    /// rt-tests hackbench: "Time: 0.638", seconds, lower is better.
+    case hackbench
+    /// rt-tests cyclictest run as SCHED_OTHER.
+    case cyclictest(figure: CyclictestFigure)
+    /// stress-ng with `--metrics-brief`.
+    case stressNg(figure: StressNgFigure)
+    /// Any command: the first capture group of a regular expression.
+    case pattern(CommandPattern)
+
+    public func parse(_ output: String) throws(ParseError) -> ParsedOutput {
+        switch self {
+        case .hackbench: try HackbenchOutput.parse(output)
+        case .cyclictest(let figure): try CyclictestOutput.parse(output).figure(figure)
+        case .stressNg(let figure): try StressNgOutput.parse(output).figure(figure)
+        case .pattern(let pattern): try pattern.parse(output)
+        }
+    }
+}
+
+/// What a parser found: the figure, and further numbers kept in the raw data.
+public struct ParsedOutput: Sendable, Equatable {
+    public var figure: Figure
+    public var details: [String: Double]
+
+    public init(figure: Figure, details: [String: Double] = [:]) {
+        self.figure = figure
+        self.details = details
+    }
+}
+
+/// Why a workload's output gave no figure. Every parser fails with one of these rather
+/// than returning 0, so a crashed or misconfigured workload cannot pass for a result.
+public enum ParseError: Error, Equatable, CustomStringConvertible {
+    /// The tool printed nothing (killed, not started, output lost).
+    case emptyOutput(tool: String)
+    /// The output lacks what the figure needs. `tail`: its last lines, for the reader.
+    case missing(tool: String, what: String, tail: String)
+    /// A line that should hold a number does not.
+    case malformed(tool: String, line: String)
+    /// The tool reported a failed run.
+    case runFailed(tool: String, line: String)
+    /// cyclictest: the percentile lies among the samples longer than the histogram (`-h`).
+    case beyondHistogram(percentile: Double, histogramUs: Int, overflows: UInt64, samples: UInt64)
+    /// `--workload-cmd`: the pattern is not a valid expression with one capture group.
+    case badPattern(pattern: String, why: String)
+
+    public var description: String {
+        switch self {
+        case .emptyOutput(let tool):
+            return "\(tool) printed nothing: was it killed or did it fail to start?"
+        case .missing(let tool, let what, let tail):
+            return "\(tool): no \(what) in its output" + (tail.isEmpty ? "" : "; it ended with:\n\(tail)")
+        case .malformed(let tool, let line):
+            return "\(tool): cannot read a number from '\(line)'"
+        case .runFailed(let tool, let line):
+            return "\(tool) reported a failed run: '\(line)'"
+        case .beyondHistogram(let q, let limit, let overflows, let samples):
+            return "cyclictest: p\(formatPercentileLabel(q)) lies beyond the \(limit) us histogram "
+                + "(\(overflows) of \(samples) samples overflowed): run it with a larger -h"
+        case .badPattern(let pattern, let why):
+            return "figure pattern '\(pattern)': \(why)"
+        }
+    }
+
+    /// The last few non-empty lines of `output`, for error messages.
+    static func tail(of output: String, lines: Int = 3) -> String {
+        output.split(whereSeparator: \.isNewline).suffix(lines).map { "  " + $0 }.joined(separator: "\n")
+    }
+}
+
+/// "99" for 0.99, "99.9" for 0.999.
+func formatPercentileLabel(_ q: Double) -> String {
+    let p = (q * 1000).rounded() / 10
+    return p == p.rounded() ? String(Int(p)) : String(p)
+}
+
+/// Lines of `output` with terminal escape sequences (cyclictest's cursor moves) removed.
+func plainLines(_ output: String) -> [Substring] {
+    output.split(whereSeparator: \.isNewline).map { line in
+        guard line.contains("\u{1B}") else { return line }
+        var result = ""
+        var inEscape = false
+        for ch in line {
+            if inEscape {
+                if ch.isLetter { inEscape = false }
+            } else if ch == "\u{1B}" {
+                inEscape = true
+            } else {
+                result.append(ch)
+            }
+        }
+        return Substring(result)
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import Testing
+@testable import CompareKit
+
+@Suite("model, summary and reports")
+struct ReportTests {
+    @Test("arms: spelled as --modes spells them, and back")
+    func arms() throws {
+        #expect(try Arm(parsing: "eevdf").isBaseline)
+        #expect(try Arm(parsing: "bpf").kind == .bpf)
+        #expect(try Arm(parsing: "user:vruntime").kind == .user(policy: "vruntime", batch: nil))
+        #expect(try Arm(parsing: "user:bpfland:8").kind == .user(policy: "bpfland", batch: 8))
+        #expect(try Arm(parsing: "user:bpfland:8").description == "user:bpfland:8")
+        for bad in ["", "user", "user:", "user:bpfland:0", "user:bpfland:x", "bpf:1", "cfs", "user:a:1:2"] {
+            #expect(throws: ArmError.invalid(bad)) { try Arm(parsing: bad) }
+        }
+        #expect(ArmError.invalid("x").description.contains("user:POLICY:BATCH"))
+    }
+
+    @Test("the whole experiment survives JSON; another format version is refused")
+    func json() throws {
+        var experiment = try sampleExperiment()
+        experiment.notes = "TCG timing is not bare-metal timing."
+        let data = try experiment.jsonData()
+        #expect(try Experiment.decode(json: data) == experiment)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("\"arm\" : \"user:bpfland:8\""))
+        #expect(text.contains("\"date\" : \"2026-09-21T"))
+        let future = text.replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 2")
+        #expect(throws: DecodingError.self) { try Experiment.decode(json: Data(future.utf8)) }
+    }
+
+    @Test("summary: warm-up excluded, medians, intervals, ratios, pooled latency")
+    func summary() throws {
+        let summary = Summary(try sampleExperiment())
+        #expect(summary.baseline == .eevdf)
+        #expect(summary.roundCounts == [7])
+        let hackbench = try #require(summary.workloads.first)
+        let eevdf = hackbench.rows[0], bpf = hackbench.rows[1]
+        #expect(eevdf.figures.count == 7 && !eevdf.figures.contains(99))
+        #expect(abs(eevdf.median!.median - 1.04) < 1e-12)
+        #expect(eevdf.median!.lower == 1.01 && eevdf.median!.upper == 1.07)
+        #expect(eevdf.ratio == nil)
+        let ratio = try #require(bpf.ratio)
+        #expect(abs(ratio.ratio - 0.84 / 1.04) < 1e-12)
+        #expect(abs(ratio.lower - 0.81 / 1.07) < 1e-12 && abs(ratio.upper! - 0.87 / 1.01) < 1e-12)
+        #expect(ratio.verdict(higherIsBetter: false) == .better)
+        #expect(hackbench.rows[2].ratio!.verdict(higherIsBetter: false) == .worse)
+        let latency = try #require(eevdf.runQueueLatency)
+        #expect(latency.total == 7000)
+        #expect(latency.percentile(0.5)?.upperEdgeUs == 8)
+        #expect(latency.percentile(0.9)?.upperEdgeUs == 16)
+        #expect(latency.percentile(0.99)?.upperEdgeUs == 128)
+        #expect(latency.maxUs == 4095)
+        #expect(bpf.counterMedians["nr_direct_dispatches"] == 1004)
+        #expect(eevdf.counterMedians.isEmpty)
+    }
+
+    @Test("failed rounds are counted, not averaged in as 0")
+    func failures() throws {
+        var experiment = try sampleExperiment()
+        let i = try #require(experiment.records.firstIndex { !$0.isWarmup && $0.arm == .eevdf })
+        experiment.records[i].figure = nil
+        experiment.records[i].failure = ParseError.emptyOutput(tool: "hackbench").description
+        let row = Summary(experiment).workloads[0].rows[0]
+        #expect(row.figures.count == 6 && row.failedRounds == 1)
+        #expect(!row.figures.contains(0))
+        #expect(TerminalReport.render(Summary(experiment)).contains("6 (1 failed)"))
+    }
+
+    @Test("terminal report: the table's numbers, the method, the percentiles, one histogram per arm")
+    func terminal() throws {
+        let text = TerminalReport.render(Summary(try sampleExperiment()))
+        #expect(text.contains("hackbench: time, s, lower is better (hackbench -g 4 -l 100)"))
+        let eevdfRow = try #require(text.split(separator: "\n").first { $0.hasPrefix("  eevdf ") })
+        #expect(eevdfRow.contains("1.040") && eevdfRow.contains("[1.010, 1.070]"))
+        let bpfRow = try #require(text.split(separator: "\n").first { $0.hasPrefix("  bpf ") })
+        #expect(bpfRow.contains("0.808") && bpfRow.contains("[0.757, 0.861]") && bpfRow.contains("better"))
+        #expect(text.replacingOccurrences(of: "\n", with: " ")
+            .contains("With n = 7 it is [x(1), x(7)], covering the true median with probability 98.4%"))
+        #expect(text.contains("cyclictest: run-queue latency, us (cyclictest only)"))
+        let latencyRow = try #require(text.split(separator: "\n").first { $0.hasPrefix("  user:bpfland ") && $0.contains("7,000") })
+        #expect(latencyRow.split(separator: " ").map(String.init) == ["user:bpfland", "7,000", "32", "64", "512", "16383"])
+        #expect(text.contains("[hackbench - user:bpfland:8]"))
+        #expect(text.components(separatedBy: "@usecs:").count - 1 == 8)
+        #expect(text.contains("Total samples: 7,000"))
+    }
+
+    @Test("few rounds: the interval is marked and says what it covers")
+    func fewRounds() throws {
+        let summary = Summary(try sampleExperiment(rounds: 3))
+        let text = TerminalReport.render(summary).replacingOccurrences(of: "\n", with: " ")
+        #expect(text.contains("With n = 3 no interval reaches 95%"))
+        #expect(text.contains("only 75%"))
+        #expect(text.contains("too few rounds"))
+        #expect(text.contains("[1.010, 1.030]*"))
+    }
+
+    @Test("CSV: a row per round with the figure, latency and counter columns; fields quoted")
+    func csv() throws {
+        let experiment = try sampleExperiment(workloadName: "hack,\"bench\"")
+        let csv = CSVReport.render(experiment)
+        let lines = csv.components(separatedBy: "\r\n").dropLast()
+        #expect(lines.count == experiment.records.count + 1)
+        let header = lines.first!.split(separator: ",").map(String.init)
+        #expect(Array(header.prefix(CSVReport.fixedColumns.count)) == CSVReport.fixedColumns)
+        #expect(Array(header.dropFirst(CSVReport.fixedColumns.count))
+            == ["nr_sent", "nr_kernel_dispatches", "nr_ring_full", "nr_direct_dispatches"])
+        #expect(lines[1].hasPrefix("0,1,eevdf,\"hack,\"\"bench\"\"\",time,99,s,0,,1000,8,16,128,4095,,,,"))
+        let userRow = try #require(lines.first { $0.hasPrefix("3,0,user:bpfland:8,cyclictest,") })
+        #expect(userRow.hasSuffix(",5000,50,1,1003"))
+        #expect(CSVReport.field("a\r\nb") == "\"a\r\nb\"")
+    }
+
+    @Test("every SVG is well-formed XML with its title, axes labels and legend")
+    func svgs() throws {
+        let experiment = try sampleExperiment()
+        let summary = Summary(experiment)
+        let plots = [
+            Plots.latencyDistribution(summary, workload: "hackbench"), Plots.latencyTail(summary, workload: "hackbench"),
+            Plots.inFlight(experiment, workload: "hackbench"), Plots.medians(summary),
+        ]
+        for svg in plots {
+            let svg = try #require(svg)
+            let parsed = parseXML(svg)
+            #expect(parsed.error == nil, "\(parsed.error ?? "")")
+            #expect(parsed.elements.first == "svg")
+            #expect(parsed.elements.contains("text"))
+        }
+        let distribution = parseXML(plots[0]!)
+        #expect(distribution.text.contains("hackbench: run-queue latency distribution"))
+        #expect(distribution.text.contains("user:bpfland:8 (7,000)"))
+        #expect(distribution.text.contains("1K"))
+        #expect(distribution.elements.filter { $0 == "polyline" }.count == 4)
+        let flight = parseXML(plots[2]!)
+        #expect(flight.elements.filter { $0 == "polyline" }.count == 14, "2 user arms x 7 counted rounds")
+        #expect(!flight.text.contains("eevdf"))
+        #expect(parseXML(plots[3]!).text.contains("0.808x"))
+        #expect(Plots.inFlight(experiment, workload: "nope") == nil)
+    }
+
+    @Test("names with markup characters are escaped in SVG and HTML")
+    func escaping() throws {
+        var experiment = try sampleExperiment(workloadName: "a<b> & \"c\"")
+        experiment.settings.arms.append(try Arm(parsing: "user:x<y>&z"))
+        experiment.notes = "<script>alert(1)</script>"
+        let summary = Summary(experiment)
+        let svg = try #require(Plots.latencyDistribution(summary, workload: "a<b> & \"c\""))
+        #expect(parseXML(svg).error == nil)
+        #expect(svg.contains("a&lt;b&gt; &amp; &quot;c&quot;"))
+        let html = HTMLReport.render(experiment, summary: summary)
+        let parsed = parseXML(html)
+        #expect(parsed.error == nil, "\(parsed.error ?? "")")
+        #expect(!html.contains("<script>"))
+        #expect(html.contains("&lt;script&gt;"))
+        #expect(html.contains("user:x&lt;y&gt;&amp;z"))
+        #expect(escapeMarkup("a\u{1}b") == "a\u{FFFD}b")
+    }
+
+    @Test("HTML: self-contained, every section, numbers, inline SVGs, notes or placeholder")
+    func html() throws {
+        var experiment = try sampleExperiment()
+        let html = HTMLReport.render(experiment)
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        let parsed = parseXML(html)
+        #expect(parsed.error == nil, "\(parsed.error ?? "")")
+        #expect(parsed.elements.filter { $0 == "svg" }.count == 1 + 2 * 2 + 2)
+        #expect(parsed.elements.contains("style"))
+        for external in ["<script", "<link", "src=", "@import", "url("] { #expect(!html.contains(external)) }
+        // The only URLs are the SVG namespace and the relative links to the raw data.
+        let urls = html.components(separatedBy: "http").dropFirst()
+        #expect(urls.allSatisfy { $0.hasPrefix("://www.w3.org/2000/svg") })
+        for id in ["settings", "results", "latency", "in-flight", "counters", "notes"] {
+            #expect(html.contains("<section id=\"\(id)\">"))
+        }
+        #expect(parsed.text.contains("QEMU TCG, 2 vCPUs"))
+        #expect(parsed.text.contains("[0.757, 0.861]"))
+        #expect(parsed.text.contains("[4, 8)              4200 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|"))
+        #expect(parsed.text.contains("To be written by whoever ran this experiment"))
+        experiment.notes = "First paragraph.\n\nSecond one."
+        let noted = HTMLReport.render(experiment)
+        #expect(noted.contains("<p>First paragraph.</p>\n<p>Second one.</p>"))
+        #expect(!noted.contains("To be written"))
+    }
+
+    @Test("files: JSON, CSV, summary, SVGs and HTML; PNGs only with a converter, else a note")
+    func files() throws {
+        let experiment = try sampleExperiment()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("comparekit-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let written = try ReportFiles.write(experiment, to: dir, converter: nil)
+        let names = Set(written.files.map(\.lastPathComponent))
+        #expect(names == ["experiment.json", "rounds.csv", "summary.txt", "report.html", "medians.svg",
+                          "latency-hackbench.svg", "latency-tail-hackbench.svg", "in-flight-hackbench.svg",
+                          "latency-cyclictest.svg", "latency-tail-cyclictest.svg", "in-flight-cyclictest.svg"])
+        #expect(written.pngNote?.contains("librsvg2-bin") == true)
+        #expect(try Experiment.decode(json: Data(contentsOf: dir.appendingPathComponent("experiment.json"))) == experiment)
+        #expect(ReportFiles.fileSlug("Hack bench/2!") == "hack-bench-2")
+        #expect(ReportFiles.fileSlug("<>") == "workload")
+
+        // PNGs where this machine has a converter (rsvg-convert from librsvg2-bin here).
+        if let converter = PNGConverter.find() {
+            let withPNG = try ReportFiles.write(experiment, to: dir, converter: converter)
+            #expect(withPNG.pngNote == nil, "\(withPNG.pngNote ?? "")")
+            let pngs = withPNG.files.filter { $0.pathExtension == "png" }
+            #expect(pngs.count == 7)
+            for png in pngs {
+                let magic = try Data(contentsOf: png).prefix(4)
+                #expect(magic == Data([0x89, 0x50, 0x4E, 0x47]))
+            }
+        }
+        // Keep a copy for a person to look at: COMPAREKIT_SAMPLE_REPORT=/some/dir.
+        if let keep = ProcessInfo.processInfo.environment["COMPAREKIT_SAMPLE_REPORT"] {
+            _ = try ReportFiles.write(experiment, to: URL(fileURLWithPath: keep))
+        }
+    }
+
+    @Test("the PNG converter search ignores a convert that is not ImageMagick")
+    func converterSearch() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("comparekit-bin-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let fake = dir.appendingPathComponent("convert")
+        try "#!/bin/sh\necho 'convert: ImageMagick is not installed here'\n".write(to: fake, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        #expect(PNGConverter.find(path: dir.path) == nil)
+        #expect(PNGConverter.find(path: "/nonexistent") == nil)
+    }
+}
