@@ -12,9 +12,9 @@ setup:
 build: setup
 	swift build -c release --static-swift-stdlib --product swiftland
 
-# The main job: swiftland beside a workload, inside a sched_ext VM when this kernel has none.
+# The main job: the A/B experiment (swiftland compare), in a sched_ext VM when this kernel has none.
 run: build
-	bash scripts/demo.sh
+	bash scripts/experiment.sh
 
 # Unit and host-kernel tests, then the VM suite (one boot).
 test: setup

@@ -4,11 +4,12 @@ import PackageDescription
 let package = Package(
     name: "swiftland",
     products: [
-        .executable(name: "swiftland", targets: ["swiftland"])
+        .executable(name: "swiftland", targets: ["swiftland"]),
+        // The policy API, for benchmarks (bench/) and for writing a policy of your own.
+        .library(name: "UserSched", targets: ["UserSched"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // libbpf from Debian (1.4.6 from bookworm-backports; see scripts/setup.sh).
@@ -34,7 +35,7 @@ let package = Package(
         // user mode's policies: pure Swift, no I/O. Queued-task records in, dispatch records out.
         .target(
             name: "UserSched",
-            dependencies: ["SwiftlandABI", .product(name: "Collections", package: "swift-collections")]),
+            dependencies: ["SwiftlandABI"]),
         // Booting a sched_ext kernel under QEMU and running a command in it.
         .target(name: "VMRunner", dependencies: ["Embedded"]),
         // compare's pure part: the experiment's data, statistics, workload output parsers, reports.
@@ -42,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "swiftland",
             dependencies: [
-                "BPFLoader", "VMRunner", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim",
+                "BPFLoader", "VMRunner", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI"]),

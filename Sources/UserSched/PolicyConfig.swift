@@ -17,10 +17,11 @@ public struct PolicyConfig: Sendable, Equatable {
     /// classification off and every task is regular.
     public var nvcswMaxThresh: UInt64 = 10
     /// Tasks a policy knows at once, held or remembered. All its storage is allocated for
-    /// this many when it is built (about 160 bytes each); a task beyond it, when every
-    /// known task is held, is dispatched at once (see `PolicyCounters.overflows`). Sized for
-    /// the runnable tasks of a large machine, not for all its tasks: tasks not held are
-    /// forgotten when room is needed, and more room costs cache misses on every lookup.
+    /// this many when it is built (160 bytes each: two 64-byte table buckets and two heap
+    /// entries; bpfland has a second heap); a task beyond it, when every known task is
+    /// held, is dispatched at once (see `PolicyCounters.overflows`). Sized for the runnable
+    /// tasks of a large machine, not for all its tasks: tasks not held are forgotten when
+    /// room is needed, and a larger table costs cache misses on every lookup.
     public var maxTasks = 16_384
 
     public init() {}

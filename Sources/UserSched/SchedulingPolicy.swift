@@ -10,15 +10,21 @@ import SwiftlandABI
 /// The scheduling loop calls it like this, once per wakeup:
 ///
 /// ```swift
-/// for record in recordsReadFromTheKernelRing {        // swl_queued_task
-///     if let now = policy.enqueue(record, nowNs: clock) { send(now) }
+/// let now = monotonicNs()
+/// for record in recordsReadFromTheKernelRing {         // swl_queued_task
+///     if let atOnce = policy.enqueue(record, nowNs: now) { send(atOnce) }
 /// }
 /// var idle = CPUMask(bitmap: idleBitmapFromTheKernel)
-/// for _ in 0..<batch {                                 // --batch N
-///     guard let dispatch = policy.next(nowNs: clock, idleCPUs: &idle) else { break }
-///     send(dispatch)                                    // swl_dispatched_task
+/// for _ in 0..<batch {                                  // --batch N
+///     guard let decision = policy.next(nowNs: now, idleCPUs: &idle) else { break }
+///     send(decision)                                     // swl_dispatched_task
 /// }
 /// ```
+///
+/// (`dispatch(nowNs:idleCPUs:into:)` does the second loop into space reserved in the user
+/// ring.) A loop generic over the policy and entered once per concrete type runs without
+/// dynamic dispatch; through `any SchedulingPolicy` each call costs a little more (see
+/// bench/README.md).
 ///
 /// Whatever a policy answers, the kernel side checks it: a CPU the task may not use is
 /// replaced (bounce), and a record whose `enq_seq` is no longer the task's latest is

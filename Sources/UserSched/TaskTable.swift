@@ -78,7 +78,7 @@ public struct TaskTable<State: BitwiseCopyable & Sendable>: Sendable {
 
     /// Forgets the task at `index` (it exited). Other tasks may move.
     public mutating func remove(at index: Int) {
-        precondition(index >= 0 && index <= storage.bucketMask && storage.isUsed(index), "index \(index) holds no task")
+        precondition(storage.isUsed(index), "index \(index) holds no task")
         makeUnique()
         storage.remove(at: index)
     }
@@ -87,7 +87,8 @@ public struct TaskTable<State: BitwiseCopyable & Sendable>: Sendable {
         if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }
     }
 
-    /// Bytes per task (a power of two, at least 64): a test keeps each policy's at 64.
+    /// Bytes per bucket, one bucket per task (a power of two, at least 64): a test keeps
+    /// each policy's at 64, one cache line.
     static var bucketBytes: Int {
         var stride = 64
         while stride < Storage.stateOffset + MemoryLayout<State>.size { stride <<= 1 }

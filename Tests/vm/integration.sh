@@ -200,7 +200,18 @@ else
   not_ok "user mode killed (SIGKILL): the kernel's default scheduler took over (state $(state))" "$work/kill.out"
 fi
 
-# --- 3. the kernel's verdict -----------------------------------------------------------------
+# --- 3. compare: one short round of each arm -------------------------------------------------
+if swiftland compare --modes eevdf,bpf,user:bpfland --workloads hackbench --rounds 1 --warmup 0 \
+     --hackbench-loops 10 --out "$work/compare" >"$work/compare.out" 2>&1 &&
+   [ -s "$work/compare/report.html" ] && [ -s "$work/compare/experiment.json" ] &&
+   [ "$(grep -c ',hackbench,time,[0-9.]' "$work/compare/rounds.csv")" -eq 3 ] &&
+   grep -q '^\[hackbench - user:bpfland\]' "$work/compare.out"; then
+  ok "compare: one round of eevdf, bpf and user:bpfland gives a figure for each, the histograms and the report"
+else
+  not_ok "compare: one round of eevdf, bpf and user:bpfland gives a figure for each, the histograms and the report" "$work/compare.out" "$work/compare/rounds.csv"
+fi
+
+# --- 4. the kernel's verdict -----------------------------------------------------------------
 dmesg >"$work/dmesg"
 grep -E 'sched_ext:.*disabled' "$work/dmesg" | grep -v 'unregistered from user space' >"$work/scx-errors"
 grep -E 'BUG:|WARNING:|Oops|Kernel panic|general protection' "$work/dmesg" >"$work/kernel-errors"

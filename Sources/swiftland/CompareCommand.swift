@@ -1,0 +1,226 @@
+import ArgumentParser
+import BPFLoader
+import CompareKit
+import Foundation
+import Glibc
+import UserSched
+import VMRunner
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "A/B experiment: the kernel's EEVDF, bpf mode and user mode on the same workloads.",
+        discussion: """
+            Runs each workload under each arm, in interleaved rounds (A, B, C, A, B, C, ...) so \
+            that drift of a shared machine hits every arm alike; the first round is a warm-up \
+            and is not counted. Every arm is measured with one instrument: swiftland's \
+            run-queue latency tracer on the kernel's scheduler tracepoints. The report gives, \
+            per arm and workload, the median with a distribution-free 95% interval and the \
+            ratio against EEVDF, run-queue latency percentiles and histograms, and for user \
+            mode the queueing through user space (in flight over time, fallbacks, CPU time \
+            idle while tasks waited in user space).
+
+            Arms (--modes): eevdf (no sched_ext scheduler), bpf, user:POLICY[:BATCH] with \
+            POLICY one of bpfland, vruntime, fifo. `user:bpfland` runs bpf mode's policy in \
+            Swift: its difference from `bpf` is the trip through user space alone.
+
+            Workloads (--workloads): hackbench (rt-tests, messaging; time, lower is better), \
+            cyclictest (rt-tests as SCHED_OTHER beside one CPU hog per CPU; p99 wakeup \
+            latency), stress (the scx CI mix of stress-ng; bogo ops/s), cmd (your own: \
+            --workload-cmd with --workload-regex).
+
+            On a kernel without sched_ext the whole experiment runs inside `swiftland vm` \
+            (one boot) and the results come back to --out.
+            """)
+
+    @Option(help: "Arms, comma-separated: eevdf, bpf, user:POLICY[:BATCH].")
+    var modes: String = "eevdf,bpf,user:bpfland"
+
+    @Option(help: "Workloads, comma-separated: hackbench, cyclictest, stress, cmd.")
+    var workloads: String = "hackbench,cyclictest"
+
+    @Option(help: "Counted rounds per arm and workload (7 for a full run; with fewer than 6 no 95% interval exists and the report says so).")
+    var rounds: Int = 7
+
+    @Option(help: "Warm-up rounds, run but not counted.")
+    var warmup: Int = 1
+
+    @Option(help: "Length of the timed workloads (cyclictest, stress), in seconds.")
+    var seconds: Int = 10
+
+    @Option(help: "hackbench loops per run (its length).")
+    var hackbenchLoops: Int = 200
+
+    @Option(help: "cmd workload: the command line, run with /bin/sh -c.")
+    var workloadCmd: String?
+
+    @Option(help: "cmd workload: a regular expression whose one capture group is the figure.")
+    var workloadRegex: String?
+
+    @Option(help: "cmd workload: the figure's unit.")
+    var workloadUnit: String = ""
+
+    @Flag(help: "cmd workload: a higher figure is better (default: lower is better).")
+    var workloadHigherIsBetter = false
+
+    @Option(help: "Directory for the results: experiment.json, rounds.csv, summary.txt, SVG/PNG plots, report.html.")
+    var out: String = "results"
+
+    @Option(help: "In the VM: guest CPUs.")
+    var vmCpus: Int = 2
+
+    @Option(help: "In the VM: guest memory.")
+    var vmMemory: String = "2G"
+
+    @Flag(help: ArgumentHelp("Run here even without sched_ext (internal: set inside the VM).", visibility: .hidden))
+    var insideVM = false
+
+    func validate() throws {
+        _ = try arms()
+        _ = try specs(cpus: 2)
+        if rounds < 1 || rounds > 100 { throw ValidationError("--rounds must be from 1 to 100") }
+        if warmup < 0 || warmup > 10 { throw ValidationError("--warmup must be from 0 to 10") }
+        if seconds < 1 || seconds > 3600 { throw ValidationError("--seconds must be from 1 to 3600") }
+        if hackbenchLoops < 1 { throw ValidationError("--hackbench-loops must be above 0") }
+    }
+
+    func arms() throws -> [Arm] {
+        let list = try modes.split(separator: ",").map { spec -> Arm in
+            do {
+                let arm = try Arm(parsing: String(spec))
+                if case .user(let policy, _) = arm.kind { _ = try PolicyName(validating: policy) }
+                return arm
+            } catch let error as ArmError {
+                throw ValidationError("\(error)")
+            } catch let error as PolicyError {
+                throw ValidationError("--modes \(spec): \(error)")
+            }
+        }
+        if list.isEmpty { throw ValidationError("--modes names no arm") }
+        if Set(list).count != list.count { throw ValidationError("--modes names an arm twice") }
+        return list
+    }
+
+    func specs(cpus: Int) throws -> [WorkloadSpec] {
+        let names = workloads.split(separator: ",").map(String.init)
+        if names.isEmpty { throw ValidationError("--workloads names no workload") }
+        return try names.map { name in
+            switch name {
+            case "hackbench":
+                return WorkloadSpec(name: "hackbench", command: ["hackbench", "-g", "4", "-l", "\(hackbenchLoops)"],
+                                    extractor: .hackbench, tracedCommand: "hackbench")
+            case "cyclictest":
+                // SCHED_OTHER (no -p: real-time tasks bypass sched_ext), one thread per CPU,
+                // beside one CPU hog per CPU (started by the runner).
+                return WorkloadSpec(
+                    name: "cyclictest",
+                    command: ["cyclictest", "-q", "-m", "-t", "\(cpus)", "-i", "1000", "-D", "\(seconds)", "-h", "100000"],
+                    extractor: .cyclictest(figure: .p99Us), tracedCommand: "cyclictest")
+            case "stress":
+                return WorkloadSpec(
+                    name: "stress",
+                    command: ["stress-ng", "-t", "\(seconds)", "--aggressive", "-M", "-c", "\(cpus)", "-f", "\(cpus)",
+                              "--affinity", "1", "--affinity-delay", "1", "--affinity-pin", "--metrics-brief"],
+                    extractor: .stressNg(figure: .geometricMean))
+            case "cmd":
+                guard let workloadCmd, let workloadRegex else {
+                    throw ValidationError("the cmd workload needs --workload-cmd and --workload-regex")
+                }
+                do {
+                    let pattern = try CommandPattern(regex: workloadRegex, figureName: "cmd", unit: workloadUnit,
+                                                     higherIsBetter: workloadHigherIsBetter)
+                    return WorkloadSpec(name: "cmd", command: ["/bin/sh", "-c", workloadCmd], extractor: .pattern(pattern))
+                } catch {
+                    throw ValidationError("--workload-regex: \(error)")
+                }
+            default:
+                throw ValidationError("unknown workload \"\(name)\": choose from hackbench, cyclictest, stress, cmd")
+            }
+        }
+    }
+
+    func run() throws {
+        guard getuid() == 0 || Preflight().missingCapabilities().isEmpty else {
+            throw fail(SchedulerError.missingPrivileges(missing: Preflight().missingCapabilities()).description)
+        }
+        if !Preflight().kernelHasSchedExt && !insideVM {
+            try runInVM()
+            return
+        }
+        if let other = Preflight().attachedScheduler() {
+            throw fail(SchedulerError.otherSchedulerLoaded(name: other).description)
+        }
+        let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let experiment = try Experiment(
+            settings: ExperimentSettings(
+                arms: arms(), workloads: specs(cpus: cpus), rounds: rounds, warmupRounds: warmup, date: Date(),
+                machine: Self.machineDescription(insideVM: insideVM, cpus: cpus), kernel: Preflight.kernelRelease(),
+                commandLine: CommandLine.arguments.joined(separator: " ")))
+        let result = ExperimentRunner(experiment: experiment, hogSeconds: seconds).run()
+        Terminal.out(TerminalReport.render(Summary(result)))
+        let written = try ReportFiles.write(result, to: URL(fileURLWithPath: out))
+        Terminal.out("swiftland compare: \(written.files.count) files in \(out)/ (open \(out)/report.html)")
+        // Inside the VM the host redraws the pictures (it may have a converter we lack).
+        if let note = written.pngNote, !insideVM { Terminal.out("swiftland compare: \(note)") }
+    }
+
+    /// The same experiment inside a sched_ext VM, its files brought back to --out.
+    private func runInVM() throws {
+        Terminal.out("swiftland compare: this kernel (\(Preflight.kernelRelease())) has no sched_ext; running the experiment inside `swiftland vm` (one boot, TCG when KVM is unusable: slow, and its timing is not bare-metal timing)")
+        var options = VMOptions()
+        options.cpus = vmCpus
+        do {
+            options.memoryMiB = try VMValidation.parseMemory(vmMemory)
+        } catch {
+            throw ValidationError("--vm-memory: \(error)")
+        }
+        let guestOut = "/results"
+        var args = Array(CommandLine.arguments.dropFirst())
+        if let i = args.firstIndex(of: "--out"), i + 1 < args.count { args.removeSubrange(i...(i + 1)) }
+        args.removeAll { $0.hasPrefix("--out=") }
+        options.command = (["swiftland"] + args + ["--out", guestOut, "--inside-vm"]).map(Self.shellQuote).joined(separator: " ")
+        let hostOut = out.hasPrefix("/") ? out : FileManager.default.currentDirectoryPath + "/" + out
+        try FileManager.default.createDirectory(atPath: hostOut, withIntermediateDirectories: true)
+        options.results = ResultsSpec(guestDirectory: guestOut, hostDirectory: hostOut)
+        let report = VMRunner(options: options).run()
+        guard report.exitStatus == 0 else {
+            throw fail("the experiment in the VM ended with status \(report.exitStatus) (\(vmStatusMeaning(report.exitStatus)))")
+        }
+        // Rebuild the files here: this host may have an SVG-to-PNG converter the guest lacks.
+        let json = URL(fileURLWithPath: hostOut).appendingPathComponent(ReportFiles.jsonName)
+        let experiment = try Experiment.decode(json: Data(contentsOf: json))
+        let written = try ReportFiles.write(experiment, to: URL(fileURLWithPath: hostOut))
+        Terminal.out("swiftland compare: results in \(out)/ (open \(out)/report.html)")
+        if let note = written.pngNote { Terminal.out("swiftland compare: \(note)") }
+    }
+
+    private func vmStatusMeaning(_ status: Int32) -> String {
+        switch status {
+        case VMExitStatus.bootFailure: "the VM did not boot: not a scheduler failure"
+        case VMExitStatus.guestDied: "the guest died"
+        case VMExitStatus.timeout: "timed out"
+        case VMExitStatus.setupFailure: "the VM could not be set up"
+        default: "see the output above"
+        }
+    }
+
+    static func shellQuote(_ s: String) -> String {
+        if !s.isEmpty, s.allSatisfy({ $0.isLetter || $0.isNumber || "-_./:=,@".contains($0) }) { return s }
+        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    static func machineDescription(insideVM: Bool, cpus: Int) -> String {
+        let model = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        let mem = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("MemTotal:") }?
+            .split(separator: " ").dropFirst().first.flatMap { Double($0) }.map { String(format: "%.1f GiB", $0 / 1_048_576) } ?? "?"
+        return "\(insideVM ? "QEMU guest (swiftland vm), " : "")\(cpus) CPUs (\(model)), \(mem)"
+    }
+
+    private func fail(_ message: String) -> ExitCode {
+        Terminal.error("swiftland compare: error: \(message)")
+        return ExitCode(1)
+    }
+}

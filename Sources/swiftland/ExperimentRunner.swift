@@ -1,0 +1,218 @@
+import BPFLoader
+import CompareKit
+import Foundation
+import Glibc
+
+/// Runs an experiment's rounds on this machine (a sched_ext kernel): for each round, each
+/// arm, each workload: attach the arm's scheduler (a `swiftland run` child), run the
+/// workload beside the run-queue latency tracer, detach, record.
+struct ExperimentRunner {
+    var experiment: Experiment
+    /// cyclictest runs beside one CPU hog per CPU for this long (its own length).
+    let hogSeconds: Int
+
+    init(experiment: Experiment, hogSeconds: Int) {
+        self.experiment = experiment
+        self.hogSeconds = hogSeconds
+    }
+
+    func run() -> Experiment {
+        var result = experiment
+        let s = experiment.settings
+        let total = (s.rounds + s.warmupRounds) * s.arms.count * s.workloads.count
+        var done = 0
+        let started = Date()
+        for round in 0..<(s.rounds + s.warmupRounds) {
+            let warm = round < s.warmupRounds
+            for arm in s.arms {
+                for workload in s.workloads {
+                    done += 1
+                    let elapsed = Date().timeIntervalSince(started)
+                    let left = done > 1 ? elapsed / Double(done - 1) * Double(total - done + 1) : nil
+                    let roundName = warm ? "warm-up \(round + 1)" : "round \(round - s.warmupRounds + 1)/\(s.rounds)"
+                    Terminal.out("[\(done)/\(total)] \(roundName) · \(arm) · \(workload.name)" + (left.map { " · about \(Self.duration($0)) left" } ?? ""))
+                    let record = runOne(round: round, warm: warm, arm: arm, workload: workload)
+                    if let f = record.figure {
+                        Terminal.out("    \(workload.name): \(Self.number(f.value)) \(f.unit)" + (record.runQueueLatency.map { h in " · run-queue waits \(h.counts.reduce(0, +))" } ?? ""))
+                    } else {
+                        Terminal.out("    failed: \(record.failure ?? "unknown")")
+                    }
+                    result.append(record)
+                }
+            }
+        }
+        return result
+    }
+
+    private func runOne(round: Int, warm: Bool, arm: Arm, workload: WorkloadSpec) -> RoundRecord {
+        var record = RoundRecord(round: round, isWarmup: warm, arm: arm, workload: workload.name)
+        let scheduler: ChildScheduler?
+        do {
+            scheduler = try ChildScheduler.start(arm)
+        } catch {
+            record.failure = "\(arm) did not attach: \(error)"
+            return record
+        }
+        defer { _ = scheduler?.stop() }
+        do {
+            let tracer = try RunQueueTracer(command: workload.tracedCommand)
+            let before = tracer.snapshot()
+            let hogs = workload.name == "cyclictest" ? try Self.startHogs(seconds: hogSeconds + 2) : nil
+            let output = try Self.capture(workload.command)
+            hogs?.terminate()
+            hogs?.waitUntilExit()
+            let waits = tracer.snapshot().since(before)
+            record.runQueueLatency = Log2Histogram(counts: waits.histogram, maxUs: Double(waits.maxNs) / 1000)
+            do {
+                let parsed = try workload.parse(output)
+                record.figure = parsed.figure
+                record.details = parsed.details
+            } catch {
+                record.failure = "\(error)"
+            }
+        } catch {
+            record.failure = "\(error)"
+        }
+        if let scheduler {
+            let report = scheduler.stop()
+            record.counters = report.counters
+            if !report.inFlight.isEmpty { record.timeSeries[TimeSeriesName.inFlight] = report.inFlight }
+            if report.status != 0, record.failure == nil {
+                record.failure = "the scheduler exited with status \(report.status): \(report.tail)"
+            }
+        }
+        return record
+    }
+
+    /// One CPU-bound stress-ng worker per CPU, beside cyclictest.
+    static func startHogs(seconds: Int) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["stress-ng", "--cpu", "0", "-t", "\(seconds)", "--quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// Runs argv and returns its stdout and stderr together.
+    static func capture(_ argv: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+
+    static func number(_ v: Double) -> String {
+        abs(v) >= 100 ? String(format: "%.0f", v) : String(format: "%.3g", v)
+    }
+}
+
+/// An arm's scheduler, as a `swiftland run` child process of this binary: the same code
+/// path a user runs, isolated from the experiment's own process.
+final class ChildScheduler {
+    struct Report {
+        var status: Int32
+        var counters: [String: UInt64]
+        var inFlight: [SamplePoint]
+        var tail: String
+    }
+
+    private let process: Process
+    private let log: URL
+    private let started = Date()
+    private var finished: Report?
+
+    private init(process: Process, log: URL) {
+        self.process = process
+        self.log = log
+    }
+
+    struct StartError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// nil for eevdf (nothing to attach). Waits until sched_ext reports swiftland enabled.
+    static func start(_ arm: Arm) throws -> ChildScheduler? {
+        var args = ["run", "--stats", "1"]
+        switch arm.kind {
+        case .eevdf: return nil
+        case .bpf: break
+        case .user(let policy, let batch):
+            args += ["--mode", "user", "--policy", policy]
+            if let batch { args += ["--batch", "\(batch)"] }
+        }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("swiftland-compare-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        p.arguments = args
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        let child = ChildScheduler(process: p, log: log)
+        let deadline = Date().addingTimeInterval(30)
+        let preflight = Preflight()
+        while Date() < deadline {
+            if preflight.attachedScheduler() == "swiftland" { return child }
+            if !p.isRunning {
+                let report = child.stop()
+                throw StartError(description: "exit \(report.status): \(report.tail)")
+            }
+            usleep(50_000)
+        }
+        _ = child.stop()
+        throw StartError(description: "not attached after 30 s")
+    }
+
+    /// SIGINT, wait, and read what the child printed: its final counters, and nr_in_flight
+    /// from each `--stats 1` line.
+    @discardableResult
+    func stop() -> Report {
+        if let finished { return finished }
+        if process.isRunning { kill(process.processIdentifier, SIGINT) }
+        process.waitUntilExit()
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: log)
+        var counters: [String: UInt64] = [:]
+        var inFlight: [SamplePoint] = []
+        var t = 0.0
+        for line in text.split(separator: "\n") {
+            let isFinal = line.hasPrefix("swiftland: counters: ")
+            guard line.hasPrefix("swiftland: nr_running=") || isFinal else { continue }
+            let fields = Self.fields(line)
+            if isFinal {
+                counters = fields
+            } else {
+                t += 1
+                if let v = fields["nr_in_flight"] { inFlight.append(SamplePoint(tSeconds: t, value: Double(v))) }
+            }
+        }
+        let tail = text.split(separator: "\n").suffix(3).joined(separator: " | ")
+        let report = Report(status: process.terminationStatus, counters: counters, inFlight: inFlight, tail: tail)
+        finished = report
+        return report
+    }
+
+    /// `name=value` pairs of a counters line.
+    static func fields(_ line: Substring) -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        for word in line.split(separator: " ") {
+            let kv = word.split(separator: "=", maxSplits: 1)
+            if kv.count == 2, let v = UInt64(kv[1]) { out[String(kv[0])] = v }
+        }
+        return out
+    }
+}
