@@ -7,6 +7,10 @@ let package = Package(
         .executable(name: "swiftland", targets: ["swiftland"]),
         // The policy API, for benchmarks (bench/) and for writing a policy of your own.
         .library(name: "UserSched", targets: ["UserSched"]),
+        // For bench/: the ring bridge, the loader and the test programs it drives.
+        .library(name: "RingBridge", targets: ["RingBridge"]),
+        .library(name: "BPFLoader", targets: ["BPFLoader"]),
+        .library(name: "TestObjects", targets: ["TestObjects"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -19,6 +19,17 @@ let package = Package(
                 .product(name: "UserSched", package: "swiftland"),
                 .product(name: "HeapModule", package: "swift-collections"),
             ]),
+        // The reference of the RingBridge benchmark: the same round trip as a plain C loop.
+        .target(name: "CRingLoop", linkerSettings: [.linkedLibrary("bpf")]),
+        // RingBridge round trip against CRingLoop, in the same run.
+        .executableTarget(
+            name: "RingBridgeBench",
+            dependencies: [
+                "CRingLoop",
+                .product(name: "RingBridge", package: "swiftland"),
+                .product(name: "BPFLoader", package: "swiftland"),
+                .product(name: "TestObjects", package: "swiftland"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

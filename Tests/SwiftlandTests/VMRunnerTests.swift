@@ -510,7 +510,7 @@ struct VMRunnerQEMUTests {
 
     @Test func acceleratorOptions() {
         let tcg = command(.tcg).arguments.joined(separator: " ")
-        #expect(tcg.contains("-accel tcg,thread=multi -cpu max"))
+        #expect(tcg.contains("-accel tcg,thread=single -cpu max"))
         #expect(!tcg.contains("kvm"))
         let kvm = command(.kvm).arguments.joined(separator: " ")
         #expect(kvm.contains("-accel kvm -cpu host"))
