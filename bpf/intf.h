@@ -109,11 +109,14 @@ struct swl_exit_info {
  */
 #define SWL_CPU_ANY (-1) /* dispatch to whichever allowed CPU frees up first */
 
+/* swl_queued_task.flags */
+#define SWL_QUEUED_SYNC_WAKEUP 1 /* woken by a sync wakeup (bpfland promotes these) */
+
 struct swl_queued_task {
 	__s32 pid;
 	__s32 prev_cpu;          /* CPU the task last ran on */
 	__u32 nr_cpus_allowed;
-	__u32 _pad;
+	__u32 flags;             /* SWL_QUEUED_* */
 	__u64 enq_flags;         /* SCX_ENQ_* */
 	__u64 exec_runtime_ns;   /* run time since the task last slept */
 	__u64 nvcsw;             /* voluntary context switches so far */

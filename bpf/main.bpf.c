@@ -79,6 +79,7 @@ struct task_ctx {
 	u64 start_ts;       /* when the task last started running */
 	u64 stop_ts;        /* when it last stopped */
 	u64 exec_runtime;   /* run time since it last slept */
+	bool sync_wakeup;   /* the pending enqueue follows a sync wakeup */
 };
 
 struct {
@@ -267,7 +268,8 @@ static __always_inline void send_to_user(struct task_struct *p, struct task_ctx 
 	r->pid = p->pid;
 	r->prev_cpu = scx_bpf_task_cpu(p);
 	r->nr_cpus_allowed = p->nr_cpus_allowed;
-	r->_pad = 0;
+	r->flags = tctx->sync_wakeup ? SWL_QUEUED_SYNC_WAKEUP : 0;
+	tctx->sync_wakeup = false;
 	r->enq_flags = enq_flags;
 	r->exec_runtime_ns = tctx->exec_runtime;
 	r->nvcsw = p->nvcsw;
@@ -303,7 +305,10 @@ s32 SWL_OPS(swl_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 	 * typical of pipelines and request/response pairs. Promote the wakee, unless the
 	 * priority DSQ is already crowded (then a promotion would only add to its queue).
 	 */
-	if (!user_mode() && (wake_flags & SCX_WAKE_SYNC) && cfg.nvcsw_max_thresh &&
+	/* user mode: tell the policy, which decides (the record's SWL_QUEUED_SYNC_WAKEUP). */
+	if (user_mode())
+		tctx->sync_wakeup = wake_flags & SCX_WAKE_SYNC;
+	else if ((wake_flags & SCX_WAKE_SYNC) && cfg.nvcsw_max_thresh &&
 	    swl_dsq_nr_queued(SWL_DSQ_PRIO) <= 4 * nr_online_cpus)
 		set_interactive(tctx, true);
 

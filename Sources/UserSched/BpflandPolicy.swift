@@ -129,6 +129,16 @@ public struct BpflandPolicy: SchedulingPolicy {
         vtime = Vruntime.capped(vtime, reference: vtimeNow, lagNs: config.sliceLagNs)
         state.enqSeq = task.enq_seq
         if config.nvcswMaxThresh > 0 { updateInteractive(&state, nvcsw: task.nvcsw, nowNs: nowNs) }
+        // A sync wakeup (the waker is about to sleep and hand over) promotes the task, as
+        // bpf mode does, unless the priority queue is already crowded. It stays
+        // interactive until its average drops below the threshold.
+        if config.nvcswMaxThresh > 0, task.flags & UInt32(SWL_QUEUED_SYNC_WAKEUP) != 0, !state.interactive,
+            prioCount <= 4 * config.nrCPUs
+        {
+            state.interactive = true
+            interactiveCount += 1
+            stats.syncPromotions += 1
+        }
 
         // A record for a task already held replaces it (in whichever queue its class now
         // says); its older entry becomes stale.

@@ -23,6 +23,9 @@ public struct PolicyConfig: Sendable, Equatable {
     /// tasks of a large machine, not for all its tasks: tasks not held are forgotten when
     /// room is needed, and a larger table costs cache misses on every lookup.
     public var maxTasks = 16_384
+    /// bpfland: online CPUs. A sync wakeup promotes a task to interactive unless the
+    /// priority queue already holds more than 4 tasks per CPU (bpf mode's rule).
+    public var nrCPUs = 1
 
     public init() {}
 

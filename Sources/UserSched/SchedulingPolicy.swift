@@ -106,6 +106,8 @@ public struct PolicyCounters: Sendable, Equatable {
     public var starvationRegular: UInt64 = 0
     /// bpfland: the priority queue served first by the starvation guard.
     public var starvationPrio: UInt64 = 0
+    /// bpfland: tasks promoted to interactive by a sync wakeup.
+    public var syncPromotions: UInt64 = 0
     /// Records the policy could not hold (table full) and dispatched at once.
     public var overflows: UInt64 = 0
     /// Records with a pid no Linux task has (outside 0..<2^22), dispatched at once for the

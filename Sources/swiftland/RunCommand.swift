@@ -126,6 +126,7 @@ struct RunCommand: ParsableCommand {
         pc.sliceLagNs = sliceUsLag * 1000
         pc.starvationThreshNs = starvationThreshUs * 1000
         pc.nvcswMaxThresh = nvcswMaxThresh
+        pc.nrCPUs = max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1)
         if let problem = pc.problem() { throw ValidationError(problem) }
         return .init(policy: name, policyConfig: pc, batch: batch, wakeup: wakeup, loopDelayUs: loopDelayUs)
     }

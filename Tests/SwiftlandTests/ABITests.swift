@@ -73,7 +73,7 @@ struct ABITests {
             "pid": MemoryLayout<swl_queued_task>.offset(of: \.pid),
             "prev_cpu": MemoryLayout<swl_queued_task>.offset(of: \.prev_cpu),
             "nr_cpus_allowed": MemoryLayout<swl_queued_task>.offset(of: \.nr_cpus_allowed),
-            "_pad": MemoryLayout<swl_queued_task>.offset(of: \._pad),
+            "flags": MemoryLayout<swl_queued_task>.offset(of: \.flags),
             "enq_flags": MemoryLayout<swl_queued_task>.offset(of: \.enq_flags),
             "exec_runtime_ns": MemoryLayout<swl_queued_task>.offset(of: \.exec_runtime_ns),
             "nvcsw": MemoryLayout<swl_queued_task>.offset(of: \.nvcsw),

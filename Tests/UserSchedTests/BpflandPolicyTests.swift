@@ -47,6 +47,36 @@ struct BpflandPolicyTests {
         #expect((1...PolicyConfig().nvcswMaxThresh).contains(policy.counters.nvcswAvgThresh))
     }
 
+    @Test("a sync wakeup promotes a task, as bpf mode does, unless the priority queue is crowded")
+    func syncWakeup() {
+        var config = PolicyConfig()
+        config.nrCPUs = 1
+        var policy = BpflandPolicy(config: config)
+        var sync = record(pid: 1, nvcsw: 0)
+        sync.flags = UInt32(SWL_QUEUED_SYNC_WAKEUP)
+        _ = policy.enqueue(sync, nowNs: 0)
+        #expect(policy.isInteractive(pid: 1))
+        #expect(policy.counters.syncPromotions == 1)
+        // Goes before a regular task with an earlier vruntime.
+        _ = policy.enqueue(record(pid: 2, vtime: 0, nvcsw: 0), nowNs: 0)
+        #expect(drain(&policy).map(\.pid) == [1, 2])
+
+        // Promoted while the priority queue holds at most 4 tasks per CPU (1 CPU here):
+        // the sixth sync wakeup finds 5 there and stays regular.
+        for pid in Int32(10)..<16 {
+            var r = record(pid: pid, nvcsw: 0)
+            r.flags = UInt32(SWL_QUEUED_SYNC_WAKEUP)
+            _ = policy.enqueue(r, nowNs: 0)
+        }
+        #expect(policy.isInteractive(pid: 14) && !policy.isInteractive(pid: 15))
+
+        // With classification off, a sync wakeup promotes nothing.
+        config.nvcswMaxThresh = 0
+        var off = BpflandPolicy(config: config)
+        _ = off.enqueue(sync, nowNs: 0)
+        #expect(!off.isInteractive(pid: 1))
+    }
+
     @Test("the rate is sampled at most once a second per task")
     func oncePerSecond() {
         var policy = BpflandPolicy()
