@@ -304,11 +304,9 @@ s32 SWL_OPS(swl_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 	 * A sync wakeup means the waker is about to sleep and hand over to the wakee:
 	 * typical of pipelines and request/response pairs. Promote the wakee, unless the
 	 * priority DSQ is already crowded (then a promotion would only add to its queue).
+	 * In user mode the policy decides: the flag travels with the task's record.
 	 */
-	/* user mode: tell the policy, which decides (the record's SWL_QUEUED_SYNC_WAKEUP). */
-	if (user_mode())
-		tctx->sync_wakeup = wake_flags & SCX_WAKE_SYNC;
-	else if ((wake_flags & SCX_WAKE_SYNC) && cfg.nvcsw_max_thresh &&
+	if (!user_mode() && (wake_flags & SCX_WAKE_SYNC) && cfg.nvcsw_max_thresh &&
 	    swl_dsq_nr_queued(SWL_DSQ_PRIO) <= 4 * nr_online_cpus)
 		set_interactive(tctx, true);
 
@@ -319,6 +317,8 @@ s32 SWL_OPS(swl_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 		if (user_mode())
 			count(&stats.nr_kernel_dispatches);
 	}
+	if (user_mode())
+		tctx->sync_wakeup = !is_idle && (wake_flags & SCX_WAKE_SYNC);
 	return cpu;
 }
 

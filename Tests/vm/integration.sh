@@ -86,7 +86,11 @@ stress_run() {
   ) >"$work/pinned-$label" 2>/dev/null &
   pinned=$!
   # Watch the scheduler stay attached for the whole stress run.
-  ( while :; do echo "$(state) $(ops)"; sleep 1; done ) >"$work/states-$label" 2>/dev/null &
+  # (Shell built-ins only, but for sleep: a starved sampler forks as little as it can.)
+  ( while :; do
+      read -r s </sys/kernel/sched_ext/state; o=; read -r o </sys/kernel/sched_ext/root/ops
+      echo "$s $o"; sleep 1
+    done ) >"$work/states-$label" 2>/dev/null &
   watcher=$!
 
   stress-ng -t "$secs" --aggressive -M -c "$ncpu" -f "$ncpu" --affinity 1 \
