@@ -5,6 +5,7 @@
 #   kernel.sh fetch            make sure a verified copy of it is cached; print its directory
 #   kernel.sh verify DIR       check a cached kernel against its manifest (exit 1 if bad)
 #   kernel.sh resolve-from-depends   (reads `apt-cache depends` output on stdin; for tests)
+#   kernel.sh mirror           print the Debian mirror used (setup.sh adds backports from it)
 #
 # Debian 13's own 6.12 kernels lack CONFIG_SCHED_CLASS_EXT; the trixie-backports ones (7.x)
 # have it. The archive is read through a private apt configuration under the cache, so the
@@ -155,6 +156,7 @@ fetch() {
 case ${1:-} in
   resolve) resolve ;;
   resolve-from-depends) resolve_from_depends ;;
+  mirror) mirror ;;
   fetch) mkdir -p "$cache_root"; fetch ;;
   verify) [ $# -eq 2 ] || die "usage: kernel.sh verify DIR"; verify "$2" ;;
   *) sed -n '2,8p' "$0" >&2; exit 2 ;;

@@ -28,11 +28,7 @@ export DEBIAN_FRONTEND=noninteractive
 # --- apt sources: bookworm-backports from the mirror the machine already uses -------------
 backports=/etc/apt/sources.list.d/swiftland-backports.sources
 if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-  mirror=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\/debian\)[[:space:]]*$/\1/p' \
-             /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)
-  [ -n "$mirror" ] || mirror=$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\/debian\)[[:space:]].*/\2/p' \
-             /etc/apt/sources.list 2>/dev/null | head -n1)
-  [ -n "$mirror" ] || die "no Debian mirror found in /etc/apt to add bookworm-backports from"
+  mirror=$(bash "$root/scripts/kernel.sh" mirror)
   say "adding bookworm-backports ($mirror) as $backports"
   cat >"$backports" <<EOF
 Types: deb
