@@ -95,12 +95,16 @@ public final class BPFObject {
     /// Runs a SEC("syscall") program once with `context` as its argument; returns its
     /// return value.
     public func run<Context>(program name: String, context: inout Context) throws(SchedulerError) -> Int32 {
-        let fd = try programFD(name)
+        try run(programFD: try programFD(name), context: &context)
+    }
+
+    /// As `run(program:context:)`, for a descriptor from `programFD` (no lookup by name).
+    public func run<Context>(programFD fd: Int32, context: inout Context) throws(SchedulerError) -> Int32 {
         var retval: Int32 = 0
         let err = withUnsafeMutableBytes(of: &context) {
             swl_prog_run(fd, $0.baseAddress, $0.count, &retval)
         }
-        if err != 0 { throw .loadFailed(errno: -err, details: "running program \(name) failed") }
+        if err != 0 { throw .loadFailed(errno: -err, details: "running program fd \(fd) failed") }
         return retval
     }
 

@@ -9,9 +9,9 @@ import Glibc
 /// callback appends to that storage and stops the consumption when it is full, after
 /// storing the last record, so no record is ever consumed without being kept.
 public final class RingConsumer<Record: BitwiseCopyable> {
-    private let ring: OpaquePointer
-    private let sink: UnsafeMutablePointer<Sink>
-    private let storage: UnsafeMutablePointer<Record>
+    @usableFromInline let ring: OpaquePointer
+    @usableFromInline let sink: UnsafeMutablePointer<Sink>
+    @usableFromInline let storage: UnsafeMutablePointer<Record>
     public let capacity: Int
 
     /// `mapFD`: the ring buffer map; `capacity`: records kept per consume (at least 2).
@@ -38,6 +38,7 @@ public final class RingConsumer<Record: BitwiseCopyable> {
     }
 
     /// The records of the last `consume` or `wait`, valid until the next call.
+    @inlinable
     public var records: UnsafeBufferPointer<Record> {
         UnsafeBufferPointer(start: storage, count: sink.pointee.count)
     }
@@ -79,12 +80,13 @@ public final class RingConsumer<Record: BitwiseCopyable> {
 
 /// What the C callback sees through its context pointer (outside the generic class: a C
 /// callback cannot live in a generic context).
-private struct Sink {
-    var base: UnsafeMutableRawPointer
-    var capacity: Int
-    var count: Int
-    var recordSize: Int
-    var badSize: Int  // size of the first record of another size, 0 if none
+@usableFromInline
+struct Sink {
+    @usableFromInline var base: UnsafeMutableRawPointer
+    @usableFromInline var capacity: Int
+    @usableFromInline var count: Int
+    @usableFromInline var recordSize: Int
+    @usableFromInline var badSize: Int  // size of the first record of another size, 0 if none
 }
 
 private func sinkCallback(_ ctx: UnsafeMutableRawPointer?, _ data: UnsafeMutableRawPointer?, _ size: Int) -> Int32 {

@@ -5,7 +5,7 @@ import Glibc
 /// (user -> kernel) through libbpf's `user_ring_buffer`. The kernel side reads them when
 /// it drains the ring (bpf_user_ringbuf_drain), so a submit wakes nothing by itself.
 public final class RingProducer<Record: BitwiseCopyable> {
-    private let ring: OpaquePointer
+    @usableFromInline let ring: OpaquePointer
 
     public init(mapFD: Int32) throws(RingError) {
         guard let rb = user_ring_buffer__new(mapFD, nil) else {
@@ -16,7 +16,9 @@ public final class RingProducer<Record: BitwiseCopyable> {
 
     deinit { user_ring_buffer__free(ring) }
 
-    /// Sends one record; throws `.full` when the kernel side is behind.
+    /// Sends one record; throws `.full` when the kernel side is behind. Inlinable, so that
+    /// it is specialised for the record type in the caller (it is on the hot path).
+    @inlinable
     public func send(_ record: Record) throws(RingError) {
         guard let slot = user_ring_buffer__reserve(ring, UInt32(MemoryLayout<Record>.size)) else {
             let err = errno
@@ -27,6 +29,7 @@ public final class RingProducer<Record: BitwiseCopyable> {
     }
 
     /// Sends records in order until the ring is full; returns how many were sent.
+    @inlinable
     public func send(_ records: UnsafeBufferPointer<Record>) throws(RingError) -> Int {
         var sent = 0
         for r in records {

@@ -57,6 +57,7 @@ func swiftRoundTrip(_ object: BPFObject, total: Int, batch: Int) throws -> Int {
     let consumer = try RingConsumer<swl_queued_task>(mapFD: try object.mapFD("queued"), capacity: 4096)
     var sent = 1, received = 1
     var none: Int32 = 0
+    let echo = try object.programFD("echo")
     while received <= total {
         var i = 0
         while i < batch && sent <= total {
@@ -67,7 +68,7 @@ func swiftRoundTrip(_ object: BPFObject, total: Int, batch: Int) throws -> Int {
             i += 1
             sent += 1
         }
-        _ = try object.run(program: "echo", context: &none)
+        _ = try object.run(programFD: echo, context: &none)
         var got = try consumer.consume()
         while got > 0 {
             for (i, r) in consumer.records.enumerated() where r.enq_seq != UInt64(received + i) {
