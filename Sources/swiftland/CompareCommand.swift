@@ -156,7 +156,18 @@ struct CompareCommand: ParsableCommand {
                 arms: arms(), workloads: specs(cpus: cpus), rounds: rounds, warmupRounds: warmup, date: Date(),
                 machine: Self.machineDescription(insideVM: insideVM, cpus: cpus), kernel: Preflight.kernelRelease(),
                 commandLine: CommandLine.arguments.joined(separator: " ")))
-        let result = ExperimentRunner(experiment: experiment, hogSeconds: seconds).run()
+        var result = ExperimentRunner(experiment: experiment, hogSeconds: seconds).run()
+        if insideVM {
+            result.notes = """
+                These rounds ran inside a QEMU guest booted by `swiftland vm`, under TCG (software \
+                emulation) unless the host's KVM worked. Under TCG a guest instruction costs tens \
+                of host instructions and one host thread runs every vCPU, so costs that scale with \
+                instructions, above all user mode's round trip through user space, are magnified, \
+                and absolute times say little about bare metal. The intervals describe how these \
+                rounds varied on this machine. Compare the arms with each other, not with numbers \
+                from real hardware; for those, run `swiftland compare` on a sched_ext kernel.
+                """
+        }
         Terminal.out(TerminalReport.render(Summary(result)))
         let written = try ReportFiles.write(result, to: URL(fileURLWithPath: out))
         Terminal.out("swiftland compare: \(written.files.count) files in \(out)/ (open \(out)/report.html)")
