@@ -85,17 +85,18 @@ public struct ExperimentSettings: Codable, Sendable, Equatable {
 }
 
 /// One arm of the experiment, as `--modes` spells it: `eevdf` (no sched_ext scheduler),
-/// `bpf`, or `user:POLICY[:BATCH]`.
+/// `bpf`, or `user:POLICY[:BATCH[:WAKEUP]]`.
 ///
-/// The policy name is not checked here (CompareKit does not depend on UserSched); the
-/// command validates it. Encoded as its spelling, so the JSON reads like the command line.
+/// The policy and wakeup names are not checked here (CompareKit depends on neither UserSched
+/// nor the loader); the command validates them. Encoded as its spelling, so the JSON reads like the command line.
 public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
     public enum Kind: Hashable, Sendable {
         /// The kernel's own scheduler: the baseline every ratio is taken against.
         case eevdf
         case bpf
-        /// `batch` nil: the scheduler's default batch size.
-        case user(policy: String, batch: Int?)
+        /// `batch` nil: the scheduler's default batch size; `wakeup` nil: its default
+        /// wakeup policy (`swiftland run --wakeup`).
+        case user(policy: String, batch: Int?, wakeup: String? = nil)
     }
 
     public let kind: Kind
@@ -104,20 +105,25 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         self.kind = kind
     }
 
-    /// Parses `eevdf`, `bpf`, `user:bpfland`, `user:vruntime:8`, ...
+    /// Parses `eevdf`, `bpf`, `user:bpfland`, `user:vruntime:8`, `user:bpfland:1:spin`, ...
     public init(parsing spec: String) throws(ArmError) {
         let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         switch parts.first {
         case "eevdf" where parts.count == 1: kind = .eevdf
         case "bpf" where parts.count == 1: kind = .bpf
-        case "user" where parts.count == 2 || parts.count == 3:
+        case "user" where (2...4).contains(parts.count):
             guard !parts[1].isEmpty else { throw .invalid(spec) }
             var batch: Int?
-            if parts.count == 3 {
+            if parts.count == 3 || (parts.count == 4 && !parts[2].isEmpty) {  // `user:P::W`: default batch
                 guard let b = Int(parts[2]), b > 0 else { throw .invalid(spec) }
                 batch = b
             }
-            kind = .user(policy: parts[1], batch: batch)
+            var wakeup: String?
+            if parts.count == 4 {
+                guard !parts[3].isEmpty else { throw .invalid(spec) }
+                wakeup = parts[3]
+            }
+            kind = .user(policy: parts[1], batch: batch, wakeup: wakeup)
         default: throw .invalid(spec)
         }
     }
@@ -128,8 +134,10 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         switch kind {
         case .eevdf: "eevdf"
         case .bpf: "bpf"
-        case .user(let policy, nil): "user:\(policy)"
-        case .user(let policy, let batch?): "user:\(policy):\(batch)"
+        case .user(let policy, nil, nil): "user:\(policy)"
+        case .user(let policy, let batch?, nil): "user:\(policy):\(batch)"
+        case .user(let policy, nil, let wakeup?): "user:\(policy)::\(wakeup)"
+        case .user(let policy, let batch?, let wakeup?): "user:\(policy):\(batch):\(wakeup)"
         }
     }
 
@@ -162,7 +170,7 @@ public enum ArmError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalid(let spec):
-            "'\(spec)' is not an arm: use eevdf, bpf, user:POLICY or user:POLICY:BATCH (BATCH a positive number)"
+            "'\(spec)' is not an arm: use eevdf, bpf, user:POLICY, user:POLICY:BATCH or user:POLICY:BATCH:WAKEUP (BATCH a positive number, or empty for the default)"
         }
     }
 }

@@ -20,9 +20,12 @@ struct CompareCommand: ParsableCommand {
             mode the queueing through user space (in flight over time, fallbacks, CPU time \
             idle while tasks waited in user space).
 
-            Arms (--modes): eevdf (no sched_ext scheduler), bpf, user:POLICY[:BATCH] with \
-            POLICY one of bpfland, vruntime, fifo. `user:bpfland` runs bpf mode's policy in \
-            Swift: its difference from `bpf` is the trip through user space alone.
+            Arms (--modes): eevdf (no sched_ext scheduler), bpf, user:POLICY[:BATCH[:WAKEUP]] \
+            with POLICY one of bpfland, vruntime, fifo and WAKEUP one of adaptive, always, \
+            spin (`swiftland run --batch` and `--wakeup`; `user:bpfland::spin` keeps the \
+            default batch). `user:bpfland` runs bpf mode's policy in Swift: its difference \
+            from `bpf` is the trip through user space alone; `user:bpfland:1:adaptive,\
+            user:bpfland:1:spin` compares two wakeup policies.
 
             Workloads (--workloads): hackbench (rt-tests, messaging; time, lower is better), \
             cyclictest (rt-tests as SCHED_OTHER beside one CPU hog per CPU; p99 wakeup \
@@ -88,7 +91,13 @@ struct CompareCommand: ParsableCommand {
         let list = try modes.split(separator: ",").map { spec -> Arm in
             do {
                 let arm = try Arm(parsing: String(spec))
-                if case .user(let policy, _) = arm.kind { _ = try PolicyName(validating: policy) }
+                if case .user(let policy, _, let wakeup) = arm.kind {
+                    _ = try PolicyName(validating: policy)
+                    if let wakeup, WakeupPolicy(rawValue: wakeup) == nil {
+                        let names = WakeupPolicy.allCases.map(\.rawValue).joined(separator: ", ")
+                        throw ValidationError("--modes \(spec): unknown wakeup policy '\(wakeup)' (one of \(names))")
+                    }
+                }
                 return arm
             } catch let error as ArmError {
                 throw ValidationError("\(error)")

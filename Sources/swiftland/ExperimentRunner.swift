@@ -149,9 +149,10 @@ final class ChildScheduler {
         switch arm.kind {
         case .eevdf: return nil
         case .bpf: break
-        case .user(let policy, let batch):
+        case .user(let policy, let batch, let wakeup):
             args += ["--mode", "user", "--policy", policy]
             if let batch { args += ["--batch", "\(batch)"] }
+            if let wakeup { args += ["--wakeup", wakeup] }
         }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("swiftland-compare-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)

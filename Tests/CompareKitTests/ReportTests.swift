@@ -11,7 +11,12 @@ struct ReportTests {
         #expect(try Arm(parsing: "user:vruntime").kind == .user(policy: "vruntime", batch: nil))
         #expect(try Arm(parsing: "user:bpfland:8").kind == .user(policy: "bpfland", batch: 8))
         #expect(try Arm(parsing: "user:bpfland:8").description == "user:bpfland:8")
-        for bad in ["", "user", "user:", "user:bpfland:0", "user:bpfland:x", "bpf:1", "cfs", "user:a:1:2"] {
+        #expect(try Arm(parsing: "user:bpfland:1:spin").kind == .user(policy: "bpfland", batch: 1, wakeup: "spin"))
+        #expect(try Arm(parsing: "user:fifo::always").kind == .user(policy: "fifo", batch: nil, wakeup: "always"))
+        for spec in ["user:bpfland:1:spin", "user:fifo::always", "user:vruntime"] {
+            #expect(try Arm(parsing: spec).description == spec)
+        }
+        for bad in ["", "user", "user:", "user:bpfland:0", "user:bpfland:x", "bpf:1", "cfs", "user:a:1:", "user:a:1:spin:2", "user:a:x:spin"] {
             #expect(throws: ArmError.invalid(bad)) { try Arm(parsing: bad) }
         }
         #expect(ArmError.invalid("x").description.contains("user:POLICY:BATCH"))

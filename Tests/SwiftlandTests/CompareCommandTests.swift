@@ -18,6 +18,7 @@ struct CompareCommandTests {
         (["--modes", "user:quantum"], "unknown policy \"quantum\""),
         (["--modes", "bpf,bpf"], "twice"),
         (["--modes", "user:fifo:0"], "user:fifo:0"),
+        (["--modes", "user:fifo:1:sometimes"], "unknown wakeup policy 'sometimes' (one of adaptive, always, spin)"),
         (["--workloads", "kernel-build"], "unknown workload"),
         (["--workloads", "cmd"], "needs --workload-cmd and --workload-regex"),
         (["--workloads", "cmd", "--workload-cmd", "true", "--workload-regex", "no group"], "--workload-regex"),
