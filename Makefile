@@ -3,14 +3,15 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: setup build run test clean
+.PHONY: setup build run test install uninstall clean
+RELEASE = swift build -c release --static-swift-stdlib
 
 setup:
 	bash scripts/setup.sh
 
 # One self-contained binary: the BPF object is inside, the Swift runtime is linked in.
 build: setup
-	swift build -c release --static-swift-stdlib --product swiftland
+	$(RELEASE) --product swiftland
 
 # The main job: the A/B experiment (swiftland compare), in a sched_ext VM when this kernel has none.
 run: build
@@ -19,6 +20,15 @@ run: build
 # Unit and host-kernel tests, then the VM suite (one boot).
 test: setup
 	bash scripts/test.sh
+
+# Everyday use: the binary, man page, completions and the systemd service (scripts/install.sh).
+PREFIX ?= /usr/local
+install: build
+	$(RELEASE) --product generate-manual
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BIN_DIR=$$($(RELEASE) --show-bin-path) bash scripts/install.sh
+
+uninstall:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BIN_DIR=unused bash scripts/install.sh --uninstall
 
 clean:
 	rm -rf .build bpf/generated

@@ -2,7 +2,8 @@
 # swiftland's test suite, run by `make test` after the set-up:
 #   1. unit and host-kernel tests (swift test): no sched_ext needed;
 #   2. the integration suite (Tests/vm/integration.sh) inside a sched_ext kernel: on this
-#      machine directly when its kernel has sched_ext, otherwise in one `swiftland vm` boot.
+#      machine directly when its kernel has sched_ext, otherwise in one `swiftland vm` boot;
+#   3. `make install` into a temporary DESTDIR (Tests/install/check.sh).
 # The last line counts every check of both parts: "tests: N passed, N failed[, N skipped]".
 #
 # SWIFTLAND_STRESS_SECS and SWIFTLAND_USER_STRESS_SECS set the length of the stress runs: bpf
@@ -54,9 +55,22 @@ else
   fi
 fi
 
-passed=$((unit_passed + vm_passed))
-failed=$((unit_failed + vm_failed))
-echo "== unit: $unit_passed passed, $unit_failed failed, $unit_skipped skipped; integration: $vm_passed passed, $vm_failed failed"
+echo "== 3. install (man page, completions, systemd unit) into a temporary DESTDIR"
+install_passed=0 install_failed=0
+if swift build -c release --static-swift-stdlib --product generate-manual >"$work/build-man.log" 2>&1 &&
+   swift build -c release --static-swift-stdlib --product swiftland >>"$work/build-man.log" 2>&1; then
+  bash "$root/Tests/install/check.sh" "$(swift build -c release --static-swift-stdlib --show-bin-path)" "$work" 2>&1 |
+    tee "$work/install.log"
+  install_passed=$(grep -c '^ok - ' "$work/install.log")
+  install_failed=$(grep -c '^not ok - ' "$work/install.log")
+else
+  cat "$work/build-man.log"
+  install_failed=1
+fi
+
+passed=$((unit_passed + vm_passed + install_passed))
+failed=$((unit_failed + vm_failed + install_failed))
+echo "== unit: $unit_passed passed, $unit_failed failed, $unit_skipped skipped; integration: $vm_passed passed, $vm_failed failed; install: $install_passed passed, $install_failed failed"
 if [ "$unit_skipped" -gt 0 ]; then
   echo "tests: $passed passed, $failed failed, $unit_skipped skipped"
 else
