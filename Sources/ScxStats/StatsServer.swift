@@ -49,6 +49,8 @@ public final class StatsServer: @unchecked Sendable {
     /// Stops serving, closes every connection and removes the socket. Idempotent.
     public func stop() {
         guard !stopFlag.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // Wakes the thread's poll() at once (the listening socket reports a hang-up).
+        shutdown(listenFD, Int32(SHUT_RDWR))
         pthread_join(thread, nil)
         close(listenFD)
         var st = stat()
@@ -81,8 +83,8 @@ public final class StatsServer: @unchecked Sendable {
                 let events = (c.eof ? 0 : POLLIN) | (c.output.isEmpty ? 0 : POLLOUT)
                 fds.append(pollfd(fd: c.fd, events: Int16(events), revents: 0))
             }
-            // The timeout bounds how long stop() waits.
-            let n = poll(&fds, nfds_t(fds.count), 100)
+            // stop() wakes the poll; the timeout is only a backstop.
+            let n = poll(&fds, nfds_t(fds.count), 1000)
             if n <= 0 { continue }
             for i in clients.indices {
                 let revents = Int32(fds[i + 1].revents)
@@ -100,7 +102,11 @@ public final class StatsServer: @unchecked Sendable {
     private func accept(into clients: inout [Client]) {
         while true {
             let fd = Glibc.accept(listenFD, nil, nil)
-            if fd < 0 { return }  // EAGAIN: no more waiting, or an aborted connection
+            if fd < 0 {
+                // Out of descriptors: the listener stays readable; pause rather than spin.
+                if errno == EMFILE || errno == ENFILE { usleep(100_000) }
+                return  // EAGAIN: no more waiting, or an aborted connection
+            }
             guard clients.count < limits.maxClients else {
                 close(fd)
                 continue
