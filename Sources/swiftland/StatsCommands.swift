@@ -56,9 +56,11 @@ struct MetricsCommand: ParsableCommand {
         discussion: """
             Reads the stats socket of the swiftland that runs (see `swiftland run \
             --help-stats` for what each counter means) and prints every counter in the \
-            Prometheus text exposition format, for node_exporter's textfile collector:
-              swiftland metrics > /var/lib/node_exporter/swiftland.prom.$$ && \\
-                mv /var/lib/node_exporter/swiftland.prom.$$ /var/lib/node_exporter/swiftland.prom
+            Prometheus text exposition format, for node_exporter's textfile collector \
+            (from a timer, in the collector's directory, renaming so it never reads half a \
+            file):
+              swiftland metrics >swiftland.prom.tmp && mv swiftland.prom.tmp swiftland.prom
+
             Counters are named swiftland_<name>_total, gauges swiftland_<name>, and \
             swiftland_mode_info{mode="bpf"|"user"} says the mode. When no swiftland runs it \
             prints why on stderr, nothing on stdout, and exits 1.
