@@ -34,6 +34,23 @@ struct StatsTests {
         #expect(Counters.line(bpf.sample(mode: .bpf), for: .bpf) == bpf.line(for: .bpf))
     }
 
+    /// Replies recorded from `swiftland run --mode user` in the sched_ext VM with socat
+    /// (Fixtures/vm-stats*.reply): the metadata sched-ext's clients saw is the table's, and the
+    /// counters read back into the same --stats line.
+    @Test func repliesRecordedInTheVM() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "Fixtures")
+        let meta = try JSON.parseReply(String(contentsOf: dir.appending(path: "vm-stats-meta.reply"), encoding: .utf8))
+        #expect(meta.errno == 0)
+        #expect(meta.resp == CounterDefinition.schema.meta, "stats_meta changed: record it again if on purpose")
+        let stats = try JSON.parseReply(String(contentsOf: dir.appending(path: "vm-stats.reply"), encoding: .utf8))
+        let sample = StatsSample(json: stats.resp, schema: CounterDefinition.schema)
+        #expect(sample.values.count == CounterDefinition.schema.fields.count)
+        #expect(sample["mode"] == .string("user"))
+        let line = Counters.line(sample, for: .user)
+        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=113 "))
+        #expect(line.contains(" nr_sent=2894 nr_user_dispatches=2885 ") && line.hasSuffix(" starvation=155"))
+    }
+
     @Test func helpStatsDescribesEveryCounter() throws {
         let r = try CommandTests.run(CommandTests.binary, ["run", "--help-stats"])
         #expect(r.status == 0)
