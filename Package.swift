@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
     ],
     targets: [
         // libbpf from Debian (1.4.6 from bookworm-backports; see scripts/setup.sh).
@@ -32,10 +33,12 @@ let package = Package(
         .target(name: "TestObjects", plugins: ["EmbedPlugin"]),
         // Swift over libbpf's ring buffers, typed by the records of bpf/intf.h.
         .target(name: "RingBridge", dependencies: ["CLibbpf", "CBPFShim", "SwiftlandABI"]),
+        // sched-ext's stats protocol: schema, JSON, socket server and client, Prometheus text.
+        .target(name: "ScxStats", dependencies: [.product(name: "Prometheus", package: "swift-prometheus")]),
         // Loading, configuring, attaching and reading the BPF scheduler.
         .target(
             name: "BPFLoader",
-            dependencies: ["CLibbpf", "CBPFShim", "SwiftlandABI", "Embedded"]),
+            dependencies: ["CLibbpf", "CBPFShim", "SwiftlandABI", "Embedded", "ScxStats"]),
         // user mode's policies: pure Swift, no I/O. Queued-task records in, dispatch records out.
         .target(
             name: "UserSched",
@@ -47,17 +50,19 @@ let package = Package(
         .executableTarget(
             name: "swiftland",
             dependencies: [
-                "BPFLoader", "VMRunner", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit",
+                "BPFLoader", "VMRunner", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI"]),
         .testTarget(name: "CompareKitTests", dependencies: ["CompareKit"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScxStatsTests", dependencies: ["ScxStats"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SwiftlandTests",
             dependencies: [
                 "BPFLoader", "VMRunner", "swiftland", "SwiftlandABI", "Embedded", "RingBridge", "TestObjects",
-                "CLibbpf", "CBPFShim",
-            ]),
+                "CLibbpf", "CBPFShim", "ScxStats",
+            ],
+            exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -98,8 +98,9 @@ public final class BPFScheduler {
 
     public var isAttached: Bool { link != nil }
 
-    public func counters() -> Counters {
-        Counters(stats.load(as: swl_stats.self))
+    /// The kernel side's counters, with user space's own when given (user mode).
+    public func counters(userSpace: UserSpaceCounters? = nil) -> Counters {
+        Counters(stats.load(as: swl_stats.self), userSpace: userSpace)
     }
 
     /// Filled by ops.exit; `isRunning` while the scheduler has not exited.

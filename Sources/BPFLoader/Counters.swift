@@ -1,7 +1,104 @@
+import ScxStats
 import SwiftlandABI
 
-/// The scheduler's counters (struct swl_stats in bpf/intf.h), one definition for the
-/// terminal, the tests and any later exporter.
+/// What user mode's scheduling thread publishes about itself (through atomics; see
+/// SchedulingThread.Snapshot), beside the kernel side's counters.
+public struct UserSpaceCounters: Sendable, Equatable {
+    public var queued: UInt64 = 0
+    public var held: UInt64 = 0
+    public var loops: UInt64 = 0
+    public var pageFaults: UInt64 = 0
+    public var ringRetries: UInt64 = 0
+    public var interactive: UInt64 = 0
+    public var prioDispatches: UInt64 = 0
+    public var regularDispatches: UInt64 = 0
+    public var starvation: UInt64 = 0
+
+    public init() {}
+}
+
+/// Every counter swiftland has, defined once: name, meaning, unit, kind, the mode it means
+/// something in, and where its value comes from. The `--stats` line, the stats server's
+/// `stats` and `stats_meta` replies, `--help-stats` and `swiftland metrics` are all
+/// generated from this table.
+public struct CounterDefinition: Sendable {
+    public enum Source: Sendable {
+        /// A field of struct swl_stats (bpf/intf.h), read from the BPF program's memory.
+        case kernel(@Sendable (swl_stats) -> UInt64)
+        /// Published by user mode's scheduling thread.
+        case userSpace(@Sendable (UserSpaceCounters) -> UInt64)
+    }
+
+    public let name: String
+    public let help: String
+    public let unit: String
+    public let isGauge: Bool
+    /// Nil when the counter means something in both modes.
+    public let mode: SchedulerMode?
+    public let source: Source
+
+    init(_ name: String, _ help: String, unit: String, gauge: Bool = false, mode: SchedulerMode? = nil, _ source: Source) {
+        self.name = name
+        self.help = help
+        self.unit = unit
+        self.isGauge = gauge
+        self.mode = mode
+        self.source = source
+    }
+
+    public static let all: [CounterDefinition] = {
+        let bpf = SchedulerMode.bpf
+        let user = SchedulerMode.user
+        return [
+            .init("nr_running", "tasks running on a CPU now", unit: "tasks", gauge: true, .kernel { $0.nr_running }),
+            .init("nr_interactive", "tasks classified interactive now", unit: "tasks", gauge: true, mode: bpf, .kernel { $0.nr_interactive }),
+            .init("nr_waiting", "tasks waiting in the priority and shared DSQs (smoothed); scales the slice", unit: "tasks", gauge: true, mode: bpf, .kernel { $0.nr_waiting }),
+            .init("nvcsw_avg_thresh", "the moving interactive threshold", unit: "voluntary switches/s", gauge: true, mode: bpf, .kernel { $0.nvcsw_avg_thresh }),
+            .init("nr_direct_dispatches", "tasks sent straight to an idle CPU from select_cpu", unit: "tasks", .kernel { $0.nr_direct_dispatches }),
+            .init("nr_prio_dispatches", "tasks queued in the priority (interactive) DSQ", unit: "tasks", mode: bpf, .kernel { $0.nr_prio_dispatches }),
+            .init("nr_shared_dispatches", "tasks queued in the shared (regular) DSQ", unit: "tasks", mode: bpf, .kernel { $0.nr_shared_dispatches }),
+            .init("nr_kthread_dispatches", "per-CPU kthreads sent straight to their CPU (-k)", unit: "tasks", .kernel { $0.nr_kthread_dispatches }),
+            .init("nr_starvation_shared", "times the starvation guard served the shared DSQ first", unit: "times", mode: bpf, .kernel { $0.nr_starvation_shared }),
+            .init("nr_starvation_prio", "times the starvation guard served the priority DSQ first", unit: "times", mode: bpf, .kernel { $0.nr_starvation_prio }),
+            .init("nr_in_flight", "tasks sent to user space and not dispatched back yet (returns to 0)", unit: "tasks", gauge: true, mode: user, .kernel { $0.nr_in_flight }),
+            .init("nr_sent", "tasks sent to user space", unit: "tasks", mode: user, .kernel { $0.nr_sent }),
+            .init("nr_user_dispatches", "tasks dispatched as user space decided", unit: "tasks", mode: user, .kernel { $0.nr_user_dispatches }),
+            .init("nr_kernel_dispatches", "tasks the kernel side dispatched itself (idle CPU, kthread, fallback)", unit: "tasks", mode: user, .kernel { $0.nr_kernel_dispatches }),
+            .init("nr_bounce_dispatches", "user dispatches to a CPU the task may not use, redirected", unit: "dispatches", mode: user, .kernel { $0.nr_bounce_dispatches }),
+            .init("nr_cancel_dispatches", "user dispatches of a task re-enqueued since (stale), dropped", unit: "dispatches", mode: user, .kernel { $0.nr_cancel_dispatches }),
+            .init("nr_invalid_dispatches", "malformed dispatch records, dropped", unit: "records", mode: user, .kernel { $0.nr_invalid_dispatches }),
+            .init("nr_missing_tasks", "dispatch records for a task that no longer exists", unit: "records", mode: user, .kernel { $0.nr_missing_tasks }),
+            .init("nr_ring_full", "tasks the kernel side dispatched because the ring to user space was full", unit: "tasks", mode: user, .kernel { $0.nr_ring_full }),
+            .init("nr_user_timeouts", "tasks the kernel side dispatched after the fallback bound (--fallback-ms)", unit: "tasks", mode: user, .kernel { $0.nr_user_timeouts }),
+            .init("nr_drain_errors", "failed drains of the dispatch ring", unit: "drains", mode: user, .kernel { $0.nr_drain_errors }),
+            .init("nr_dequeued_in_flight", "tasks dequeued (affinity change, exit, ...) while in user space", unit: "tasks", mode: user, .kernel { $0.nr_dequeued_in_flight }),
+            .init("idle_in_flight_ns", "CPU time spent idle while tasks waited in user space (lost work conservation)", unit: "ns", mode: user, .kernel { $0.idle_in_flight_ns }),
+            .init("queued", "records in the ring to user space, not read yet", unit: "records", gauge: true, mode: user, .userSpace { $0.queued }),
+            .init("held", "tasks read by user space and not dispatched yet (its run queue)", unit: "tasks", gauge: true, mode: user, .userSpace { $0.held }),
+            .init("loops", "loops of the scheduling thread", unit: "loops", mode: user, .userSpace { $0.loops }),
+            .init("page_faults", "page faults of the scheduling thread (should stay 0)", unit: "faults", mode: user, .userSpace { $0.pageFaults }),
+            .init("ring_retries", "sends to the dispatch ring that found it full and were retried", unit: "sends", mode: user, .userSpace { $0.ringRetries }),
+            .init("interactive", "bpfland policy: tasks classified interactive now", unit: "tasks", gauge: true, mode: user, .userSpace { $0.interactive }),
+            .init("prio", "bpfland policy: tasks dispatched from the priority queue", unit: "tasks", mode: user, .userSpace { $0.prioDispatches }),
+            .init("regular", "bpfland policy: tasks dispatched from the regular queue", unit: "tasks", mode: user, .userSpace { $0.regularDispatches }),
+            .init("starvation", "bpfland policy: times the starvation guard served a queue first", unit: "times", mode: user, .userSpace { $0.starvation }),
+        ]
+    }()
+
+    /// The stats protocol's description of the table: what `stats_meta`, `--help-stats` and
+    /// `swiftland metrics` say. "mode" (bpf or user) comes first; it is not a counter.
+    public static let schema = StatsSchema(
+        name: "swiftland",
+        desc: "swiftland's counters (absolute since the scheduler was loaded; fields of the other mode stay 0)",
+        metricPrefix: "swiftland_",
+        fields: [.init(name: "mode", desc: "where the policy runs: bpf or user", unit: "", datum: .string, kind: .info)]
+            + all.map { d in
+                let scope = d.mode.map { " [\($0.rawValue) mode]" } ?? ""
+                return .init(name: d.name, desc: d.help + scope, unit: d.unit, kind: d.isGauge ? .gauge : .counter)
+            })
+}
+
+/// One reading of every counter.
 public struct Counters: Sendable, Equatable {
     /// Name, meaning, and value of each counter, in display order.
     public struct Field: Sendable, Equatable {
@@ -11,14 +108,6 @@ public struct Counters: Sendable, Equatable {
         /// Nil when the counter means something in both modes.
         public let mode: SchedulerMode?
         public let value: UInt64
-
-        init(name: String, help: String, isGauge: Bool, mode: SchedulerMode? = nil, value: UInt64) {
-            self.name = name
-            self.help = help
-            self.isGauge = isGauge
-            self.mode = mode
-            self.value = value
-        }
     }
 
     public let fields: [Field]
@@ -27,36 +116,20 @@ public struct Counters: Sendable, Equatable {
     /// (bucket 0 is [0, 1) us, bucket n is [2^(n-1), 2^n) us).
     public let decisionHistogram: [UInt64]
 
-    init(_ s: swl_stats) {
+    /// The kernel side's counters, and user space's own in user mode.
+    public init(_ s: swl_stats, userSpace: UserSpaceCounters? = nil) {
         var hist = s.decision_hist
         decisionHistogram = withUnsafeBytes(of: &hist) { Array($0.bindMemory(to: UInt64.self)) }
-        let user = SchedulerMode.user
-        let bpf = SchedulerMode.bpf
-        fields = [
-            Field(name: "nr_running", help: "tasks running on a CPU", isGauge: true, value: s.nr_running),
-            Field(name: "nr_interactive", help: "tasks classified interactive", isGauge: true, mode: bpf, value: s.nr_interactive),
-            Field(name: "nr_waiting", help: "tasks waiting in the priority and shared DSQs (smoothed)", isGauge: true, mode: bpf, value: s.nr_waiting),
-            Field(name: "nvcsw_avg_thresh", help: "interactive threshold, voluntary switches/s", isGauge: true, mode: bpf, value: s.nvcsw_avg_thresh),
-            Field(name: "nr_direct_dispatches", help: "tasks sent straight to an idle CPU", isGauge: false, value: s.nr_direct_dispatches),
-            Field(name: "nr_prio_dispatches", help: "tasks queued in the priority DSQ", isGauge: false, mode: bpf, value: s.nr_prio_dispatches),
-            Field(name: "nr_shared_dispatches", help: "tasks queued in the shared DSQ", isGauge: false, mode: bpf, value: s.nr_shared_dispatches),
-            Field(name: "nr_kthread_dispatches", help: "per-CPU kthreads sent to their CPU", isGauge: false, value: s.nr_kthread_dispatches),
-            Field(name: "nr_starvation_shared", help: "shared DSQ served first by the starvation guard", isGauge: false, mode: bpf, value: s.nr_starvation_shared),
-            Field(name: "nr_starvation_prio", help: "priority DSQ served first by the starvation guard", isGauge: false, mode: bpf, value: s.nr_starvation_prio),
-            Field(name: "nr_in_flight", help: "tasks sent to user space and not dispatched back yet", isGauge: true, mode: user, value: s.nr_in_flight),
-            Field(name: "nr_sent", help: "tasks sent to user space", isGauge: false, mode: user, value: s.nr_sent),
-            Field(name: "nr_user_dispatches", help: "tasks dispatched as user space decided", isGauge: false, mode: user, value: s.nr_user_dispatches),
-            Field(name: "nr_kernel_dispatches", help: "tasks dispatched by the kernel side (idle CPU, kthread, fallback)", isGauge: false, mode: user, value: s.nr_kernel_dispatches),
-            Field(name: "nr_bounce_dispatches", help: "user dispatches to a CPU the task may not use, redirected", isGauge: false, mode: user, value: s.nr_bounce_dispatches),
-            Field(name: "nr_cancel_dispatches", help: "user dispatches of a task re-enqueued since (stale)", isGauge: false, mode: user, value: s.nr_cancel_dispatches),
-            Field(name: "nr_invalid_dispatches", help: "malformed dispatch records, dropped", isGauge: false, mode: user, value: s.nr_invalid_dispatches),
-            Field(name: "nr_missing_tasks", help: "dispatch records for a task that no longer exists", isGauge: false, mode: user, value: s.nr_missing_tasks),
-            Field(name: "nr_ring_full", help: "tasks the kernel dispatched because the ring was full", isGauge: false, mode: user, value: s.nr_ring_full),
-            Field(name: "nr_user_timeouts", help: "tasks the kernel dispatched after the fallback bound", isGauge: false, mode: user, value: s.nr_user_timeouts),
-            Field(name: "nr_drain_errors", help: "failed drains of the dispatch ring", isGauge: false, mode: user, value: s.nr_drain_errors),
-            Field(name: "nr_dequeued_in_flight", help: "tasks dequeued while in user space", isGauge: false, mode: user, value: s.nr_dequeued_in_flight),
-            Field(name: "idle_in_flight_ns", help: "CPU time idle while tasks were in flight, ns", isGauge: false, mode: user, value: s.idle_in_flight_ns),
-        ]
+        fields = CounterDefinition.all.compactMap { d in
+            let value: UInt64
+            switch d.source {
+            case .kernel(let read): value = read(s)
+            case .userSpace(let read):
+                guard let userSpace else { return nil }
+                value = read(userSpace)
+            }
+            return Field(name: d.name, help: d.help, isGauge: d.isGauge, mode: d.mode, value: value)
+        }
     }
 
     public subscript(name: String) -> UInt64? {
@@ -65,6 +138,27 @@ public struct Counters: Sendable, Equatable {
 
     /// One line, `name=value ...`, of the counters that mean something in `mode`.
     public func line(for mode: SchedulerMode) -> String {
-        fields.filter { $0.mode == nil || $0.mode == mode }.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+        Self.line(fields.map { ($0.name, $0.mode, $0.value) }, for: mode)
+    }
+
+    /// The same line from (name, value) pairs in table order, e.g. from a stats reply.
+    public static func line(_ sample: StatsSample, for mode: SchedulerMode) -> String {
+        line(CounterDefinition.all.compactMap { d in
+            guard case .u64(let v)? = sample[d.name] else { return nil }
+            return (d.name, d.mode, v)
+        }, for: mode)
+    }
+
+    private static func line(_ items: [(String, SchedulerMode?, UInt64)], for mode: SchedulerMode) -> String {
+        items.filter { $0.1 == nil || $0.1 == mode }.map { "\($0.0)=\($0.2)" }.joined(separator: " ")
+    }
+
+    /// What the stats server serves: every counter of the table (0 where this reading has
+    /// none, e.g. user space's in bpf mode), and the mode.
+    public func sample(mode: SchedulerMode) -> StatsSample {
+        var sample = StatsSample(["mode": .string(mode.rawValue)])
+        for d in CounterDefinition.all { sample[d.name] = .u64(0) }
+        for f in fields { sample[f.name] = .u64(f.value) }
+        return sample
     }
 }

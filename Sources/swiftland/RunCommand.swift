@@ -2,6 +2,7 @@ import ArgumentParser
 import BPFLoader
 import Foundation
 import Glibc
+import ScxStats
 import UserSched
 
 struct RunCommand: ParsableCommand {
@@ -87,6 +88,15 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Print the counters every SECS seconds while running.", valueName: "secs"))
     var stats: Double?
 
+    @Option(help: ArgumentHelp("Print the counters of the swiftland already running, every SECS seconds, through its stats socket; loads nothing. Ends when that swiftland stops, or on SIGINT.", valueName: "secs"))
+    var monitor: Double?
+
+    @Flag(help: "Describe every counter (meaning, type, unit) and exit.")
+    var helpStats = false
+
+    @Option(help: ArgumentHelp("The UNIX socket the counters are served on while running (sched-ext's stats protocol), and that --monitor reads.", valueName: "path"))
+    var statsSocket: String = defaultStatsSocketPath
+
     @Option(help: ArgumentHelp("Detach after SECS seconds (default: run until SIGINT or SIGTERM).", valueName: "secs"))
     var duration: Double?
 
@@ -134,6 +144,7 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if let problem = config.problem() { throw ValidationError(problem) }
         if let stats, !(stats > 0 && stats.isFinite) { throw ValidationError("--stats must be a number of seconds above 0") }
+        if let monitor, !(monitor > 0 && monitor.isFinite) { throw ValidationError("--monitor must be a number of seconds above 0") }
         if let duration, !(duration > 0 && duration.isFinite) {
             throw ValidationError("--duration must be a number of seconds above 0")
         }
@@ -161,6 +172,13 @@ struct RunCommand: ParsableCommand {
             print("swiftland \(Swiftland.version)")
             return
         }
+        if helpStats {
+            print(CounterDefinition.schema.helpText)
+            return
+        }
+        if let monitor {
+            throw ExitCode(StatsMonitor(path: statsSocket, intervalSeconds: monitor).run())
+        }
         var objectBytes: [UInt8]?
         if let bpfObject {
             guard let data = FileManager.default.contents(atPath: bpfObject) else {
@@ -171,7 +189,7 @@ struct RunCommand: ParsableCommand {
         let stopSignals = SignalWaiter([SIGINT, SIGTERM])
         let runner = Runner(
             config: config, userOptions: try userOptions(), verbose: verbose, objectBytes: objectBytes,
-            statsInterval: stats, duration: duration, signals: stopSignals)
+            statsInterval: stats, duration: duration, signals: stopSignals, statsSocket: statsSocket)
         do {
             let ok = try runner.run()
             if !ok { throw ExitCode(1) }

@@ -1,6 +1,7 @@
 import BPFLoader
 import Foundation
 import Glibc
+import ScxStats
 
 /// The life of `swiftland run`: attach, watch, report, and load again when the kernel asks
 /// for a restart (CPU hotplug). In user mode a scheduling thread runs beside it.
@@ -13,6 +14,9 @@ struct Runner {
     let statsInterval: Double?
     let duration: Double?
     let signals: SignalWaiter
+    /// Where the stats server listens while the scheduler runs.
+    let statsSocket: String
+    private let board = StatsBoard()
 
     /// Why one attachment ended.
     enum Outcome {
@@ -32,6 +36,8 @@ struct Runner {
             Terminal.error("swiftland: warning: mlockall failed (\(errnoName(errno))); the scheduling thread may page-fault")
         }
         let deadline = duration.map { Date().addingTimeInterval($0) }
+        var server: StatsServer?
+        defer { server?.stop() }
         while true {
             var config = self.config
             let thread = userOptions.map { SchedulingThread(options: $0) }
@@ -50,7 +56,9 @@ struct Runner {
                 throw error
             }
             Terminal.out("swiftland: attached, \(describe(config))")
-            let outcome = watch(scheduler, thread, until: deadline)
+            board.publish(counters(scheduler, thread).sample(mode: config.mode))
+            if server == nil { server = startStatsServer() }
+            let outcome = watch(scheduler, thread, until: deadline, publishing: server != nil)
             scheduler.detach()
             thread?.stop()
             let info = scheduler.exitInfo()
@@ -65,7 +73,9 @@ struct Runner {
                 let dump = scheduler.exitDump()
                 if !dump.isEmpty { Terminal.out("swiftland: kernel debug dump:\n\(dump)") }
             }
-            Terminal.out("swiftland: counters: \(statsLine(scheduler, thread))")
+            let final = counters(scheduler, thread)
+            board.publish(final.sample(mode: config.mode))
+            Terminal.out("swiftland: counters: \(final.line(for: config.mode))")
             if case .kernelExit = outcome, info.wantsRestart {
                 Terminal.out("swiftland: restarting as the kernel asked\(info.isHotplug ? " (CPU hotplug)" : "")")
                 continue
@@ -75,7 +85,21 @@ struct Runner {
         }
     }
 
-    private func watch(_ scheduler: BPFScheduler, _ thread: SchedulingThread?, until deadline: Date?) -> Outcome {
+    /// Serves the counters over sched-ext's stats socket; a failure is reported and the
+    /// scheduler runs on without it.
+    private func startStatsServer() -> StatsServer? {
+        let board = self.board
+        let responder = StatsResponder(schema: CounterDefinition.schema) { board.sample }
+        do {
+            return try StatsServer(path: statsSocket, responder: responder)
+        } catch {
+            Terminal.error("swiftland: warning: no stats server: \(error)")
+            return nil
+        }
+    }
+
+    /// `publishing`: refresh the stats server's sample at every tick (100 ms).
+    private func watch(_ scheduler: BPFScheduler, _ thread: SchedulingThread?, until deadline: Date?, publishing: Bool) -> Outcome {
         var nextStats = statsInterval.map { Date().addingTimeInterval($0) }
         while true {
             if let sig = signals.wait(milliseconds: 100) { return .signal(sig) }
@@ -83,23 +107,36 @@ struct Runner {
             if let why = thread?.error { return .userLoopFailed(why) }
             let now = Date()
             if let deadline, now >= deadline { return .duration }
-            if let interval = statsInterval, let due = nextStats, now >= due {
-                Terminal.out("swiftland: \(statsLine(scheduler, thread))")
-                nextStats = due.addingTimeInterval(interval)
+            let due = statsInterval != nil && nextStats.map { now >= $0 } == true
+            guard publishing || due else { continue }
+            let current = counters(scheduler, thread)
+            if publishing { board.publish(current.sample(mode: config.mode)) }
+            if due, let interval = statsInterval, let next = nextStats {
+                Terminal.out("swiftland: \(current.line(for: config.mode))")
+                nextStats = next.addingTimeInterval(interval)
             }
         }
     }
 
-    /// The kernel side's counters of this mode, then user space's own (user mode).
-    private func statsLine(_ scheduler: BPFScheduler, _ thread: SchedulingThread?) -> String {
-        var line = scheduler.counters().line(for: config.mode)
-        if let s = thread?.snapshot {
-            line += " queued=\(s.queued) held=\(s.held) loops=\(s.loops) page_faults=\(s.pageFaults) ring_retries=\(s.ringErrors)"
-            if let p = s.policy, config.mode == .user, userOptions?.policy == .bpfland {
-                line += " interactive=\(p.interactive) prio=\(p.prioDispatches) regular=\(p.regularDispatches) starvation=\(p.starvationRegular + p.starvationPrio)"
-            }
+    /// The kernel side's counters, and user space's own in user mode.
+    private func counters(_ scheduler: BPFScheduler, _ thread: SchedulingThread?) -> Counters {
+        scheduler.counters(userSpace: thread.map { Self.userSpaceCounters($0.snapshot) })
+    }
+
+    static func userSpaceCounters(_ s: SchedulingThread.Snapshot) -> UserSpaceCounters {
+        var u = UserSpaceCounters()
+        u.queued = s.queued
+        u.held = s.held
+        u.loops = s.loops
+        u.pageFaults = s.pageFaults
+        u.ringRetries = s.ringErrors
+        if let p = s.policy {
+            u.interactive = UInt64(p.interactive)
+            u.prioDispatches = p.prioDispatches
+            u.regularDispatches = p.regularDispatches
+            u.starvation = p.starvationRegular + p.starvationPrio
         }
-        return line
+        return u
     }
 
     private func describe(_ c: SchedulerConfig) -> String {

@@ -152,6 +152,34 @@ else
   not_ok "--duration detaches by itself with exit status 0" "$work/duration.out"
 fi
 
+# The stats socket: served where sched-ext's tools look while swiftland runs, read by
+# `run --monitor` and `metrics`, gone when swiftland exits.
+sock=/var/run/scx/root/stats
+swiftland run >"$work/served.out" 2>&1 &
+swl=$!
+wait_state enabled 30
+sleep 1
+swiftland run --monitor 0.5 >"$work/monitor.out" 2>&1 &
+mon=$!
+sleep 2
+swiftland metrics >"$work/metrics.out" 2>&1
+metrics_rc=$?
+sock_mode=$(stat -c %a "$sock" 2>/dev/null)
+kill -INT "$swl"; wait "$swl"; wait "$mon"; mon_rc=$?
+if [ "$sock_mode" = 600 ] && [ "$(grep -c '^swiftland: nr_running=' "$work/monitor.out")" -ge 2 ] &&
+   grep -q 'the monitored swiftland stopped' "$work/monitor.out" && [ $mon_rc -eq 0 ] && [ ! -e "$sock" ]; then
+  ok "stats socket: served while running (mode 600), --monitor prints the counters until swiftland exits, socket removed"
+else
+  not_ok "stats socket: served while running (mode ${sock_mode:-none}), --monitor prints the counters until swiftland exits (exit $mon_rc), socket removed" "$work/monitor.out" "$work/served.out"
+fi
+if [ $metrics_rc -eq 0 ] && grep -q '^# TYPE swiftland_nr_direct_dispatches_total counter$' "$work/metrics.out" &&
+   grep -Eq '^swiftland_mode_info\{mode="bpf"\} 1(\.0)?$' "$work/metrics.out" &&
+   ! swiftland metrics >"$work/metrics-none.out" 2>&1 && grep -q 'no swiftland is running' "$work/metrics-none.out"; then
+  ok "metrics: Prometheus text while swiftland runs, a clear error and exit 1 when none does"
+else
+  not_ok "metrics: Prometheus text while swiftland runs, a clear error and exit 1 when none does" "$work/metrics.out" "$work/metrics-none.out"
+fi
+
 for policy in bpfland vruntime fifo; do
   stress_run "user:$policy" "$user_secs" --mode user --policy "$policy"
   if grep 'counters:' "$work/run-user:$policy.out" | tail -n 1 | grep -q ' nr_in_flight=0 '; then

@@ -1,0 +1,128 @@
+import Glibc
+
+/// Where sched-ext's schedulers serve their stats, and where its tools look.
+public let defaultStatsSocketPath = "/var/run/scx/root/stats"
+
+/// What went wrong with a stats socket, worded for the person at the terminal.
+public enum StatsSocketError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Nothing listens at the path (no file, or a stale socket of a process that died).
+    case noServer(path: String)
+    /// The socket exists but this user may not use it (it is root's).
+    case permissionDenied(path: String)
+    /// Another live process serves the path.
+    case inUse(path: String)
+    /// The path exists and is not a socket: never deleted.
+    case notASocket(path: String)
+    case pathTooLong(path: String)
+    /// The server did not answer in time.
+    case timedOut(path: String)
+    /// The server closed the connection.
+    case closed(path: String)
+    /// The reply was not the protocol's.
+    case badReply(String)
+    /// The server answered with a non-zero errno.
+    case refused(errno: Int32, message: String)
+    case system(call: String, path: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .noServer(let p): "nothing serves stats at \(p)"
+        case .permissionDenied(let p): "permission denied on \(p) (the stats socket is root's; run as root)"
+        case .inUse(let p): "another process already serves stats at \(p)"
+        case .notASocket(let p): "\(p) exists and is not a socket; not touching it"
+        case .pathTooLong(let p): "socket path too long: \(p)"
+        case .timedOut(let p): "the stats server at \(p) did not answer in time"
+        case .closed(let p): "the stats server at \(p) closed the connection"
+        case .badReply(let why): "malformed reply from the stats server: \(why)"
+        case .refused(let e, let m): "the stats server refused the request (errno \(e)): \(m)"
+        case .system(let call, let p, let e): "\(call) \(p): \(String(cString: strerror(e)))"
+        }
+    }
+}
+
+/// The few socket calls the server and client make, in one place.
+enum UnixSocket {
+    static func socketFD(path: String, nonBlocking: Bool) throws(StatsSocketError) -> Int32 {
+        var type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        if nonBlocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
+        let fd = socket(AF_UNIX, type, 0)
+        guard fd >= 0 else { throw .system(call: "socket", path: path, errno: errno) }
+        return fd
+    }
+
+    /// Calls `body` with the address of `path`.
+    static func withAddress<R>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) throws(StatsSocketError) -> R {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard !bytes.isEmpty, bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw .pathTooLong(path: path) }
+        withUnsafeMutableBytes(of: &addr.sun_path) { buf in
+            buf.copyBytes(from: bytes)
+            buf[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+    }
+
+    /// A connected, blocking socket with send and receive timeouts.
+    static func connect(_ path: String, timeoutMs: Int) throws(StatsSocketError) -> Int32 {
+        let fd = try socketFD(path: path, nonBlocking: false)
+        let rc = try withAddress(path) { Glibc.connect(fd, $0, $1) }
+        if rc != 0 {
+            let e = errno
+            close(fd)
+            switch e {
+            case ENOENT, ECONNREFUSED, ENOTDIR: throw .noServer(path: path)
+            case EACCES, EPERM: throw .permissionDenied(path: path)
+            default: throw .system(call: "connect", path: path, errno: e)
+            }
+        }
+        var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    /// Binds and listens at `path`, readable and writable by the owner only (`mode`). Parent
+    /// directories are created (0755, as scx's servers do). A socket left by a process that
+    /// died (nobody accepts on it) is replaced; a live one, or a file that is not a socket,
+    /// is left alone and reported.
+    static func listen(_ path: String, mode: mode_t, backlog: Int32) throws(StatsSocketError) -> (fd: Int32, inode: ino_t) {
+        try makeParents(of: path)
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFSOCK else { throw .notASocket(path: path) }
+            if let probe = try? connect(path, timeoutMs: 200) {
+                close(probe)
+                throw .inUse(path: path)
+            }
+            guard unlink(path) == 0 || errno == ENOENT else { throw .system(call: "unlink", path: path, errno: errno) }
+        }
+        let fd = try socketFD(path: path, nonBlocking: true)
+        // Clients cannot connect before listen(), so the mode is right before anyone can.
+        let bound = try withAddress(path) { Glibc.bind(fd, $0, $1) }
+        guard bound == 0 else {
+            let e = errno
+            close(fd)
+            throw e == EADDRINUSE ? .inUse(path: path) : .system(call: "bind", path: path, errno: e)
+        }
+        guard chmod(path, mode) == 0, lstat(path, &st) == 0, Glibc.listen(fd, backlog) == 0 else {
+            let e = errno
+            close(fd)
+            unlink(path)
+            throw .system(call: "listen", path: path, errno: e)
+        }
+        return (fd, st.st_ino)
+    }
+
+    private static func makeParents(of path: String) throws(StatsSocketError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/", omittingEmptySubsequences: true).dropLast() {
+            prefix += "/" + component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw .system(call: "mkdir", path: prefix, errno: errno)
+            }
+        }
+    }
+}

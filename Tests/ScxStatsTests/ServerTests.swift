@@ -1,0 +1,167 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+@testable import ScxStats
+
+@Suite("stats server on a UNIX socket", .serialized)
+struct ServerTests {
+    @Test func answersStatsAndMetaAndRemovesItsSocket() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let server = try StatsServer(path: path, responder: fixedResponder())
+        var st = stat()
+        #expect(lstat(path, &st) == 0)
+        #expect(st.st_mode & S_IFMT == S_IFSOCK)
+        #expect(st.st_mode & 0o777 == 0o600, "owner only")
+
+        let client = try StatsClient(path: path)
+        #expect(StatsSample(json: try client.request(.init(req: "stats")), schema: testSchema) == testSample)
+        #expect(try client.request(.init(req: "stats_meta")) == testSchema.meta)
+        server.stop()
+        #expect(lstat(path, &st) != 0, "stop() removes the socket")
+    }
+
+    @Test func malformedRequestGetsAnErrorAndTheConnectionLives() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let server = try StatsServer(path: path, responder: fixedResponder())
+        defer { server.stop() }
+        let client = try StatsClient(path: path)
+        for bad in ["{\"req\":", "garbage", "", "{\"req\":\"reboot\"}", "[\"stats\"]"] {
+            let reply = try JSON.parseReply(try client.exchange(bad))
+            #expect(reply.errno == StatsResponder.einval, "\(bad)")
+        }
+        // Binary junk, then a good request on the same connection.
+        try client.send([0xff, 0x00, 0xfe, 0x0a])
+        #expect(try JSON.parseReply(try client.receiveLine()).errno == StatsResponder.einval)
+        #expect(throws: StatsSocketError.self) { try client.request(.init(req: "stats", args: ["target": "nope"])) }
+        #expect(StatsSample(json: try client.request(.init(req: "stats")), schema: testSchema) == testSample)
+    }
+
+    @Test func pipelinedAndSplitRequests() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let server = try StatsServer(path: path, responder: fixedResponder())
+        defer { server.stop() }
+        let client = try StatsClient(path: path)
+        let line = StatsResponder.Request(req: "stats").line + "\n"
+        try client.send(Array((line + line + line).utf8))
+        for _ in 0..<3 { #expect(try JSON.parseReply(try client.receiveLine()).errno == 0) }
+        let bytes = Array(line.utf8)
+        try client.send(Array(bytes[0..<5]))
+        usleep(50_000)
+        try client.send(Array(bytes[5...]))
+        #expect(try JSON.parseReply(try client.receiveLine()).errno == 0)
+    }
+
+    @Test func overlongRequestIsRefusedAndClosed() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        var limits = StatsServer.Limits()
+        limits.maxRequestBytes = 1024
+        let server = try StatsServer(path: path, responder: fixedResponder(), limits: limits)
+        defer { server.stop() }
+        let client = try StatsClient(path: path)
+        try client.send([UInt8](repeating: UInt8(ascii: "x"), count: 8192))
+        #expect(try JSON.parseReply(try client.receiveLine()).errno == StatsResponder.einval)
+        #expect(throws: StatsSocketError.closed(path: path)) { try client.receiveLine() }
+        // The server still serves others.
+        #expect(try StatsClient(path: path).request(.init(req: "stats"))["nr_running"]?.uint64 == 3)
+    }
+
+    /// Many clients at once, some of them idle or never reading: each active one gets every
+    /// reply, and the source is only ever called from the server's thread.
+    @Test func concurrentClients() async throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let calls = Atomic<Int>(0)
+        let responder = StatsResponder(schema: testSchema) {
+            calls.add(1, ordering: .relaxed)
+            return testSample
+        }
+        let server = try StatsServer(path: path, responder: responder)
+        defer { server.stop() }
+        // Idle connections, and one that sends requests and never reads the replies.
+        let idle = try (0..<8).map { _ in try StatsClient(path: path) }
+        let deaf = try StatsClient(path: path)
+        try deaf.send(Array(String(repeating: StatsResponder.Request(req: "stats_meta").line + "\n", count: 200).utf8))
+
+        let clients = 16, requests = 50
+        let ok = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    let c = try StatsClient(path: path)
+                    var n = 0
+                    for _ in 0..<requests where try c.request(.init(req: "stats"))["nr_running"]?.uint64 == 3 { n += 1 }
+                    return n
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(ok == clients * requests)
+        #expect(calls.load(ordering: .relaxed) == clients * requests)
+        #expect(server.requestsServed >= clients * requests)
+        _ = idle
+    }
+
+    @Test func clientsBeyondTheLimitAreClosedNotQueued() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        var limits = StatsServer.Limits()
+        limits.maxClients = 4
+        let server = try StatsServer(path: path, responder: fixedResponder(), limits: limits)
+        defer { server.stop() }
+        let held = try (0..<4).map { _ in try StatsClient(path: path) }
+        for c in held { #expect(try c.request(.init(req: "stats"))["nr_running"]?.uint64 == 3) }
+        let extra = try StatsClient(path: path, timeoutMs: 2000)
+        #expect(throws: StatsSocketError.self) { try extra.request(.init(req: "stats")) }
+    }
+
+    @Test func staleSocketFromACrashedRunIsReplaced() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        try leaveStaleSocket(at: path)
+        #expect(throws: StatsSocketError.noServer(path: path)) { try StatsClient(path: path) }
+        let server = try StatsServer(path: path, responder: fixedResponder())
+        defer { server.stop() }
+        #expect(try StatsClient(path: path).request(.init(req: "stats"))["mode"]?.string == "bpf")
+    }
+
+    @Test func liveServerIsNotReplaced() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let first = try StatsServer(path: path, responder: fixedResponder())
+        defer { first.stop() }
+        #expect(throws: StatsSocketError.inUse(path: path)) { try StatsServer(path: path, responder: fixedResponder()) }
+        #expect(try StatsClient(path: path).request(.init(req: "stats"))["nr_running"]?.uint64 == 3)
+    }
+
+    @Test func aFileThatIsNotASocketIsLeftAlone() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try "precious".write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(throws: StatsSocketError.notASocket(path: path)) { try StatsServer(path: path, responder: fixedResponder()) }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "precious")
+    }
+
+    @Test func noServerIsReportedClearly() {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        #expect(throws: StatsSocketError.noServer(path: path)) { try StatsClient(path: path) }
+        #expect(StatsSocketError.noServer(path: path).description == "nothing serves stats at \(path)")
+    }
+
+    /// The real path, where sched-ext's tools look; only as root, and only when no
+    /// scheduler serves it on this host.
+    @Test(.enabled(if: getuid() == 0 && !FileManager.default.fileExists(atPath: defaultStatsSocketPath),
+                   "needs root and a free \(defaultStatsSocketPath)"))
+    func defaultPath() throws {
+        let server = try StatsServer(responder: fixedResponder())
+        defer { server.stop() }
+        var st = stat()
+        #expect(lstat(defaultStatsSocketPath, &st) == 0 && st.st_mode & 0o777 == 0o600 && st.st_uid == 0)
+        #expect(try StatsClient().request(.init(req: "stats"))["nr_running"]?.uint64 == 3)
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import Glibc
+@testable import ScxStats
+
+/// A small schema with one field of each kind, and a fixed reading of it.
+let testSchema = StatsSchema(
+    name: "teststats", desc: "a test scheduler's counters", metricPrefix: "test_",
+    fields: [
+        .init(name: "mode", desc: "where it runs", unit: "", datum: .string, kind: .info),
+        .init(name: "nr_running", desc: "tasks running now", unit: "tasks", kind: .gauge),
+        .init(name: "nr_dispatches", desc: "tasks dispatched", unit: "tasks", kind: .counter),
+        .init(name: "load", desc: "a \"quoted\" load\\average", unit: "", datum: .float, kind: .gauge),
+    ])
+
+let testSample = StatsSample([
+    "mode": .string("bpf"), "nr_running": .u64(3), "nr_dispatches": .u64(18_446_744_073_709_551_000), "load": .float(1.5),
+])
+
+func fixedResponder() -> StatsResponder {
+    StatsResponder(schema: testSchema) { testSample }
+}
+
+/// A fresh path for a socket, removed with its directory by the caller's `defer`.
+func temporarySocketPath(_ name: String = "stats") -> (path: String, cleanup: () -> Void) {
+    let dir = FileManager.default.temporaryDirectory.appending(path: "scxstats-\(getpid())-\(UUID().uuidString.prefix(8))").path
+    return ("\(dir)/root/\(name)", { try? FileManager.default.removeItem(atPath: dir) })
+}
+
+func fixtureURL(_ name: String) -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "Fixtures/\(name)")
+}
+
+func fixture(_ name: String) throws -> String {
+    try String(contentsOf: fixtureURL(name), encoding: .utf8)
+}
+
+/// A socket bound at `path` whose process "died": the file stays, nobody listens.
+func leaveStaleSocket(at path: String) throws {
+    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    precondition(fd >= 0)
+    let rc = try UnixSocket.withAddress(path) { bind(fd, $0, $1) }
+    precondition(rc == 0, "bind: \(errno)")
+    close(fd)
+}

@@ -1,0 +1,144 @@
+import BPFLoader
+import Foundation
+import Glibc
+import ScxStats
+import SwiftlandABI
+import Testing
+
+/// The counter table and the commands generated from it. The socket protocol itself is
+/// tested in ScxStatsTests; here the swiftland binary is run against a server in this
+/// process that serves made-up counters (no sched_ext needed).
+@Suite("counters: table, --help-stats, --monitor, metrics", .serialized)
+struct StatsTests {
+    @Test func tableIsTheSingleDefinition() {
+        let names = CounterDefinition.all.map(\.name)
+        #expect(Set(names).count == names.count, "names are unique")
+        #expect(CounterDefinition.schema.fields.map(\.name) == ["mode"] + names)
+        for d in CounterDefinition.all { #expect(!d.help.isEmpty && !d.unit.isEmpty, "\(d.name)") }
+
+        var s = swl_stats()
+        s.nr_running = 2
+        s.nr_in_flight = 3
+        var u = UserSpaceCounters()
+        u.queued = 1
+        let user = Counters(s, userSpace: u)
+        #expect(user.line(for: .user).hasPrefix("nr_running=2 nr_direct_dispatches=0 nr_kthread_dispatches=0 nr_in_flight=3 "))
+        #expect(user.line(for: .user).contains(" queued=1 held=0 loops=0 page_faults=0 "))
+        let bpf = Counters(s)
+        #expect(!bpf.line(for: .bpf).contains("queued="), "user space's counters only in user mode")
+        #expect(bpf.line(for: .bpf).hasPrefix("nr_running=2 nr_interactive=0 "))
+        // The served sample carries every field, and the line rebuilt from it is the same.
+        let sample = user.sample(mode: .user)
+        #expect(sample.values.count == CounterDefinition.schema.fields.count)
+        #expect(Counters.line(sample, for: .user) == user.line(for: .user))
+        #expect(Counters.line(bpf.sample(mode: .bpf), for: .bpf) == bpf.line(for: .bpf))
+    }
+
+    /// Replies recorded from `swiftland run --mode user` in the sched_ext VM with socat
+    /// (Fixtures/vm-stats*.reply): the metadata sched-ext's clients saw is the table's, and the
+    /// counters read back into the same --stats line.
+    @Test func repliesRecordedInTheVM() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "Fixtures")
+        let meta = try JSON.parseReply(String(contentsOf: dir.appending(path: "vm-stats-meta.reply"), encoding: .utf8))
+        #expect(meta.errno == 0)
+        #expect(meta.resp == CounterDefinition.schema.meta, "stats_meta changed: record it again if on purpose")
+        let stats = try JSON.parseReply(String(contentsOf: dir.appending(path: "vm-stats.reply"), encoding: .utf8))
+        let sample = StatsSample(json: stats.resp, schema: CounterDefinition.schema)
+        #expect(sample.values.count == CounterDefinition.schema.fields.count)
+        #expect(sample["mode"] == .string("user"))
+        let line = Counters.line(sample, for: .user)
+        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=113 "))
+        #expect(line.contains(" nr_sent=2894 nr_user_dispatches=2885 ") && line.hasSuffix(" starvation=155"))
+    }
+
+    @Test func helpStatsDescribesEveryCounter() throws {
+        let r = try CommandTests.run(CommandTests.binary, ["run", "--help-stats"])
+        #expect(r.status == 0)
+        for d in CounterDefinition.all {
+            #expect(r.output.contains("  \(d.name) "), "\(d.name)")
+            #expect(r.output.contains(d.help), "\(d.name)")
+        }
+        let idle = r.output.split(separator: "\n").first { $0.hasPrefix("  idle_in_flight_ns ") }
+        #expect(idle?.contains("(u64, counter, ns)") == true && idle?.contains(" : CPU time spent idle") == true)
+    }
+
+    @Test func withoutARunningSwiftlandMonitorAndMetricsSaySo() throws {
+        let path = FileManager.default.temporaryDirectory.appending(path: "swl-none-\(getpid())/stats").path
+        let metrics = try CommandTests.run(CommandTests.binary, ["metrics", "--stats-socket", path])
+        #expect(metrics.status == 1)
+        #expect(metrics.output.contains("no swiftland is running"), "\(metrics.output)")
+        let monitor = try CommandTests.run(CommandTests.binary, ["run", "--monitor", "1", "--stats-socket", path])
+        #expect(monitor.status == 1)
+        #expect(monitor.output.contains("no swiftland is running"), "\(monitor.output)")
+    }
+
+    static func fakeServer(_ path: String) throws -> StatsServer {
+        var s = swl_stats()
+        s.nr_running = 2
+        s.nr_sent = 1234
+        s.idle_in_flight_ns = 5_000_000
+        var u = UserSpaceCounters()
+        u.loops = 77
+        let sample = Counters(s, userSpace: u).sample(mode: .user)
+        return try StatsServer(path: path, responder: StatsResponder(schema: CounterDefinition.schema) { sample })
+    }
+
+    @Test func metricsPrintsTheRunningCounters() throws {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "swl-metrics-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try Self.fakeServer("\(dir)/stats")
+        defer { server.stop() }
+        let r = try CommandTests.run(CommandTests.binary, ["metrics", "--stats-socket", "\(dir)/stats"])
+        #expect(r.status == 0, "\(r.output)")
+        let lines = Set(r.output.split(separator: "\n").map(String.init))
+        #expect(lines.contains("swiftland_nr_sent_total 1234"))
+        #expect(lines.contains("# TYPE swiftland_nr_sent_total counter"))
+        #expect(lines.contains("swiftland_nr_running 2.0"), "swift-prometheus writes gauges as doubles")
+        #expect(lines.contains("# TYPE swiftland_nr_running gauge"))
+        #expect(lines.contains("swiftland_idle_in_flight_ns_total 5000000"))
+        #expect(lines.contains("swiftland_loops_total 77"))
+        #expect(lines.contains(#"swiftland_mode_info{mode="user"} 1.0"#))
+        let samples = lines.filter { !$0.hasPrefix("#") }
+        #expect(samples.count == CounterDefinition.schema.fields.count)
+    }
+
+    @Test func monitorPrintsLinesUntilSignalled() throws {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "swl-monitor-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try Self.fakeServer("\(dir)/stats")
+        defer { server.stop() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandTests.binary)
+        p.arguments = ["run", "--monitor", "0.2", "--stats-socket", "\(dir)/stats"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        usleep(1_000_000)
+        kill(p.processIdentifier, SIGINT)
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let lines = out.split(separator: "\n").filter { $0.hasPrefix("swiftland: nr_running=2 ") }
+        #expect(lines.count >= 3, "\(out)")
+        #expect(lines.first?.contains(" nr_sent=1234 ") == true)
+        #expect(lines.first?.contains(" loops=77 ") == true)
+    }
+
+    @Test func monitorEndsWhenTheSwiftlandStops() throws {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "swl-monitor-end-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try Self.fakeServer("\(dir)/stats")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandTests.binary)
+        p.arguments = ["run", "--monitor", "0.2", "--stats-socket", "\(dir)/stats"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        usleep(500_000)
+        server.stop()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(out.contains("the monitored swiftland stopped"), "\(out)")
+    }
+}
