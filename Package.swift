@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // libbpf from Debian (1.4.6 from bookworm-backports; see scripts/setup.sh).
@@ -38,7 +39,10 @@ let package = Package(
         // Loading, configuring, attaching and reading the BPF scheduler.
         .target(
             name: "BPFLoader",
-            dependencies: ["CLibbpf", "CBPFShim", "SwiftlandABI", "Embedded", "ScxStats"]),
+            dependencies: [
+                "CLibbpf", "CBPFShim", "SwiftlandABI", "Embedded", "ScxStats",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // user mode's policies: pure Swift, no I/O. Queued-task records in, dispatch records out.
         .target(
             name: "UserSched",
@@ -52,6 +56,7 @@ let package = Package(
             dependencies: [
                 "BPFLoader", "VMRunner", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI"]),
         .testTarget(name: "CompareKitTests", dependencies: ["CompareKit"], exclude: ["Fixtures"]),
@@ -60,7 +65,7 @@ let package = Package(
             name: "SwiftlandTests",
             dependencies: [
                 "BPFLoader", "VMRunner", "swiftland", "SwiftlandABI", "Embedded", "RingBridge", "TestObjects",
-                "CLibbpf", "CBPFShim", "ScxStats",
+                "CLibbpf", "CBPFShim", "ScxStats", .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"]),
     ],

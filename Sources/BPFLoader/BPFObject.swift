@@ -1,6 +1,7 @@
 import CBPFShim
 import CLibbpf
 import Glibc
+import Logging
 
 /// A BPF ELF object opened with libbpf: the one place swiftland opens, loads and looks
 /// into BPF objects (the scheduler, the test programs, the layout checks).
@@ -64,7 +65,7 @@ public final class BPFObject {
         guard err != 0 else { return }
         let log = verifierLog
         let warnings = LibbpfLog.warnings
-        if verbose, !log.isEmpty { Terminal.error("verifier log:\n\(log)") }
+        if !log.isEmpty { Log.swiftland.info("verifier log:\n\(log)") }
         if !log.isEmpty {
             throw .verifierRejected(program: Self.failedProgram(in: warnings), errno: err, log: Self.tail(of: log))
         }

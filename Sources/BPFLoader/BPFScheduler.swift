@@ -2,6 +2,7 @@ import CBPFShim
 import CLibbpf
 import Embedded
 import Glibc
+import Logging
 import SwiftlandABI
 
 /// One load of the BPF scheduler: open the object, write the tunables and the ops fields,
@@ -38,7 +39,7 @@ public final class BPFScheduler {
         try object.load()
         try mapBSS()
         if verbose, !object.verifierLog.isEmpty {
-            Terminal.error(object.verifierLog)
+            Log.swiftland.debug("verifier log:\n\(object.verifierLog)")
         }
     }
 

@@ -1,21 +1,16 @@
 import CBPFShim
+import Logging
 import Synchronization
 
-/// libbpf's messages: printed to standard error when verbose (-v), and the warnings kept
-/// so that a failed load can say which program failed and why.
+/// libbpf's messages: logged through swift-log (its warnings at warning, its info at info,
+/// its debug output at debug, so `-v` and `-vv` show them), and the warnings kept so that a
+/// failed load can say which program failed and why.
 enum LibbpfLog {
-    private static let state = Mutex(State())
+    private static let warningsKept = Mutex<[String]>([])
 
-    private struct State {
-        var verbose = false
-        var warnings: [String] = []
-    }
-
+    /// - Parameter verbose: also ask libbpf for its debug output (it is costly to format).
     static func install(verbose: Bool) {
-        state.withLock {
-            $0.verbose = verbose
-            $0.warnings.removeAll()
-        }
+        warningsKept.withLock { $0.removeAll() }
         swl_set_libbpf_logger({ level, message in
             guard let message else { return }
             LibbpfLog.receive(level: level, String(cString: message))
@@ -23,17 +18,24 @@ enum LibbpfLog {
     }
 
     /// Warnings since install(), oldest first.
-    static var warnings: [String] { state.withLock { $0.warnings } }
+    static var warnings: [String] { warningsKept.withLock { $0 } }
 
     private static func receive(level: Int32, _ message: String) {
-        let verbose = state.withLock { s in
-            if level == 0 /* LIBBPF_WARN */ {
-                s.warnings.append(message.trimmingTrailingNewlines)
-                if s.warnings.count > 64 { s.warnings.removeFirst() }
+        let text = message.trimmingTrailingNewlines
+        let logLevel: Logger.Level
+        switch level {
+        case 0 /* LIBBPF_WARN */:
+            warningsKept.withLock { w in
+                w.append(text)
+                if w.count > 64 { w.removeFirst() }
             }
-            return s.verbose
+            // A failed load is explained by the error swiftland reports (built from these
+            // warnings); the raw lines are for -v.
+            logLevel = .info
+        case 1 /* LIBBPF_INFO */: logLevel = .info
+        default: logLevel = .debug
         }
-        if verbose { Terminal.error(message.trimmingTrailingNewlines) }
+        Logger(label: "swiftland.libbpf").log(level: logLevel, "\(text)")
     }
 }
 

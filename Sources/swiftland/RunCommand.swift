@@ -2,6 +2,7 @@ import ArgumentParser
 import BPFLoader
 import Foundation
 import Glibc
+import Logging
 import ScxStats
 import UserSched
 
@@ -100,8 +101,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Detach after SECS seconds (default: run until SIGINT or SIGTERM).", valueName: "secs"))
     var duration: Double?
 
-    @Flag(name: [.customShort("v"), .long], help: "Print libbpf's messages and the verifier's log.")
-    var verbose = false
+    @Flag(name: [.customShort("v"), .long], help: ArgumentHelp(
+        "More log: -v adds libbpf's messages and the verifier's log, -vv libbpf's debug output.",
+        discussion: "Log lines go to standard error; under systemd each carries its priority for the journal."))
+    var verbose: Int
 
     @Flag(name: [.customShort("V"), .customLong("version")], help: "Print the version and exit.")
     var printVersion = false
@@ -168,6 +171,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        Log.setUp(verbosity: verbose)
         if printVersion {
             print("swiftland \(Swiftland.version)")
             return
@@ -188,7 +192,7 @@ struct RunCommand: ParsableCommand {
         }
         let stopSignals = SignalWaiter([SIGINT, SIGTERM])
         let runner = Runner(
-            config: config, userOptions: try userOptions(), verbose: verbose, objectBytes: objectBytes,
+            config: config, userOptions: try userOptions(), verbose: verbose > 0, objectBytes: objectBytes,
             statsInterval: stats, duration: duration, signals: stopSignals, statsSocket: statsSocket)
         do {
             let ok = try runner.run()
@@ -199,7 +203,7 @@ struct RunCommand: ParsableCommand {
     }
 
     private func fail(_ message: String) -> ExitCode {
-        Terminal.error("swiftland: error: \(message)")
+        Log.swiftland.error("\(message)")
         return ExitCode(1)
     }
 }

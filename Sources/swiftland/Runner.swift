@@ -1,6 +1,7 @@
 import BPFLoader
 import Foundation
 import Glibc
+import Logging
 import ScxStats
 
 /// The life of `swiftland run`: attach, watch, report, and load again when the kernel asks
@@ -17,6 +18,7 @@ struct Runner {
     /// Where the stats server listens while the scheduler runs.
     let statsSocket: String
     private let board = StatsBoard()
+    private let log = Log.swiftland
 
     /// Why one attachment ended.
     enum Outcome {
@@ -33,7 +35,7 @@ struct Runner {
         try preflight.check()
         if userOptions != nil, mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
             // Not fatal: page faults are counted, and the fallback bound covers a stall.
-            Terminal.error("swiftland: warning: mlockall failed (\(errnoName(errno))); the scheduling thread may page-fault")
+            log.warning("mlockall failed (\(errnoName(errno))); the scheduling thread may page-fault")
         }
         let deadline = duration.map { Date().addingTimeInterval($0) }
         var server: StatsServer?
@@ -55,7 +57,7 @@ struct Runner {
                 thread?.stop()
                 throw error
             }
-            Terminal.out("swiftland: attached, \(describe(config))")
+            log.notice("attached, \(describe(config))")
             board.publish(counters(scheduler, thread).sample(mode: config.mode))
             if server == nil { server = startStatsServer() }
             let outcome = watch(scheduler, thread, until: deadline, publishing: server != nil)
@@ -63,21 +65,21 @@ struct Runner {
             thread?.stop()
             let info = scheduler.exitInfo()
             switch outcome {
-            case .signal(let sig): Terminal.out("swiftland: \(signalName(sig)) received, detached")
-            case .duration: Terminal.out("swiftland: --duration reached, detached")
-            case .kernelExit: Terminal.out("swiftland: the kernel stopped the scheduler")
-            case .userLoopFailed(let why): Terminal.out("swiftland: the scheduling thread failed (\(why)), detached")
+            case .signal(let sig): log.notice("\(signalName(sig)) received, detached")
+            case .duration: log.notice("--duration reached, detached")
+            case .kernelExit: log.notice("the kernel stopped the scheduler")
+            case .userLoopFailed(let why): log.error("the scheduling thread failed (\(why)), detached")
             }
-            Terminal.out("swiftland: \(info.summary)")
+            log.log(level: info.isError ? .error : .notice, "\(info.summary)")
             if info.isError {
                 let dump = scheduler.exitDump()
-                if !dump.isEmpty { Terminal.out("swiftland: kernel debug dump:\n\(dump)") }
+                if !dump.isEmpty { log.error("kernel debug dump:\n\(dump)") }
             }
             let final = counters(scheduler, thread)
             board.publish(final.sample(mode: config.mode))
             Terminal.out("swiftland: counters: \(final.line(for: config.mode))")
             if case .kernelExit = outcome, info.wantsRestart {
-                Terminal.out("swiftland: restarting as the kernel asked\(info.isHotplug ? " (CPU hotplug)" : "")")
+                log.notice("restarting as the kernel asked\(info.isHotplug ? " (CPU hotplug)" : "")")
                 continue
             }
             if case .userLoopFailed = outcome { return false }
@@ -93,7 +95,7 @@ struct Runner {
         do {
             return try StatsServer(path: statsSocket, responder: responder)
         } catch {
-            Terminal.error("swiftland: warning: no stats server: \(error)")
+            log.warning("no stats server: \(error)")
             return nil
         }
     }

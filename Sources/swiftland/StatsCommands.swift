@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPFLoader
 import Glibc
+import Logging
 import ScxStats
 
 /// `swiftland run --monitor SECS`: the counters of a running swiftland, read through its
@@ -17,7 +18,7 @@ struct StatsMonitor {
         do {
             client = try StatsClient(path: path)
         } catch {
-            Terminal.error("swiftland: \(notRunningMessage(error))")
+            Log.swiftland.error("\(notRunningMessage(error))")
             return 1
         }
         while true {
@@ -25,10 +26,10 @@ struct StatsMonitor {
             switch Result(catching: { () throws(StatsSocketError) in try Self.read(client) }) {
             case .success(let s): sample = s
             case .failure(.closed):
-                Terminal.out("swiftland: the monitored swiftland stopped")
+                Log.swiftland.notice("the monitored swiftland stopped")
                 return 0
             case .failure(let error):
-                Terminal.error("swiftland: error: \(error)")
+                Log.swiftland.error("\(error)")
                 return 1
             }
             let mode = sample["mode"].flatMap { if case .string(let s) = $0 { SchedulerMode(rawValue: s) } else { nil } } ?? .bpf
@@ -43,8 +44,8 @@ struct StatsMonitor {
 
     private func notRunningMessage(_ error: StatsSocketError) -> String {
         switch error {
-        case .noServer: "error: no swiftland is running (\(error)); start one with `swiftland run`"
-        default: "error: \(error)"
+        case .noServer: "no swiftland is running (\(error)); start one with `swiftland run`"
+        default: "\(error)"
         }
     }
 }
@@ -70,14 +71,15 @@ struct MetricsCommand: ParsableCommand {
     var statsSocket: String = defaultStatsSocketPath
 
     func run() throws {
+        Log.setUp(verbosity: 0)
         do {
             let sample = try StatsMonitor.read(try StatsClient(path: statsSocket))
             print(PrometheusText.render(sample, schema: CounterDefinition.schema), terminator: "")
         } catch .noServer {
-            Terminal.error("swiftland: error: no swiftland is running (nothing serves stats at \(statsSocket)); start one with `swiftland run`")
+            Log.swiftland.error("no swiftland is running (nothing serves stats at \(statsSocket)); start one with `swiftland run`")
             throw ExitCode(1)
         } catch {
-            Terminal.error("swiftland: error: \(error)")
+            Log.swiftland.error("\(error)")
             throw ExitCode(1)
         }
     }

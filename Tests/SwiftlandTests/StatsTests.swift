@@ -112,6 +112,7 @@ struct StatsTests {
         p.arguments = ["run", "--monitor", "0.2", "--stats-socket", "\(dir)/stats"]
         let pipe = Pipe()
         p.standardOutput = pipe
+        p.standardError = pipe  // counters on stdout, the log line that it stopped on stderr
         try p.run()
         usleep(1_000_000)
         kill(p.processIdentifier, SIGINT)
@@ -133,6 +134,7 @@ struct StatsTests {
         p.arguments = ["run", "--monitor", "0.2", "--stats-socket", "\(dir)/stats"]
         let pipe = Pipe()
         p.standardOutput = pipe
+        p.standardError = pipe  // counters on stdout, the log line that it stopped on stderr
         try p.run()
         usleep(500_000)
         server.stop()
