@@ -72,11 +72,14 @@ public enum HTMLReport {
             h.append("</section>")
         }
 
-        let flights = s.workloads.compactMap { Plots.inFlight(experiment, workload: $0.name) }
+        let flights = s.workloads.flatMap {
+            [Plots.inFlight(experiment, workload: $0.name), Plots.decisionLatency(experiment, workload: $0.name)].compactMap { $0 }
+        }
         if !flights.isEmpty {
             h.append("<section id=\"in-flight\">\n<h2>In flight (user mode)</h2>")
             h.append("<p>Tasks sent to user space and not dispatched back yet, over each round: how deep the queue "
-                + "between the kernel and the Swift process grew.</p>")
+                + "between the kernel and the Swift process grew; and how long a task waited there for the policy's "
+                + "decision.</p>")
             h.append(contentsOf: flights.map(figure))
             h.append("</section>")
         }

@@ -230,6 +230,41 @@ public enum Plots {
         return svg.document(title: "\(workload): tasks in flight in user space")
     }
 
+    /// user mode's queueing as a distribution: the time from a task's enqueue to the
+    /// policy's decision about it (`decision_hist`), share per log2 bucket, one line per
+    /// user-mode arm, counted rounds pooled. bpf mode decides inside enqueue, so it has none.
+    public static func decisionLatency(_ experiment: Experiment, workload: String) -> String? {
+        let styles = armStyles(experiment.settings.arms)
+        var pooled: [(arm: Arm, histogram: Log2Histogram)] = []
+        for arm in experiment.settings.arms where arm.isUserMode {
+            let hs = experiment.countedRecords.filter { $0.arm == arm && $0.workload == workload }.compactMap(\.decisionLatency)
+            guard let first = hs.first else { continue }
+            let h = hs.dropFirst().reduce(first) { $0.merged(with: $1) }
+            if !h.isEmpty { pooled.append((arm, h)) }
+        }
+        let hs = pooled.map(\.histogram)
+        guard let firstBucket = hs.compactMap({ $0.counts.firstIndex { $0 > 0 } }).min(),
+              let lastBucket = hs.compactMap({ $0.counts.lastIndex { $0 > 0 } }).max()
+        else { return nil }
+        let count = hs.map(\.counts.count).max()!
+        let range = firstBucket...min(count - 1, max(lastBucket, firstBucket + 3))
+        var series: [Series] = []
+        var top = 0.0
+        for (arm, h) in pooled {
+            let total = Double(h.total)
+            let points = range.map { n in (x: bucketCenterLog2(n), y: n < h.counts.count ? 100 * Double(h.counts[n]) / total : 0) }
+            top = max(top, points.map(\.y).max() ?? 0)
+            series.append(Series(style: styles[arm]!, points: points))
+        }
+        var x = log2Axis(range)
+        x.title = "enqueue to decision (us, log2 buckets)"
+        return lineChart(
+            title: "\(workload): time in user space before the decision",
+            subtitle: "enqueue to the policy's dispatch decision, share per log2 bucket, all counted rounds pooled",
+            x: x, y: Axis.linear(from: 0, to: top, title: "% of decisions", unit: "%"),
+            series: series, legend: pooled.map { ("\($0.arm) (\(formatCount($0.histogram.total)))", styles[$0.arm]!) })
+    }
+
     /// Each workload's medians with their confidence intervals as whiskers, one panel per
     /// workload (their units differ), the baseline's median as a dashed line.
     public static func medians(_ summary: Summary) -> String? {

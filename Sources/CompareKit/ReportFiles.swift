@@ -40,6 +40,7 @@ public enum ReportFiles {
             if let svg = Plots.latencyDistribution(summary, workload: w.name) { svgs.append(("latency-\(slug)", svg)) }
             if let svg = Plots.latencyTail(summary, workload: w.name) { svgs.append(("latency-tail-\(slug)", svg)) }
             if let svg = Plots.inFlight(experiment, workload: w.name) { svgs.append(("in-flight-\(slug)", svg)) }
+            if let svg = Plots.decisionLatency(experiment, workload: w.name) { svgs.append(("decisions-\(slug)", svg)) }
         }
         var svgURLs: [URL] = []
         for (name, svg) in svgs {

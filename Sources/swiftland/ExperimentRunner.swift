@@ -76,6 +76,9 @@ struct ExperimentRunner {
         if let scheduler {
             let report = scheduler.stop()
             record.counters = report.counters
+            if let hist = report.decisionHistogram, hist.reduce(0, +) > 0 {
+                record.decisionLatency = Log2Histogram(counts: hist)
+            }
             if !report.inFlight.isEmpty { record.timeSeries[TimeSeriesName.inFlight] = report.inFlight }
             if report.status != 0, record.failure == nil {
                 record.failure = "the scheduler exited with status \(report.status): \(report.tail)"
@@ -125,6 +128,8 @@ final class ChildScheduler {
     struct Report {
         var status: Int32
         var counters: [String: UInt64]
+        /// user mode: enqueue-to-decision times, per log2 us bucket.
+        var decisionHistogram: [UInt64]?
         var inFlight: [SamplePoint]
         var tail: String
     }
@@ -189,8 +194,10 @@ final class ChildScheduler {
         try? FileManager.default.removeItem(at: log)
         var counters: [String: UInt64] = [:]
         var inFlight: [SamplePoint] = []
+        var decisions: [UInt64]?
         var t = 0.0
         for line in text.split(separator: "\n") {
+            if let hist = Self.decisionHistogram(line) { decisions = hist }
             let isFinal = line.hasPrefix("swiftland: counters: ")
             guard line.hasPrefix("swiftland: nr_running=") || isFinal else { continue }
             let fields = Self.fields(line)
@@ -202,9 +209,19 @@ final class ChildScheduler {
             }
         }
         let tail = text.split(separator: "\n").suffix(3).joined(separator: " | ")
-        let report = Report(status: process.terminationStatus, counters: counters, inFlight: inFlight, tail: tail)
+        let report = Report(
+            status: process.terminationStatus, counters: counters, decisionHistogram: decisions, inFlight: inFlight, tail: tail)
         finished = report
         return report
+    }
+
+    /// The counts of a `swiftland: decision_hist_us=...` line, nil for any other line.
+    static func decisionHistogram(_ line: Substring) -> [UInt64]? {
+        let prefix = "swiftland: " + Runner.decisionHistogramPrefix
+        guard line.hasPrefix(prefix) else { return nil }
+        let counts = line.dropFirst(prefix.count).split(separator: ",").map { UInt64($0) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0 != nil }) else { return nil }
+        return counts.map { $0! }
     }
 
     /// `name=value` pairs of a counters line.

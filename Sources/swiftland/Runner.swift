@@ -78,6 +78,10 @@ struct Runner {
             let final = counters(scheduler, thread)
             board.publish(final.sample(mode: config.mode))
             Terminal.out("swiftland: counters: \(final.line(for: config.mode))")
+            if config.mode == .user {
+                // user mode's queueing, as a distribution (compare plots it).
+                Terminal.out("swiftland: \(Self.decisionHistogramPrefix)\(final.decisionHistogram.map(String.init).joined(separator: ","))")
+            }
             if case .kernelExit = outcome, info.wantsRestart {
                 log.notice("restarting as the kernel asked\(info.isHotplug ? " (CPU hotplug)" : "")")
                 continue
@@ -124,6 +128,10 @@ struct Runner {
     private func counters(_ scheduler: BPFScheduler, _ thread: SchedulingThread?) -> Counters {
         scheduler.counters(userSpace: thread.map { Self.userSpaceCounters($0.snapshot) })
     }
+
+    /// How the final enqueue-to-decision histogram is printed: `swiftland: decision_hist_us=c0,c1,...`
+    /// (count per log2 microsecond bucket, as bpf/intf.h keeps it).
+    static let decisionHistogramPrefix = "decision_hist_us="
 
     static func userSpaceCounters(_ s: SchedulingThread.Snapshot) -> UserSpaceCounters {
         var u = UserSpaceCounters()

@@ -124,6 +124,7 @@ struct ReportTests {
         let plots = [
             Plots.latencyDistribution(summary, workload: "hackbench"), Plots.latencyTail(summary, workload: "hackbench"),
             Plots.inFlight(experiment, workload: "hackbench"), Plots.medians(summary),
+            Plots.decisionLatency(experiment, workload: "hackbench"),
         ]
         for svg in plots {
             let svg = try #require(svg)
@@ -142,6 +143,12 @@ struct ReportTests {
         #expect(!flight.text.contains("eevdf"))
         #expect(parseXML(plots[3]!).text.contains("0.808x"))
         #expect(Plots.inFlight(experiment, workload: "nope") == nil)
+        let decisions = parseXML(plots[4]!)
+        #expect(decisions.text.contains("hackbench: time in user space before the decision"))
+        #expect(decisions.text.contains("user:bpfland:8 (700)"), "7 counted rounds x 100 decisions, warm-up left out")
+        #expect(!decisions.text.contains("eevdf") && !decisions.text.contains("bpf ("))
+        #expect(decisions.elements.filter { $0 == "polyline" }.count == 2)
+        #expect(Plots.decisionLatency(experiment, workload: "nope") == nil)
     }
 
     @Test("names with markup characters are escaped in SVG and HTML")
@@ -169,7 +176,8 @@ struct ReportTests {
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         let parsed = parseXML(html)
         #expect(parsed.error == nil, "\(parsed.error ?? "")")
-        #expect(parsed.elements.filter { $0 == "svg" }.count == 1 + 2 * 2 + 2)
+        // medians; per workload: latency distribution and tail, in flight, decisions.
+        #expect(parsed.elements.filter { $0 == "svg" }.count == 1 + 2 * 2 + 2 * 2)
         #expect(parsed.elements.contains("style"))
         for external in ["<script", "<link", "src=", "@import", "url("] { #expect(!html.contains(external)) }
         // The only URLs are the SVG namespace and the relative links to the raw data.
@@ -197,7 +205,8 @@ struct ReportTests {
         let names = Set(written.files.map(\.lastPathComponent))
         #expect(names == ["experiment.json", "rounds.csv", "summary.txt", "report.html", "medians.svg",
                           "latency-hackbench.svg", "latency-tail-hackbench.svg", "in-flight-hackbench.svg",
-                          "latency-cyclictest.svg", "latency-tail-cyclictest.svg", "in-flight-cyclictest.svg"])
+                          "decisions-hackbench.svg", "latency-cyclictest.svg", "latency-tail-cyclictest.svg",
+                          "in-flight-cyclictest.svg", "decisions-cyclictest.svg"])
         #expect(written.pngNote?.contains("librsvg2-bin") == true)
         #expect(try Experiment.decode(json: Data(contentsOf: dir.appendingPathComponent("experiment.json"))) == experiment)
         #expect(ReportFiles.fileSlug("Hack bench/2!") == "hack-bench-2")
@@ -208,7 +217,7 @@ struct ReportTests {
             let withPNG = try ReportFiles.write(experiment, to: dir, converter: converter)
             #expect(withPNG.pngNote == nil, "\(withPNG.pngNote ?? "")")
             let pngs = withPNG.files.filter { $0.pathExtension == "png" }
-            #expect(pngs.count == 7)
+            #expect(pngs.count == 9)
             for png in pngs {
                 let magic = try Data(contentsOf: png).prefix(4)
                 #expect(magic == Data([0x89, 0x50, 0x4E, 0x47]))

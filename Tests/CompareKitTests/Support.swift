@@ -44,6 +44,10 @@ func sampleExperiment(workloadName: String = "hackbench", rounds: Int = 7) throw
                 if arm.isUserMode {
                     record.counters["nr_sent"] = 5000
                     record.counters["nr_ring_full"] = UInt64(s)
+                    var decisions = [UInt64](repeating: 0, count: 24)
+                    decisions[2 + s] = 70
+                    decisions[5 + s] = 30
+                    record.decisionLatency = Log2Histogram(counts: decisions)
                     record.timeSeries[TimeSeriesName.inFlight] = (0..<50).map { i in
                         SamplePoint(tSeconds: Double(i) * 0.1, value: Double((i * (3 + s) + round) % (8 * s + 3)))
                     }

@@ -56,4 +56,11 @@ struct CompareCommandTests {
         let line: Substring = "swiftland: counters: nr_running=0 nr_in_flight=3 queued=1 bogus=x"
         #expect(ChildScheduler.fields(line) == ["nr_running": 0, "nr_in_flight": 3, "queued": 1])
     }
+
+    @Test func decisionHistogramLine() {
+        #expect(ChildScheduler.decisionHistogram("swiftland: decision_hist_us=0,3,17,0,2") == [0, 3, 17, 0, 2])
+        #expect(ChildScheduler.decisionHistogram("swiftland: decision_hist_us=0,x,1") == nil)
+        #expect(ChildScheduler.decisionHistogram("swiftland: decision_hist_us=") == nil)
+        #expect(ChildScheduler.decisionHistogram("swiftland: counters: nr_running=0") == nil)
+    }
 }
