@@ -14,8 +14,8 @@ import SwiftlandABI
 ///   8-byte payload that moves with the entry, see `HeapStorage`). The pop goes straight
 ///   to the slot: if the generations differ the entry is stale (the task was re-keyed,
 ///   dispatched or removed since) and is dropped, else the slot answers the dispatch
-///   record and is marked not held. The slot of the next first entry is prefetched at
-///   the end of each pop.
+///   record and is marked not held. The slots of the entries likely to come out next
+///   (the new first one and its children) are prefetched at the end of each pop.
 /// - The pid index (open addressing, 8 bytes a bucket: pid and slot, at most half full)
 ///   is used by insert, remove and contains only.
 ///
