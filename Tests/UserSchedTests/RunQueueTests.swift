@@ -257,6 +257,21 @@ struct RunQueueTests {
         #expect(pids == [3, 4, 5, 6])
     }
 
+    @Test("a copy of a run queue is independent (copy on write)")
+    func runQueueCopyOnWrite() {
+        var a = RunQueue(capacity: 4)
+        _ = a.insert(record(pid: 1, enqSeq: 1), key: 10)
+        _ = a.insert(record(pid: 2, enqSeq: 1), key: 20)
+        var b = a
+        _ = b.insert(record(pid: 1, enqSeq: 2), key: 30)  // re-keyed in b only
+        let removed = b.remove(pid: 2)
+        #expect(removed)
+        let fromA = a.popMin()
+        #expect(fromA?.pid == 1 && fromA?.enqSeq == 1 && a.count == 1 && a.contains(pid: 2))
+        let fromB = b.popMin()
+        #expect(fromB?.pid == 1 && fromB?.enqSeq == 2 && b.isEmpty)
+    }
+
     @Test("a pid outside 0..<2^22 is refused")
     func invalidPID() {
         var queue = RunQueue(capacity: 4)
