@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "cbpfshim.h"
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -178,4 +179,11 @@ unsigned long long swl_thread_page_faults(void)
 	if (getrusage(RUSAGE_THREAD, &usage))
 		return 0;
 	return (unsigned long long)(usage.ru_minflt + usage.ru_majflt);
+}
+
+int swl_disable_thp(void)
+{
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+		return -errno;
+	return 0;
 }

@@ -48,7 +48,9 @@ public struct HeapEntry: Sendable, Equatable, BitwiseCopyable {
 ///
 /// It keeps no index from task to position: a task is removed or re-keyed by leaving its
 /// old entry in place and letting the owner recognise it as stale when it comes out (the
-/// owner remembers each held task's current entry; see `RunQueue`). Keeping an index
+/// owner remembers each held task's current entry, as `VruntimePolicy` does; `RunQueue`
+/// uses the same storage, `HeapStorage`, with a generation carried beside each entry
+/// instead). Keeping an index
 /// costs a scattered write for every entry a sift moves, on every operation, to speed up
 /// removals, which are rare in a scheduler (task exit, re-enqueue before dispatch). Stale
 /// entries leave when they reach the top, or all at once through `removeAll(where:)` when
@@ -56,7 +58,8 @@ public struct HeapEntry: Sendable, Equatable, BitwiseCopyable {
 /// amortised over at least as many insertions as it has slots.
 ///
 /// Why 4-ary: half the depth of a binary heap, and one cache line per level. At 16,000
-/// entries a pop reads 7 lines instead of 14.
+/// entries a pop reads 7 lines instead of 14, and the lines of the level after next are
+/// prefetched while a level is compared.
 public struct TaskHeap: Sendable {
     public var count: Int { storage.count }
     public var isEmpty: Bool { storage.count == 0 }
@@ -65,18 +68,18 @@ public struct TaskHeap: Sendable {
     /// The first entry, stale or not.
     public var min: HeapEntry? { storage.count > 0 ? storage.entries[0] : nil }
 
-    private var storage: Storage
+    private var storage: HeapStorage<NoPayload>
 
     public init(capacity: Int) {
         precondition(capacity > 0 && capacity <= 1 << 30, "TaskHeap capacity \(capacity) is outside 1...2^30")
-        storage = Storage(capacity: capacity)
+        storage = HeapStorage(capacity: capacity)
     }
 
     /// Adds `entry`; the heap must not be full.
     public mutating func push(_ entry: HeapEntry) {
         precondition(storage.count < storage.capacity, "TaskHeap is full")
         makeUnique()
-        storage.push(entry)
+        storage.push(entry, NoPayload())
     }
 
     /// Adds `entry`, first dropping every stale entry if the heap is full.
@@ -92,7 +95,7 @@ public struct TaskHeap: Sendable {
     public mutating func popMin() -> HeapEntry? {
         if storage.count == 0 { return nil }
         makeUnique()
-        return storage.popMin()
+        return storage.popMin().entry
     }
 
     /// Removes and returns the first current entry and where its task is, dropping the
@@ -112,166 +115,200 @@ public struct TaskHeap: Sendable {
     /// Removes every entry `shouldRemove` picks, in O(n).
     public mutating func removeAll(where shouldRemove: (HeapEntry) -> Bool) {
         makeUnique()
-        storage.removeAll(where: shouldRemove)
+        storage.removeAll { entry, _ in shouldRemove(entry) }
     }
 
     private mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }
+        if !isKnownUniquelyReferenced(&storage) { storage = HeapStorage(copying: storage) }
     }
 }
 
-extension TaskHeap {
-    final class Storage: @unchecked Sendable {
-        let capacity: Int
-        /// Entry i lives at slot i + 3 of a 64-byte aligned block, so that the children
-        /// of i (4i+1 ... 4i+4) start on a cache-line boundary.
-        private let block: UnsafeMutableRawPointer
-        let entries: UnsafeMutablePointer<HeapEntry>
-        var count = 0
+/// What a heap entry carries besides its order: nothing (`TaskHeap`).
+struct NoPayload: BitwiseCopyable {}
 
-        private static let padding = 3
+/// The storage of a 4-ary min-heap of `HeapEntry`, each entry with a `Payload` that moves
+/// with it: `TaskHeap`'s (no payload) and `RunQueue`'s (what a dispatch record needs).
+///
+/// The payloads are a parallel array, not part of the entries: the comparisons read only
+/// the 16-byte entries, four siblings per cache line, and a payload is read only to be
+/// moved with its entry, off the chain of comparisons that decides where the hole goes.
+/// With `NoPayload` (size 0) every payload access compiles to nothing.
+final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
+    let capacity: Int
+    /// Entry i lives at slot i + 3 of a 64-byte aligned block, so that the children
+    /// of i (4i+1 ... 4i+4) start on a cache-line boundary.
+    private let block: UnsafeMutableRawPointer
+    let entries: UnsafeMutablePointer<HeapEntry>
+    /// The payload of entry i (64-byte aligned).
+    let payloads: UnsafeMutablePointer<Payload>
+    var count = 0
 
-        init(capacity: Int) {
-            self.capacity = capacity
-            let stride = MemoryLayout<HeapEntry>.stride
-            block = .allocate(byteCount: (capacity + Self.padding) * stride, alignment: 64)
-            entries = (block + Self.padding * stride).bindMemory(to: HeapEntry.self, capacity: capacity)
+    private static var padding: Int { 3 }
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        let stride = MemoryLayout<HeapEntry>.stride
+        block = .allocate(byteCount: (capacity + Self.padding) * stride, alignment: 64)
+        entries = (block + Self.padding * stride).bindMemory(to: HeapEntry.self, capacity: capacity)
+        payloads = UnsafeMutableRawPointer.allocate(
+            byteCount: Swift.max(1, capacity * MemoryLayout<Payload>.stride), alignment: 64
+        ).bindMemory(to: Payload.self, capacity: capacity)
+    }
+
+    convenience init(copying other: HeapStorage) {
+        self.init(capacity: other.capacity)
+        entries.initialize(from: other.entries, count: other.count)
+        if MemoryLayout<Payload>.size > 0 { payloads.initialize(from: other.payloads, count: other.count) }
+        count = other.count
+    }
+
+    deinit {
+        block.deallocate()
+        payloads.deallocate()
+    }
+
+    @inline(__always) func push(_ entry: HeapEntry, _ payload: Payload) {
+        count += 1
+        siftUp(entry, payload, from: count - 1)
+    }
+
+    @inline(__always) func popMin() -> (entry: HeapEntry, payload: Payload) {
+        let first = entries[0]
+        let firstPayload = payloads[0]
+        count -= 1
+        if count > 0 { sinkHoleFromRoot(thenPlace: entries[count], payloads[count]) }
+        return (first, firstPayload)
+    }
+
+    func removeAll(where shouldRemove: (HeapEntry, Payload) -> Bool) {
+        var kept = 0
+        for i in 0..<count where !shouldRemove(entries[i], payloads[i]) {
+            entries[kept] = entries[i]
+            payloads[kept] = payloads[i]
+            kept += 1
         }
-
-        convenience init(copying other: Storage) {
-            self.init(capacity: other.capacity)
-            entries.initialize(from: other.entries, count: other.count)
-            count = other.count
-        }
-
-        deinit { block.deallocate() }
-
-        func push(_ entry: HeapEntry) {
-            count += 1
-            siftUp(entry, from: count - 1)
-        }
-
-        func popMin() -> HeapEntry {
-            let first = entries[0]
-            count -= 1
-            if count > 0 { sinkHoleFromRoot(thenPlace: entries[count]) }
-            return first
-        }
-
-        func removeAll(where shouldRemove: (HeapEntry) -> Bool) {
-            var kept = 0
-            for i in 0..<count where !shouldRemove(entries[i]) {
-                entries[kept] = entries[i]
-                kept += 1
+        count = kept
+        // Floyd's heap construction: sift down every parent, last first; O(n).
+        if count > 1 {
+            for parent in stride(from: (count - 2) / 4, through: 0, by: -1) {
+                siftDown(entries[parent], payloads[parent], from: parent)
             }
-            count = kept
-            // Floyd's heap construction: sift down every parent, last first; O(n).
-            if count > 1 {
-                for parent in stride(from: (count - 2) / 4, through: 0, by: -1) {
-                    siftDown(entries[parent], from: parent)
+        }
+    }
+
+    /// Moves the entry at `i` and its payload into the hole at `hole`.
+    @inline(__always) private func move(_ i: Int, to hole: Int) {
+        entries[hole] = entries[i]
+        payloads[hole] = payloads[i]
+    }
+
+    /// Moves the hole at `position` up until `entry` fits, then fills it.
+    @inline(__always) private func siftUp(_ entry: HeapEntry, _ payload: Payload, from position: Int) {
+        var hole = position
+        while hole > 0 {
+            let parent = (hole - 1) >> 2
+            if !entry.precedes(entries[parent]) { break }
+            move(parent, to: hole)
+            hole = parent
+        }
+        entries[hole] = entry
+        payloads[hole] = payload
+    }
+
+    /// The child of `parent` that comes first; `parent` must have at least one child.
+    @inline(__always) private func firstChild(of parent: Int) -> Int {
+        let child = parent << 2 + 1
+        if child + 3 < count {
+            // A full node: a two-round tournament of selects, no branches.
+            let a = entries[child + 1].precedes(entries[child]) ? child + 1 : child
+            let b = entries[child + 3].precedes(entries[child + 2]) ? child + 3 : child + 2
+            return entries[b].precedes(entries[a]) ? b : a
+        }
+        var best = child
+        var other = child + 1
+        while other < count {
+            if entries[other].precedes(entries[best]) { best = other }
+            other += 1
+        }
+        return best
+    }
+
+    /// Moves the hole at `position` down until `entry` fits, then fills it.
+    private func siftDown(_ entry: HeapEntry, _ payload: Payload, from position: Int) {
+        var hole = position
+        while hole << 2 + 1 < count {
+            let child = firstChild(of: hole)
+            if !entries[child].precedes(entry) { break }
+            move(child, to: hole)
+            hole = child
+        }
+        entries[hole] = entry
+        payloads[hole] = payload
+    }
+
+    /// After the root was taken: moves the hole all the way down along the first
+    /// children, then lets `entry` (the former last one) rise from there.
+    ///
+    /// The last entry nearly always belongs near the bottom (a task just charged for
+    /// its run has one of the largest vruntimes), so this saves the comparison against
+    /// it at every level that a plain sift-down would make (Floyd's bottom-up deletion).
+    private func sinkHoleFromRoot(thenPlace entry: HeapEntry, _ payload: Payload) {
+        var hole = 0
+        // Nodes up to lastFull have four children: the loop needs no bounds checks.
+        let lastFull = (count - 5) >> 2
+        while hole <= lastFull {
+            let child = hole << 2 + 1
+            touchGrandchildren(of: child)
+            let first = firstOfFour(child)
+            move(first, to: hole)
+            hole = first
+        }
+        if hole << 2 + 1 < count {
+            // A node with one to three children, all of them leaves.
+            var first = hole << 2 + 1
+            for other in first + 1..<count where entries[other].precedes(entries[first]) { first = other }
+            move(first, to: hole)
+            hole = first
+        }
+        siftUp(entry, payload, from: hole)
+    }
+
+    /// The first of the four entries from `child` on: a two-round tournament.
+    ///
+    /// Written as index arithmetic, not `c ? x : y`: the compiler turns those selects
+    /// into branches, and a heap's comparisons are coin flips that a branch predictor
+    /// cannot learn (each miss costs ~15 cycles, three per level).
+    @inline(__always) private func firstOfFour(_ child: Int) -> Int {
+        let a = child &+ bit(entries[child + 1].precedes(entries[child]))
+        let b = child &+ 2 &+ bit(entries[child + 3].precedes(entries[child + 2]))
+        // b is after a: a + (b - a) when b comes first.
+        return a &+ ((b &- a) & (0 &- bit(entries[b].precedes(entries[a]))))
+    }
+
+    @inline(__always) private func bit(_ condition: Bool) -> Int {
+        Int(truncatingIfNeeded: UInt8(truncatingIfNeeded: unsafeBitCast(condition, to: UInt8.self)))
+    }
+
+    /// Starts fetching the four cache lines of the grandchildren below `child`'s group
+    /// (and their payloads') while the children are compared: the next level's fetch
+    /// then overlaps this level's work instead of following it. Pays off once the heap
+    /// outgrows L1.
+    @inline(__always) private func touchGrandchildren(of child: Int) {
+        let grandchild = child << 2 + 1
+        if grandchild + 15 < count {
+            prefetch(entries + grandchild)
+            prefetch(entries + grandchild + 4)
+            prefetch(entries + grandchild + 8)
+            prefetch(entries + grandchild + 12)
+            if MemoryLayout<Payload>.size > 0 {
+                // Each payload line holds 64 / size of them; the 16 grandchildren's payloads
+                // span 16 x size bytes from there.
+                let first = UnsafeRawPointer(payloads + grandchild)
+                var offset = 0
+                while offset < 16 * MemoryLayout<Payload>.stride {
+                    prefetch(first + offset)
+                    offset += 64
                 }
-            }
-        }
-
-        /// Moves the hole at `position` up until `entry` fits, then fills it.
-        @inline(__always) private func siftUp(_ entry: HeapEntry, from position: Int) {
-            var hole = position
-            while hole > 0 {
-                let parent = (hole - 1) >> 2
-                let parentEntry = entries[parent]
-                if !entry.precedes(parentEntry) { break }
-                entries[hole] = parentEntry
-                hole = parent
-            }
-            entries[hole] = entry
-        }
-
-        /// The child of `parent` that comes first; `parent` must have at least one child.
-        @inline(__always) private func firstChild(of parent: Int) -> Int {
-            let child = parent << 2 + 1
-            if child + 3 < count {
-                // A full node: a two-round tournament of selects, no branches.
-                let a = entries[child + 1].precedes(entries[child]) ? child + 1 : child
-                let b = entries[child + 3].precedes(entries[child + 2]) ? child + 3 : child + 2
-                return entries[b].precedes(entries[a]) ? b : a
-            }
-            var best = child
-            var other = child + 1
-            while other < count {
-                if entries[other].precedes(entries[best]) { best = other }
-                other += 1
-            }
-            return best
-        }
-
-        /// Moves the hole at `position` down until `entry` fits, then fills it.
-        private func siftDown(_ entry: HeapEntry, from position: Int) {
-            var hole = position
-            while hole << 2 + 1 < count {
-                let child = firstChild(of: hole)
-                let childEntry = entries[child]
-                if !childEntry.precedes(entry) { break }
-                entries[hole] = childEntry
-                hole = child
-            }
-            entries[hole] = entry
-        }
-
-        /// After the root was taken: moves the hole all the way down along the first
-        /// children, then lets `entry` (the former last one) rise from there.
-        ///
-        /// The last entry nearly always belongs near the bottom (a task just charged for
-        /// its run has one of the largest vruntimes), so this saves the comparison against
-        /// it at every level that a plain sift-down would make (Floyd's bottom-up deletion).
-        private func sinkHoleFromRoot(thenPlace entry: HeapEntry) {
-            var hole = 0
-            // Nodes up to lastFull have four children: the loop needs no bounds checks.
-            let lastFull = (count - 5) >> 2
-            while hole <= lastFull {
-                let child = hole << 2 + 1
-                touchGrandchildren(of: child)
-                let first = firstOfFour(child)
-                entries[hole] = entries[first]
-                hole = first
-            }
-            if hole << 2 + 1 < count {
-                // A node with one to three children, all of them leaves.
-                var first = hole << 2 + 1
-                for other in first + 1..<count where entries[other].precedes(entries[first]) { first = other }
-                entries[hole] = entries[first]
-                hole = first
-            }
-            siftUp(entry, from: hole)
-        }
-
-        /// The first of the four entries from `child` on: a two-round tournament.
-        ///
-        /// Written as index arithmetic, not `c ? x : y`: the compiler turns those selects
-        /// into branches, and a heap's comparisons are coin flips that a branch predictor
-        /// cannot learn (each miss costs ~15 cycles, three per level).
-        @inline(__always) private func firstOfFour(_ child: Int) -> Int {
-            let a = child &+ bit(entries[child + 1].precedes(entries[child]))
-            let b = child &+ 2 &+ bit(entries[child + 3].precedes(entries[child + 2]))
-            // b is after a: a + (b - a) when b comes first.
-            return a &+ ((b &- a) & (0 &- bit(entries[b].precedes(entries[a]))))
-        }
-
-        @inline(__always) private func bit(_ condition: Bool) -> Int {
-            Int(truncatingIfNeeded: UInt8(truncatingIfNeeded: unsafeBitCast(condition, to: UInt8.self)))
-        }
-
-        /// Written by `touchGrandchildren` only so that its loads cannot be optimised away.
-        private var touched: UInt64 = 0
-
-        /// Starts fetching the four cache lines of the grandchildren below `child`'s group
-        /// while the children are compared: the next level's fetch then overlaps this
-        /// level's work instead of following it. (Swift has no prefetch instruction; four
-        /// loads whose result is kept do the same.) Pays off once the heap outgrows L1.
-        @inline(__always) private func touchGrandchildren(of child: Int) {
-            let grandchild = child << 2 + 1
-            if grandchild + 15 < count {
-                touched = entries[grandchild].key ^ entries[grandchild + 4].key ^ entries[grandchild + 8].key
-                    ^ entries[grandchild + 12].key
             }
         }
     }

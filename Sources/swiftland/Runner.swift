@@ -1,4 +1,5 @@
 import BPFLoader
+import CBPFShim
 import Foundation
 import Glibc
 import Logging
@@ -33,6 +34,16 @@ struct Runner {
     func run() throws(SchedulerError) -> Bool {
         let preflight = Preflight()
         try preflight.check()
+        // No transparent huge pages in user mode: khugepaged collapses 2 MiB of a process's
+        // memory every 10 s or so (scan_sleep_millisecs), and the scheduling thread faults
+        // once on any page of the range while it is being copied (seen under THP "always":
+        // its malloc arena, one fault per run). mlockall does not prevent a collapse.
+        if userOptions != nil {
+            let err = swl_disable_thp()
+            if err != 0 {
+                Terminal.error("swiftland: warning: PR_SET_THP_DISABLE failed (\(errnoName(-err))); the scheduling thread may page-fault when khugepaged collapses its memory")
+            }
+        }
         if userOptions != nil, mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
             // Not fatal: page faults are counted, and the fallback bound covers a stall.
             log.warning("mlockall failed (\(errnoName(errno))); the scheduling thread may page-fault")

@@ -152,9 +152,9 @@ struct RunQueueTests {
         #expect(again?.isNew == false)
     }
 
-    @Test("what the run queue and each policy keep of a task fits one 64-byte cache line")
+    @Test("what each policy keeps of a task fits one 64-byte cache line; the run queue's index, slot and payload stay small")
     func bucketSize() {
-        #expect(RunQueue.taskBucketBytes == 64)
+        #expect(RunQueue.indexBucketBytes == 8 && RunQueue.slotBytes == 32 && RunQueue.payloadBytes == 8)
         #expect(VruntimePolicy.taskBucketBytes == 64)
         #expect(BpflandPolicy.taskBucketBytes == 64)
         #expect(TaskTable<(UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)>.bucketBytes == 128)
@@ -214,6 +214,62 @@ struct RunQueueTests {
         #expect(second?.pid == 2)
         let none = queue.popMin()
         #expect(none == nil)
+    }
+
+    @Test("the generation counter wraps without a stale entry coming back to life")
+    func generationWrap() {
+        var queue = RunQueue(capacity: 8)
+        for pid in Int32(1)...4 { _ = queue.insert(record(pid: pid, enqSeq: 1), key: UInt64(pid)) }
+        queue.lastGeneration = .max - 3
+        // Re-key every task across the wrap: each leaves stale entries behind.
+        for round in UInt64(1)...5 {
+            for pid in Int32(1)...4 {
+                let outcome = queue.insert(record(pid: pid, enqSeq: round + 1), key: 100 * round + UInt64(5 - pid))
+                #expect(outcome == .replaced)
+            }
+        }
+        #expect(queue.lastGeneration > 0 && queue.lastGeneration < 100)
+        var pids: [Int32] = []
+        while let task = queue.popMin() {
+            #expect(task.enqSeq == 6 && task.key == 500 + UInt64(5 - task.pid))
+            pids.append(task.pid)
+        }
+        #expect(pids == [4, 3, 2, 1])
+    }
+
+    @Test("a full queue forgets tasks it does not hold, and a reused slot leaves no stale entry alive")
+    func forgetAndReuse() {
+        var queue = RunQueue(capacity: 4)
+        for pid in Int32(1)...4 { _ = queue.insert(record(pid: pid), key: UInt64(pid)) }
+        // Re-key 1 (a stale entry stays in the heap), then dispatch 1 and 2.
+        _ = queue.insert(record(pid: 1, enqSeq: 2), key: 0)
+        let first = queue.popMin()
+        let second = queue.popMin()
+        #expect(first?.pid == 1 && first?.enqSeq == 2 && second?.pid == 2)
+        // Two new tasks: the table is full of known tasks, so 1 and 2 (not held) are forgotten.
+        let five = queue.insert(record(pid: 5), key: 10)
+        let six = queue.insert(record(pid: 6), key: 11)
+        #expect(five == .inserted && six == .inserted)
+        #expect(queue.forgotten == 2 && queue.count == 4)
+        #expect(!queue.contains(pid: 1) && queue.contains(pid: 5))
+        var pids: [Int32] = []
+        while let task = queue.popMin() { pids.append(task.pid) }
+        #expect(pids == [3, 4, 5, 6])
+    }
+
+    @Test("a copy of a run queue is independent (copy on write)")
+    func runQueueCopyOnWrite() {
+        var a = RunQueue(capacity: 4)
+        _ = a.insert(record(pid: 1, enqSeq: 1), key: 10)
+        _ = a.insert(record(pid: 2, enqSeq: 1), key: 20)
+        var b = a
+        _ = b.insert(record(pid: 1, enqSeq: 2), key: 30)  // re-keyed in b only
+        let removed = b.remove(pid: 2)
+        #expect(removed)
+        let fromA = a.popMin()
+        #expect(fromA?.pid == 1 && fromA?.enqSeq == 1 && a.count == 1 && a.contains(pid: 2))
+        let fromB = b.popMin()
+        #expect(fromB?.pid == 1 && fromB?.enqSeq == 2 && b.isEmpty)
     }
 
     @Test("a pid outside 0..<2^22 is refused")

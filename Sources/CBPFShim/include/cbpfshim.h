@@ -56,4 +56,9 @@ int swl_gettid(void);
 /* Page faults (minor + major) of the calling thread so far (getrusage RUSAGE_THREAD). */
 unsigned long long swl_thread_page_faults(void);
 
+/* prctl(PR_SET_THP_DISABLE, 1): no transparent huge pages for this process from now on,
+ * so khugepaged never collapses its memory (prctl is variadic: Swift cannot call it).
+ * 0, or -errno. */
+int swl_disable_thp(void);
+
 #endif
