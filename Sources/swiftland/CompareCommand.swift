@@ -37,7 +37,7 @@ struct CompareCommand: ParsableCommand {
             """)
 
     @Option(help: "Arms, comma-separated: eevdf, bpf, user:POLICY[:BATCH].")
-    var modes: String = "eevdf,bpf,user:bpfland"
+    var modes: String = "eevdf,bpf,user:bpfland:1,user:bpfland:8"
 
     @Option(help: "Workloads, comma-separated: hackbench, cyclictest, stress, cmd.")
     var workloads: String = "hackbench,cyclictest"

@@ -6,7 +6,7 @@ import Testing
 struct CompareCommandTests {
     @Test func defaults() throws {
         let cmd = try CompareCommand.parse([])
-        #expect(try cmd.arms().map(\.description) == ["eevdf", "bpf", "user:bpfland"])
+        #expect(try cmd.arms().map(\.description) == ["eevdf", "bpf", "user:bpfland:1", "user:bpfland:8"])
         #expect(try cmd.specs(cpus: 2).map(\.name) == ["hackbench", "cyclictest"])
         // cyclictest must run as SCHED_OTHER: no real-time priority option.
         let cyclictest = try cmd.specs(cpus: 2)[1].command
