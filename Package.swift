@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "TestObjects", plugins: ["EmbedPlugin"]),
         // Swift over libbpf's ring buffers, typed by the records of bpf/intf.h.
         .target(name: "RingBridge", dependencies: ["CLibbpf", "CBPFShim", "SwiftlandABI"]),
-        // sched-ext's stats protocol: schema, JSON, socket server and client, Prometheus text.
+        // sched-ext's stats protocol: schema, JSON (Foundation's coders), socket server and client, Prometheus text.
         .target(name: "ScxStats", dependencies: [.product(name: "Prometheus", package: "swift-prometheus")]),
         // Loading, configuring, attaching and reading the BPF scheduler.
         .target(

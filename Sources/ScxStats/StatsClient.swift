@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Glibc
 
 /// A connection to a stats server: one request at a time, each answered by one line.
@@ -16,13 +17,13 @@ public final class StatsClient {
         close(fd)
     }
 
-    /// Sends `request` and returns the "resp" of a reply whose errno is 0.
-    public func request(_ request: StatsResponder.Request) throws(StatsSocketError) -> JSON {
-        let reply = try JSON.parseReply(exchange(request.line))
-        guard reply.errno == 0 else {
-            throw .refused(errno: reply.errno, message: reply.resp.string ?? reply.resp.serialized)
+    /// Sends `request` and returns the "resp" of a reply whose errno is 0, read as `Resp`
+    /// (`StatsSample` for `stats`, `[String: StatsMeta]` for `stats_meta`).
+    public func request<Resp: Decodable>(_ request: StatsResponder.Request, as type: Resp.Type = Resp.self) throws(StatsSocketError) -> Resp {
+        switch try StatsReply<Resp>(line: exchange(request.line)) {
+        case .answer(let resp): return resp
+        case .refused(let errno, let message): throw .refused(errno: errno, message: message)
         }
-        return reply.resp
     }
 
     /// Sends one line (a newline is added) and returns the reply line, without its newline.
@@ -65,23 +66,54 @@ public final class StatsClient {
     }
 }
 
-extension JSON {
-    /// The errno and "resp" of a protocol reply line.
-    public static func parseReply(_ line: String) throws(StatsSocketError) -> (errno: Int32, resp: JSON) {
-        let json: JSON
+/// A protocol reply line, `{"errno":E,"args":{"resp":R}}`, as a client reads it: with
+/// errno 0, R is the answer; otherwise the errno and R, the server's message.
+public enum StatsReply<Resp: Decodable>: Decodable {
+    case answer(Resp)
+    case refused(errno: Int32, message: String)
+
+    public var errno: Int32 {
+        switch self {
+        case .answer: 0
+        case .refused(let errno, _): errno
+        }
+    }
+
+    public var answer: Resp? {
+        if case .answer(let resp) = self { return resp }
+        return nil
+    }
+
+    /// Reads a reply line (without its newline).
+    public init(line: String) throws(StatsSocketError) {
         do {
-            json = try JSON(parsing: line)
+            self = try StatsJSON.decode(Self.self, from: Array(line.utf8))
         } catch {
-            throw .badReply("\(error)")
+            throw .badReply("\(Self.reason(error)) in \(line.prefix(200))")
         }
-        guard let errnoValue = json["errno"], case .object = json["args"] ?? .null else {
-            throw .badReply("no \"errno\" and \"args\" in \(line.prefix(200))")
+    }
+
+    private enum Keys: String, CodingKey { case errno, args, resp }
+
+    public init(from decoder: any Decoder) throws {
+        let top = try decoder.container(keyedBy: Keys.self)
+        let errno = try top.decode(Int64.self, forKey: .errno)
+        let args = try top.nestedContainer(keyedBy: Keys.self, forKey: .args)
+        if errno == 0 {
+            self = .answer(try args.decode(Resp.self, forKey: .resp))
+        } else {
+            self = .refused(errno: Int32(clamping: errno), message: (try? args.decode(String.self, forKey: .resp)) ?? "(no message)")
         }
-        let e: Int32 = switch errnoValue {
-        case .uint(let v): Int32(clamping: v)
-        case .int(let v): Int32(clamping: v)
-        default: -1
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            "no \"\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))\""
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            context.codingPath.isEmpty ? "not a JSON object" : "unexpected \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\""
+        case let tooDeep as StatsJSON.TooDeep: "\(tooDeep)"
+        default: "not JSON"
         }
-        return (e, json["args"]?["resp"] ?? .null)
     }
 }

@@ -54,21 +54,15 @@ public struct StatsSchema: Sendable {
     /// (here one, marked "top"), keyed by struct name. User attributes (names starting
     /// with "_") carry the unit and kind; scx's OpenMetrics converter reads `_om_prefix`
     /// and `_om_skip`.
-    public var meta: JSON {
-        let fieldsJSON: [(String, JSON)] = fields.map { f in
-            var user: [(String, JSON)] = [("_kind", .string(f.kind.rawValue))]
-            if f.kind == .info { user.append(("_om_skip", .string("true"))) }
-            if !f.unit.isEmpty { user.append(("_unit", .string(f.unit))) }
-            return (f.name, .object([("datum", .string(f.datum.rawValue)), ("desc", .string(f.desc)), ("user", .object(user))]))
+    public var meta: [String: StatsMeta] {
+        var fieldsMeta: [String: StatsMeta.Field] = [:]
+        for f in fields {
+            var user = ["_kind": f.kind.rawValue]
+            if f.kind == .info { user["_om_skip"] = "true" }
+            if !f.unit.isEmpty { user["_unit"] = f.unit }
+            fieldsMeta[f.name] = StatsMeta.Field(datum: f.datum.rawValue, desc: f.desc, user: user)
         }
-        let structJSON: JSON = .object([
-            ("name", .string(name)),
-            ("top", .string("true")),
-            ("desc", .string(desc)),
-            ("user", .object([("_om_prefix", .string(metricPrefix))])),
-            ("fields", .object(fieldsJSON)),
-        ])
-        return .object([(name, structJSON)])
+        return [name: StatsMeta(name: name, top: "true", desc: desc, user: ["_om_prefix": metricPrefix], fields: fieldsMeta)]
     }
 
     /// Every field with its type, kind, unit and meaning, for `--help-stats`.
@@ -90,21 +84,44 @@ public struct StatsSchema: Sendable {
     }
 }
 
+/// The metadata of one stats struct as scx_stats's `stats_meta` reply carries it: its
+/// name, "top" ("true" for the struct a plain `stats` request returns), what it is, user
+/// attributes, and its fields by name, each with its datum ("u64", "i64", "float",
+/// "string"), meaning and user attributes. Members it does not name are ignored when read.
+public struct StatsMeta: Codable, Sendable, Equatable {
+    public struct Field: Codable, Sendable, Equatable {
+        public var datum: String
+        public var desc: String?
+        public var user: [String: String]
+
+        public init(datum: String, desc: String?, user: [String: String]) {
+            self.datum = datum
+            self.desc = desc
+            self.user = user
+        }
+    }
+
+    public var name: String
+    public var top: String?
+    public var desc: String?
+    public var user: [String: String]
+    public var fields: [String: Field]
+
+    public init(name: String, top: String?, desc: String?, user: [String: String], fields: [String: Field]) {
+        self.name = name
+        self.top = top
+        self.desc = desc
+        self.user = user
+        self.fields = fields
+    }
+}
+
 /// One reading of a schema's fields.
 public enum StatValue: Sendable, Equatable {
     case u64(UInt64)
     case i64(Int64)
     case float(Double)
     case string(String)
-
-    public var json: JSON {
-        switch self {
-        case .u64(let v): .uint(v)
-        case .i64(let v): .int(v)
-        case .float(let v): .double(v)
-        case .string(let v): .string(v)
-        }
-    }
 
     /// The value as a metrics system takes it; nil for strings.
     public var number: Double? {
@@ -113,6 +130,34 @@ public enum StatValue: Sendable, Equatable {
         case .i64(let v): Double(v)
         case .float(let v): v
         case .string: nil
+        }
+    }
+}
+
+/// A value is a JSON number or string. Integers stay exact 64-bit values: read as UInt64
+/// when they fit, else as Int64; other numbers as doubles. JSON has no number for a
+/// non-finite double: it is written as null (and left out when read back).
+extension StatValue: Codable {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .u64(let v): try c.encode(v)
+        case .i64(let v): try c.encode(v)
+        case .float(let v): if v.isFinite { try c.encode(v) } else { try c.encodeNil() }
+        case .string(let v): try c.encode(v)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let v = try? c.decode(UInt64.self) {
+            self = .u64(v)
+        } else if let v = try? c.decode(Int64.self) {
+            self = .i64(v)
+        } else if let v = try? c.decode(Double.self) {
+            self = .float(v)
+        } else {
+            self = .string(try c.decode(String.self))
         }
     }
 }
@@ -130,28 +175,44 @@ public struct StatsSample: Sendable, Equatable {
         set { values[name] = newValue }
     }
 
-    /// The `stats` reply: the schema's fields in its order; a field without a value is left out.
-    public func json(_ schema: StatsSchema) -> JSON {
-        .object(schema.fields.compactMap { f in values[f.name].map { (f.name, $0.json) } })
+    /// What a `stats` reply carries: the schema's fields that have a value; names the
+    /// schema does not know are left out.
+    public func restricted(to schema: StatsSchema) -> StatsSample {
+        StatsSample(values.filter { name, _ in schema.fields.contains { $0.name == name } })
     }
 
-    /// The values of a `stats` reply, typed by the schema; names it does not know are kept
-    /// as numbers or strings as they came.
-    public init(json: JSON, schema: StatsSchema) {
-        var values: [String: StatValue] = [:]
-        if case .object(let members) = json {
-            let datums = Dictionary(schema.fields.map { ($0.name, $0.datum) }, uniquingKeysWith: { a, _ in a })
-            for (name, value) in members {
-                switch (datums[name], value) {
-                case (.float, _): if let d = value.double { values[name] = .float(d) }
-                case (_, .uint(let v)): values[name] = .u64(v)
-                case (_, .int(let v)): values[name] = .i64(v)
-                case (_, .double(let v)): values[name] = .float(v)
-                case (_, .string(let v)): values[name] = .string(v)
-                default: break
-                }
+    /// The values of a `stats` reply, typed by the schema: a float field's integers become
+    /// floats (and a string there is dropped); names it does not know are kept as numbers
+    /// or strings as they came.
+    public func typed(by schema: StatsSchema) -> StatsSample {
+        let datums = Dictionary(schema.fields.map { ($0.name, $0.datum) }, uniquingKeysWith: { a, _ in a })
+        var typed = StatsSample()
+        for (name, value) in values {
+            guard datums[name] == .float else {
+                typed[name] = value
+                continue
             }
+            if let d = value.number { typed[name] = .float(d) }
         }
-        self.values = values
+        return typed
+    }
+}
+
+/// A sample is a JSON object of values by name. Read from a reply, a member that is not a
+/// number or a string (null, a boolean, an array, an object) is left out.
+extension StatsSample: Codable {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(values)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let members = try decoder.singleValueContainer().decode([String: MaybeValue].self)
+        values = members.compactMapValues(\.value)
+    }
+
+    private struct MaybeValue: Decodable {
+        let value: StatValue?
+        init(from decoder: any Decoder) throws { value = try? StatValue(from: decoder) }
     }
 }

@@ -144,7 +144,7 @@ public final class StatsServer: @unchecked Sendable {
         }
         c.input.removeFirst(start)
         if c.input.count > limits.maxRequestBytes {
-            enqueueReply(StatsResponder.reply(errno: StatsResponder.einval, .string("request longer than \(limits.maxRequestBytes) bytes")), to: &c)
+            enqueueReply(StatsResponder.reply(errno: StatsResponder.einval, "request longer than \(limits.maxRequestBytes) bytes"), to: &c)
             c.input.removeAll()
             c.closing = true
             flush(&c)

@@ -39,7 +39,7 @@ struct StatsMonitor {
     }
 
     static func read(_ client: StatsClient) throws(StatsSocketError) -> StatsSample {
-        StatsSample(json: try client.request(.init(req: "stats")), schema: CounterDefinition.schema)
+        try client.request(.init(req: "stats"), as: StatsSample.self).typed(by: CounterDefinition.schema)
     }
 
     private func notRunningMessage(_ error: StatsSocketError) -> String {

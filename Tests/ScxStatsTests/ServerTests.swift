@@ -16,8 +16,8 @@ struct ServerTests {
         #expect(st.st_mode & 0o777 == 0o600, "owner only")
 
         let client = try StatsClient(path: path)
-        #expect(StatsSample(json: try client.request(.init(req: "stats")), schema: testSchema) == testSample)
-        #expect(try client.request(.init(req: "stats_meta")) == testSchema.meta)
+        #expect(try client.request(.init(req: "stats"), as: StatsSample.self).typed(by: testSchema) == testSample)
+        #expect(try client.request(.init(req: "stats_meta"), as: [String: StatsMeta].self) == testSchema.meta)
         server.stop()
         #expect(lstat(path, &st) != 0, "stop() removes the socket")
     }
@@ -29,14 +29,14 @@ struct ServerTests {
         defer { server.stop() }
         let client = try StatsClient(path: path)
         for bad in ["{\"req\":", "garbage", "", "{\"req\":\"reboot\"}", "[\"stats\"]"] {
-            let reply = try JSON.parseReply(try client.exchange(bad))
+            let reply = try StatsReply<StatsSample>(line: try client.exchange(bad))
             #expect(reply.errno == StatsResponder.einval, "\(bad)")
         }
         // Binary junk, then a good request on the same connection.
         try client.send([0xff, 0x00, 0xfe, 0x0a])
-        #expect(try JSON.parseReply(try client.receiveLine()).errno == StatsResponder.einval)
-        #expect(throws: StatsSocketError.self) { try client.request(.init(req: "stats", args: ["target": "nope"])) }
-        #expect(StatsSample(json: try client.request(.init(req: "stats")), schema: testSchema) == testSample)
+        #expect(try StatsReply<StatsSample>(line: try client.receiveLine()).errno == StatsResponder.einval)
+        #expect(throws: StatsSocketError.self) { try client.request(.init(req: "stats", args: ["target": "nope"]), as: StatsSample.self) }
+        #expect(try client.request(.init(req: "stats"), as: StatsSample.self).typed(by: testSchema) == testSample)
     }
 
     @Test func pipelinedAndSplitRequests() throws {
@@ -47,12 +47,12 @@ struct ServerTests {
         let client = try StatsClient(path: path)
         let line = StatsResponder.Request(req: "stats").line + "\n"
         try client.send(Array((line + line + line).utf8))
-        for _ in 0..<3 { #expect(try JSON.parseReply(try client.receiveLine()).errno == 0) }
+        for _ in 0..<3 { #expect(try StatsReply<StatsSample>(line: try client.receiveLine()).errno == 0) }
         let bytes = Array(line.utf8)
         try client.send(Array(bytes[0..<5]))
         usleep(50_000)
         try client.send(Array(bytes[5...]))
-        #expect(try JSON.parseReply(try client.receiveLine()).errno == 0)
+        #expect(try StatsReply<StatsSample>(line: try client.receiveLine()).errno == 0)
     }
 
     @Test func overlongRequestIsRefusedAndClosed() throws {
@@ -64,10 +64,29 @@ struct ServerTests {
         defer { server.stop() }
         let client = try StatsClient(path: path)
         try client.send([UInt8](repeating: UInt8(ascii: "x"), count: 8192))
-        #expect(try JSON.parseReply(try client.receiveLine()).errno == StatsResponder.einval)
+        #expect(try StatsReply<StatsSample>(line: try client.receiveLine()).errno == StatsResponder.einval)
         #expect(throws: StatsSocketError.closed(path: path)) { try client.receiveLine() }
         // The server still serves others.
-        #expect(try StatsClient(path: path).request(.init(req: "stats"))["nr_running"]?.uint64 == 3)
+        #expect(try StatsClient(path: path).request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+    }
+
+    /// A request nested as deep as the size limit allows, or just past Foundation's limit
+    /// (which its decoder traps on), on the server's own thread: refused with EINVAL, and
+    /// the connection serves the next request.
+    @Test func deeplyNestedRequestIsRefusedAndTheConnectionLives() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let server = try StatsServer(path: path, responder: fixedResponder())
+        defer { server.stop() }
+        let client = try StatsClient(path: path)
+        let depth = StatsServer.Limits().maxRequestBytes / 2 - 1
+        for line in [String(repeating: "[", count: 513),
+                     String(repeating: "[", count: depth) + String(repeating: "]", count: depth),
+                     String(repeating: "[", count: 2 * depth),
+                     String(repeating: #"{"a":"#, count: 2 * depth / 5)] {
+            #expect(try StatsReply<StatsSample>(line: try client.exchange(line)).errno == StatsResponder.einval)
+        }
+        #expect(try client.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
     }
 
     /// Many clients at once, some of them idle or never reading: each active one gets every
@@ -93,7 +112,7 @@ struct ServerTests {
                 group.addTask {
                     let c = try StatsClient(path: path)
                     var n = 0
-                    for _ in 0..<requests where try c.request(.init(req: "stats"))["nr_running"]?.uint64 == 3 { n += 1 }
+                    for _ in 0..<requests where try c.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3) { n += 1 }
                     return n
                 }
             }
@@ -113,9 +132,9 @@ struct ServerTests {
         let server = try StatsServer(path: path, responder: fixedResponder(), limits: limits)
         defer { server.stop() }
         let held = try (0..<4).map { _ in try StatsClient(path: path) }
-        for c in held { #expect(try c.request(.init(req: "stats"))["nr_running"]?.uint64 == 3) }
+        for c in held { #expect(try c.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3)) }
         let extra = try StatsClient(path: path, timeoutMs: 2000)
-        #expect(throws: StatsSocketError.self) { try extra.request(.init(req: "stats")) }
+        #expect(throws: StatsSocketError.self) { try extra.request(.init(req: "stats"), as: StatsSample.self) }
     }
 
     @Test func staleSocketFromACrashedRunIsReplaced() throws {
@@ -125,7 +144,7 @@ struct ServerTests {
         #expect(throws: StatsSocketError.noServer(path: path)) { try StatsClient(path: path) }
         let server = try StatsServer(path: path, responder: fixedResponder())
         defer { server.stop() }
-        #expect(try StatsClient(path: path).request(.init(req: "stats"))["mode"]?.string == "bpf")
+        #expect(try StatsClient(path: path).request(.init(req: "stats"), as: StatsSample.self)["mode"] == .string("bpf"))
     }
 
     @Test func liveServerIsNotReplaced() throws {
@@ -134,7 +153,7 @@ struct ServerTests {
         let first = try StatsServer(path: path, responder: fixedResponder())
         defer { first.stop() }
         #expect(throws: StatsSocketError.inUse(path: path)) { try StatsServer(path: path, responder: fixedResponder()) }
-        #expect(try StatsClient(path: path).request(.init(req: "stats"))["nr_running"]?.uint64 == 3)
+        #expect(try StatsClient(path: path).request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
     }
 
     @Test func aFileThatIsNotASocketIsLeftAlone() throws {
@@ -162,6 +181,6 @@ struct ServerTests {
         defer { server.stop() }
         var st = stat()
         #expect(lstat(defaultStatsSocketPath, &st) == 0 && st.st_mode & 0o777 == 0o600 && st.st_uid == 0)
-        #expect(try StatsClient().request(.init(req: "stats"))["nr_running"]?.uint64 == 3)
+        #expect(try StatsClient().request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
     }
 }

@@ -39,11 +39,11 @@ struct StatsTests {
     /// counters read back into the same --stats line.
     @Test func repliesRecordedInTheVM() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "Fixtures")
-        let meta = try JSON.parseReply(String(contentsOf: dir.appending(path: "vm-stats-meta.reply"), encoding: .utf8))
+        let meta = try StatsReply<[String: StatsMeta]>(line: String(contentsOf: dir.appending(path: "vm-stats-meta.reply"), encoding: .utf8))
         #expect(meta.errno == 0)
-        #expect(meta.resp == CounterDefinition.schema.meta, "stats_meta changed: record it again if on purpose")
-        let stats = try JSON.parseReply(String(contentsOf: dir.appending(path: "vm-stats.reply"), encoding: .utf8))
-        let sample = StatsSample(json: stats.resp, schema: CounterDefinition.schema)
+        #expect(meta.answer == CounterDefinition.schema.meta, "stats_meta changed: record it again if on purpose")
+        let stats = try StatsReply<StatsSample>(line: String(contentsOf: dir.appending(path: "vm-stats.reply"), encoding: .utf8))
+        let sample = try #require(stats.answer).typed(by: CounterDefinition.schema)
         #expect(sample.values.count == CounterDefinition.schema.fields.count)
         #expect(sample["mode"] == .string("user"))
         let line = Counters.line(sample, for: .user)
