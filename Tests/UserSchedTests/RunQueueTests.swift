@@ -371,6 +371,50 @@ struct RunQueueTests {
         #expect(queue.forgotten > 0 && queue.rebuilds > 0)
     }
 
+    @Test(
+        "forgetting, tombstones, rebuilds and a generation wrap together, against a model",
+        arguments: [(1, UInt64(6)), (2, 7), (3, 1), (7, 2), (24, 3), (100, 5)])
+    func everythingAgainstModel(capacity: Int, seed: UInt64) {
+        var queue = RunQueue(capacity: capacity)
+        var model: [Int32: (key: UInt64, tieBreak: UInt64, enqSeq: UInt64)] = [:]
+        var rng = SplitMix64(seed: seed)
+        var failures = 0
+        for step in 0..<30_000 {
+            let pid = Int32.random(in: 0...Int32(capacity * 4), using: &rng)
+            // The counter wraps a few thousand inserts later.
+            if step == 15_000 { queue.lastGeneration = .max - 2 * UInt32(capacity) }
+            switch UInt64.random(in: 0..<12, using: &rng) {
+            case 0..<6:
+                let key = UInt64.random(in: 0..<10, using: &rng)
+                let tieBreak = UInt64.random(in: 0..<2, using: &rng)
+                let outcome = queue.insert(record(pid: pid, enqSeq: UInt64(step)), key: key, tieBreak: tieBreak)
+                if model[pid] != nil {
+                    if outcome != .replaced { failures += 1 }
+                } else if model.count == capacity {
+                    if outcome != .full { failures += 1 }
+                    continue
+                } else if outcome != .inserted {
+                    failures += 1
+                }
+                model[pid] = (key, tieBreak, UInt64(step))
+            case 6:
+                let removed = queue.remove(pid: pid)
+                if removed != (model.removeValue(forKey: pid) != nil) { failures += 1 }
+            default:
+                let expected = model.min {
+                    ($0.value.key, $0.value.tieBreak, $0.key) < ($1.value.key, $1.value.tieBreak, $1.key)
+                }
+                let popped = queue.popMin()
+                if popped?.pid != expected?.key || popped?.enqSeq != expected?.value.enqSeq { failures += 1 }
+                if let expected { model[expected.key] = nil }
+            }
+            if queue.count != model.count || queue.contains(pid: pid) != (model[pid] != nil) { failures += 1 }
+        }
+        #expect(failures == 0)
+        #expect(queue.forgotten > 0 && queue.lastGeneration < 1 << 20, "forgot nothing or did not wrap")
+        #expect(capacity == 1 || queue.rebuilds > 0)
+    }
+
     @Test("a pid outside 0..<2^22 is refused")
     func invalidPID() {
         var queue = RunQueue(capacity: 4)
