@@ -6,22 +6,25 @@ import SwiftlandABI
 /// Every operation is O(log n) (insert, pop, remove by pid, re-key by pid; amortised, see
 /// `TaskHeap`) and allocates nothing: storage for `capacity` tasks is made in `init`.
 ///
-/// Laid out so that a pop never looks a pid up:
-/// - Each known task has a *slot*, a 32-byte record that does not move while the task is
-///   known: the generation of its current heap entry (0: not held), its last-seen stamp,
-///   and what its dispatch record needs.
+/// Laid out so that a task costs one random cache line outside the heap per cycle:
+/// - The *table* is one open-addressing hash table keyed by pid (linear probing, at most
+///   half full of known tasks) whose 32-byte buckets are the tasks' *slots*: pid, the
+///   generation of the task's current heap entry (odd while it is held), and what its
+///   dispatch record needs. Finding a pid and reading or writing its task's data touch the
+///   same line.
+/// - A slot does not move while its task is known: removal leaves a tombstone, and an
+///   occasional rebuild (when live buckets and tombstones fill 3/4 of the table) rewrites
+///   the table without tombstones and the heap entries' slot numbers, in O(capacity).
 /// - Each heap entry carries its task's slot and the generation it was pushed with (an
 ///   8-byte payload that moves with the entry, see `HeapStorage`). The pop goes straight
 ///   to the slot: if the generations differ the entry is stale (the task was re-keyed,
 ///   dispatched or removed since) and is dropped, else the slot answers the dispatch
 ///   record and is marked not held. The slots of the entries likely to come out next
 ///   (the new first one and its children) are prefetched at the end of each pop.
-/// - The pid index (open addressing, 8 bytes a bucket: pid and slot, at most half full)
-///   is used by insert, remove and contains only.
 ///
 /// A task popped stays known (it keeps its slot) until room is needed, so the cycle
-/// enqueue -> dispatch -> enqueue of a task costs one index lookup and no allocation.
-/// When every slot is taken, the tasks not held and not seen recently are forgotten.
+/// enqueue -> dispatch -> enqueue of a task costs one probe and no allocation. When every
+/// slot is taken, the tasks not held and not seen recently are forgotten.
 ///
 /// The building block for a policy with one queue; `FifoPolicy` shows its use.
 public struct RunQueue: Sendable {
@@ -60,9 +63,7 @@ public struct RunQueue: Sendable {
 
     private var storage: Storage
 
-    /// Bytes of pid index per bucket (two buckets per task; a test keeps it at 8).
-    static var indexBucketBytes: Int { MemoryLayout<Storage.Bucket>.stride }
-    /// Bytes of slot per task (a test keeps it at 32).
+    /// Bytes of table per task slot (a test keeps it at 32).
     static var slotBytes: Int { MemoryLayout<Storage.Slot>.stride }
     /// Bytes a heap entry carries besides its order (a test keeps it at 8).
     static var payloadBytes: Int { MemoryLayout<Payload>.stride }
@@ -91,11 +92,11 @@ public struct RunQueue: Sendable {
         makeUnique()
         let s = storage
         guard let slot = s.acquire(pid: task.pid) else { return .full }
-        let wasHeld = s.slots[slot].generation != 0
+        let wasHeld = s.slots[slot].isHeld
         if s.heap.count == s.heap.capacity { s.dropStale() }
         let generation = s.nextGeneration()
         s.slots[slot] = Storage.Slot(
-            generation: generation, lastSeen: s.stamp, prevCPU: task.prev_cpu, nrCPUsAllowed: task.nr_cpus_allowed,
+            pid: task.pid, state: generation, prevCPU: task.prev_cpu, nrCPUsAllowed: task.nr_cpus_allowed,
             vtime: vtime ?? task.vtime, enqSeq: task.enq_seq)
         s.heap.push(
             HeapEntry(key: key, tieBreak: tieBreak, pid: task.pid),
@@ -117,8 +118,9 @@ public struct RunQueue: Sendable {
             let held = s.slots[slot]
             let entry = s.heap.popMin().entry
             // Stale: an older entry of a task re-keyed, dispatched or removed since.
-            if held.generation != payload.generation { continue }
-            s.slots[slot].generation = 0
+            if held.state != payload.generation { continue }
+            // Not held any more; the even state still says when it was last seen.
+            s.slots[slot].state = held.state &- 1
             count -= 1
             s.prefetchNextSlots()
             return Task(
@@ -133,79 +135,95 @@ public struct RunQueue: Sendable {
     /// - Returns: whether it was held.
     @discardableResult
     public mutating func remove(pid: Int32) -> Bool {
-        guard let bucket = storage.find(pid) else { return false }
+        guard let slot = storage.find(pid) else { return false }
         makeUnique()
         let s = storage
-        let slot = Int(s.index[bucket].slot)
-        let wasHeld = s.slots[slot].generation != 0
+        let wasHeld = s.slots[slot].isHeld
         if wasHeld { count -= 1 }
-        // Its entry, if any, is stale from now on; the slot goes back for another task.
-        s.forget(bucket: bucket)
+        // Its entry, if any, is stale from now on; the slot becomes a tombstone.
+        s.forget(slot: slot)
         return wasHeld
     }
 
     public func contains(pid: Int32) -> Bool {
-        storage.find(pid).map { storage.slots[Int(storage.index[$0].slot)].generation != 0 } ?? false
+        storage.find(pid).map { storage.slots[$0].isHeld } ?? false
     }
 
     private mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }
     }
 
-    /// Test hook: the generation counter, to test its wrap without 2^32 inserts.
+    /// Test hook: the generation counter, to test its wrap without 2^31 inserts.
     var lastGeneration: UInt32 {
         get { storage.generation }
         set {
+            precondition(newValue & 1 == 1, "generations are odd")
             makeUnique()
             storage.generation = newValue
         }
     }
+
+    /// Test hooks: tombstones in the table now, and rebuilds since `init`.
+    var tombstones: Int { storage.used - storage.known }
+    var rebuilds: Int { storage.rebuilds }
+    /// Test hook: the slot of `pid`, if it is known.
+    func slot(of pid: Int32) -> Int? { storage.find(pid) }
 }
 
 extension RunQueue {
-    /// The pid index, the slots and the heap, allocated once. Copied only when a copy of
-    /// the queue is mutated (copy on write), which the scheduling loop never does.
+    /// The table and the heap, allocated once. Copied only when a copy of the queue is
+    /// mutated (copy on write), which the scheduling loop never does.
     final class Storage: @unchecked Sendable {
-        /// A bucket of the pid index: a known task's pid and slot.
-        struct Bucket: BitwiseCopyable {
-            /// `Storage.emptyPID` when the bucket is free.
-            var pid: Int32
-            var slot: UInt32
-        }
-
-        /// A known task: 32 bytes, two to a cache line.
+        /// A bucket of the table: a known task, or empty, or a tombstone. 32 bytes, two to
+        /// a cache line.
         struct Slot: BitwiseCopyable {
-            /// The generation of the task's current heap entry; 0 when it is not held.
-            var generation: UInt32 = 0
-            /// `stamp` when the task was last inserted.
-            var lastSeen: UInt32 = 0
+            /// The task's pid; `emptyPID` or `tombstonePID` (both negative) when none.
+            var pid: Int32 = Storage.emptyPID
+            /// Odd while the task is held: the generation of its current heap entry. Even
+            /// when it is not: that generation less one, so the last time it was seen stays
+            /// known. 0 for no task.
+            var state: UInt32 = 0
             var prevCPU: Int32 = 0
             var nrCPUsAllowed: UInt32 = 0
             var vtime: UInt64 = 0
             var enqSeq: UInt64 = 0
+
+            var isHeld: Bool { state & 1 != 0 }
         }
 
         static var emptyPID: Int32 { .min }
+        static var tombstonePID: Int32 { -1 }
 
         let capacity: Int
-        /// Open addressing with linear probing, at most half full, no tombstones.
-        let index: UnsafeMutablePointer<Bucket>
         let bucketMask: Int
         let hashShift: UInt64
-        let slots: UnsafeMutablePointer<Slot>
-        /// A stack of the slots no known task has: `free[0..<freeCount]`.
-        let free: UnsafeMutablePointer<UInt32>
-        var freeCount: Int
+        /// The table: open addressing with linear probing, at most `capacity` known tasks
+        /// in twice as many buckets or more.
+        private(set) var slots: UnsafeMutablePointer<Slot>
+        /// A second table, the target of a rebuild (then the two swap): allocated in
+        /// `init` so that a rebuild allocates nothing.
+        private var spare: UnsafeMutablePointer<Slot>
+        /// Known tasks: held ones and remembered ones.
+        private(set) var known = 0
+        /// Buckets not empty: known tasks and tombstones.
+        private(set) var used = 0
         let heap: HeapStorage<Payload>
-        /// Counts inserts; a slot's `lastSeen`.
-        var stamp: UInt32 = 0
-        /// The generation of the last entry pushed (never 0).
-        var generation: UInt32 = 0
+        /// The generation of the last entry pushed: odd, advancing by 2 per insert, so it
+        /// is also the clock of when a task was last seen.
+        var generation: UInt32 = 1
         var forgotten: UInt64 = 0
+        private(set) var rebuilds = 0
 
         var bucketCount: Int { bucketMask + 1 }
-        /// Tasks known: held ones and remembered ones.
-        var known: Int { capacity - freeCount }
+        /// A rebuild clears the tombstones when `used` would pass this: 3/4 of the buckets.
+        var maxUsed: Int { bucketCount - bucketCount >> 2 }
+
+        private static func allocateTable(_ count: Int) -> UnsafeMutablePointer<Slot> {
+            let table = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Slot>.stride, alignment: 64)
+                .bindMemory(to: Slot.self, capacity: count)
+            table.initialize(repeating: Slot(), count: count)
+            return table
+        }
 
         init(capacity: Int) {
             self.capacity = capacity
@@ -213,16 +231,8 @@ extension RunQueue {
             while bucketCount < 2 * capacity { bucketCount <<= 1 }
             bucketMask = bucketCount - 1
             hashShift = UInt64(64 - bucketCount.trailingZeroBitCount)
-            index = UnsafeMutableRawPointer.allocate(byteCount: bucketCount * MemoryLayout<Bucket>.stride, alignment: 64)
-                .bindMemory(to: Bucket.self, capacity: bucketCount)
-            index.initialize(repeating: Bucket(pid: Self.emptyPID, slot: 0), count: bucketCount)
-            slots = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Slot>.stride, alignment: 64)
-                .bindMemory(to: Slot.self, capacity: capacity)
-            slots.initialize(repeating: Slot(), count: capacity)
-            free = .allocate(capacity: capacity)
-            // Lowest slots first: a small queue uses the start of `slots` only.
-            for i in 0..<capacity { free[i] = UInt32(capacity - 1 - i) }
-            freeCount = capacity
+            slots = Self.allocateTable(bucketCount)
+            spare = Self.allocateTable(bucketCount)
             heap = HeapStorage(capacity: 2 * capacity)
         }
 
@@ -230,26 +240,20 @@ extension RunQueue {
             capacity = other.capacity
             bucketMask = other.bucketMask
             hashShift = other.hashShift
-            index = UnsafeMutableRawPointer.allocate(
-                byteCount: other.bucketCount * MemoryLayout<Bucket>.stride, alignment: 64
-            ).bindMemory(to: Bucket.self, capacity: other.bucketCount)
-            index.initialize(from: other.index, count: other.bucketCount)
-            slots = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Slot>.stride, alignment: 64)
-                .bindMemory(to: Slot.self, capacity: capacity)
-            slots.initialize(from: other.slots, count: capacity)
-            free = .allocate(capacity: capacity)
-            free.initialize(from: other.free, count: capacity)
-            freeCount = other.freeCount
+            slots = Self.allocateTable(other.bucketCount)
+            slots.update(from: other.slots, count: other.bucketCount)
+            spare = Self.allocateTable(other.bucketCount)
+            known = other.known
+            used = other.used
             heap = HeapStorage(copying: other.heap)
-            stamp = other.stamp
             generation = other.generation
             forgotten = other.forgotten
+            rebuilds = other.rebuilds
         }
 
         deinit {
-            index.deallocate()
             slots.deallocate()
-            free.deallocate()
+            spare.deallocate()
         }
 
         /// Fibonacci hashing: consecutive pids land far apart.
@@ -257,11 +261,11 @@ extension RunQueue {
             Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: pid)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
         }
 
-        /// The bucket of `pid`, if it is known.
+        /// The slot of `pid`, if it is known.
         @inline(__always) func find(_ pid: Int32) -> Int? {
             var i = home(pid)
             while true {
-                let found = index[i].pid
+                let found = slots[i].pid
                 if found == pid { return i }
                 if found == Self.emptyPID { return nil }
                 i = (i + 1) & bucketMask
@@ -271,84 +275,95 @@ extension RunQueue {
         /// The slot of `pid`, given one if it is new (making room if needed); nil when every
         /// slot holds a held task.
         @inline(__always) func acquire(pid: Int32) -> Int? {
-            stamp &+= 1
-            var i = home(pid)
-            while true {
-                let found = index[i]
-                if found.pid == pid { return Int(found.slot) }
-                if found.pid == Self.emptyPID { break }
-                i = (i + 1) & bucketMask
-            }
-            return add(pid: pid, at: i)
+            if let slot = find(pid) { return slot }
+            return add(pid: pid)
         }
 
-        /// Gives `pid`, not known, a slot and the free bucket `i` at the end of its probe.
-        private func add(pid: Int32, at free: Int) -> Int? {
-            var i = free
-            if freeCount == 0 {
+        /// Gives `pid`, not known, a slot: the first tombstone or empty bucket of its probe.
+        private func add(pid: Int32) -> Int? {
+            if known == capacity {
                 makeRoom()
-                if freeCount == 0 { return nil }
-                // Forgetting moved buckets around: find the insertion point again.
-                i = home(pid)
-                while index[i].pid != Self.emptyPID { i = (i + 1) & bucketMask }
+                if known == capacity { return nil }
             }
-            freeCount -= 1
-            let slot = self.free[freeCount]
-            index[i] = Bucket(pid: pid, slot: slot)
-            slots[Int(slot)].generation = 0
-            return Int(slot)
+            var i = firstFree(for: pid)
+            if slots[i].pid == Self.emptyPID {
+                if used + 1 > maxUsed {
+                    rebuild()
+                    i = firstFree(for: pid)
+                }
+                used += 1
+            }
+            slots[i] = Slot(pid: pid)
+            known += 1
+            return i
         }
 
-        /// Forgets the task in `bucket`: its slot goes back (any entry of it becomes
-        /// stale) and the bucket is freed.
-        func forget(bucket: Int) {
-            let slot = index[bucket].slot
-            slots[Int(slot)].generation = 0
-            free[freeCount] = slot
-            freeCount += 1
-            removeBucket(at: bucket)
+        /// The first bucket on `pid`'s probe that holds no task.
+        @inline(__always) private func firstFree(for pid: Int32) -> Int {
+            var i = home(pid)
+            // Valid pids are not negative; empty and tombstone are.
+            while slots[i].pid >= 0 { i = (i + 1) & bucketMask }
+            return i
+        }
+
+        /// Forgets the task in `slot`: any entry of it becomes stale (no generation is 0)
+        /// and the bucket becomes a tombstone, or empty if the probe ends after it.
+        func forget(slot: Int) {
+            known -= 1
+            slots[slot].state = 0
+            if slots[(slot + 1) & bucketMask].pid != Self.emptyPID {
+                slots[slot].pid = Self.tombstonePID
+                return
+            }
+            // Nothing probes past an empty bucket: this one and the tombstones before it
+            // can be empty.
+            var i = slot
+            repeat {
+                slots[i].pid = Self.emptyPID
+                used -= 1
+                i = (i - 1) & bucketMask
+            } while slots[i].pid == Self.tombstonePID
         }
 
         /// Forgets the tasks not held and not seen during the last capacity/2 inserts; if
         /// that frees nothing, every task not held. One sweep frees many tasks, so its
         /// O(capacity) cost is spread over the inserts that follow.
         private func makeRoom() {
-            let horizon = stamp &- UInt32(truncatingIfNeeded: capacity / 2)
+            let horizon = generation &- UInt32(truncatingIfNeeded: capacity)
             for pass in 0..<2 {
                 let recentToo = pass == 1
-                var i = 0
-                while i < bucketCount {
-                    let bucket = index[i]
-                    if bucket.pid != Self.emptyPID {
-                        let slot = slots[Int(bucket.slot)]
-                        if slot.generation == 0, recentToo || Int32(bitPattern: slot.lastSeen &- horizon) <= 0 {
-                            forget(bucket: i)
-                            forgotten &+= 1
-                            // Another bucket may have moved into i: look at it again.
-                            continue
-                        }
+                // Slots do not move, so the sweep sees every task once.
+                for i in 0..<bucketCount {
+                    let slot = slots[i]
+                    guard slot.pid >= 0, !slot.isHeld else { continue }
+                    if recentToo || Int32(bitPattern: slot.state &- horizon) <= 0 {
+                        forget(slot: i)
+                        forgotten &+= 1
                     }
-                    i += 1
                 }
-                if freeCount > 0 { return }
+                if known < capacity { return }
             }
         }
 
-        /// Backward-shift deletion: keeps every probe chain unbroken without tombstones, so
-        /// lookups never slow down as tasks come and go. Slots do not move.
-        private func removeBucket(at bucket: Int) {
-            var hole = bucket
-            var next = (hole + 1) & bucketMask
-            while index[next].pid != Self.emptyPID {
-                let want = home(index[next].pid)
-                // Move the bucket into the hole unless its home lies cyclically in (hole, next].
-                if (hole - want) & bucketMask < (next - want) & bucketMask {
-                    index[hole] = index[next]
-                    hole = next
-                }
-                next = (next + 1) & bucketMask
+        /// Rewrites the table without tombstones (into `spare`, then swapped) and every heap
+        /// entry's slot number; stale entries are dropped first, since their slots may be
+        /// gone. O(capacity + heap).
+        private func rebuild() {
+            dropStale()
+            spare.update(repeating: Slot(), count: bucketCount)
+            for i in 0..<bucketCount where slots[i].pid >= 0 {
+                var j = home(slots[i].pid)
+                while spare[j].pid != Self.emptyPID { j = (j + 1) & bucketMask }
+                spare[j] = slots[i]
+                // The old table is scrap from here: it keeps the new slot number.
+                slots[i].nrCPUsAllowed = UInt32(truncatingIfNeeded: j)
             }
-            index[hole].pid = Self.emptyPID
+            for i in 0..<heap.count {
+                heap.payloads[i].slot = slots[Int(heap.payloads[i].slot)].nrCPUsAllowed
+            }
+            swap(&slots, &spare)
+            used = known
+            rebuilds += 1
         }
 
         /// Starts fetching the slots of the entries that come out next: the first and its
@@ -361,28 +376,31 @@ extension RunQueue {
         }
 
         /// The generation for a new entry. When the 32-bit counter wraps, every stale
-        /// entry is dropped and the held ones are renumbered 1, so a stale entry can never
-        /// carry its slot's current generation (once per 2^32 inserts: O(n) then).
+        /// entry is dropped and the held tasks renumbered, so a stale entry can never carry
+        /// its slot's current generation (once per 2^31 inserts: O(capacity) then).
         @inline(__always) func nextGeneration() -> UInt32 {
-            generation &+= 1
-            if generation == 0 { renumber() }
+            generation &+= 2
+            if generation == 1 { renumber() }
             return generation
         }
 
         private func renumber() {
             dropStale()
-            for i in 0..<heap.count {
-                heap.payloads[i].generation = 1
-                slots[Int(heap.payloads[i].slot)].generation = 1
+            // Every held task gets one generation, later than every task not held (which
+            // all count as seen long ago: 0).
+            let held = UInt32(truncatingIfNeeded: 2 * capacity + 1)
+            for i in 0..<bucketCount where slots[i].pid >= 0 {
+                slots[i].state = slots[i].isHeld ? held : 0
             }
-            generation = 2
+            for i in 0..<heap.count { heap.payloads[i].generation = held }
+            generation = held
         }
 
         /// Drops every stale entry from the heap, in O(n): done when the heap is full (it
         /// has room for twice the tasks, so at least `capacity` inserts pass between sweeps).
         func dropStale() {
             let slots = self.slots
-            heap.removeAll { _, payload in slots[Int(payload.slot)].generation != payload.generation }
+            heap.removeAll { _, payload in slots[Int(payload.slot)].state != payload.generation }
         }
     }
 }

@@ -152,9 +152,9 @@ struct RunQueueTests {
         #expect(again?.isNew == false)
     }
 
-    @Test("what each policy keeps of a task fits one 64-byte cache line; the run queue's index, slot and payload stay small")
+    @Test("what each policy keeps of a task fits one 64-byte cache line; the run queue's slot and payload stay small")
     func bucketSize() {
-        #expect(RunQueue.indexBucketBytes == 8 && RunQueue.slotBytes == 32 && RunQueue.payloadBytes == 8)
+        #expect(RunQueue.slotBytes == 32 && RunQueue.payloadBytes == 8)
         #expect(VruntimePolicy.taskBucketBytes == 64)
         #expect(BpflandPolicy.taskBucketBytes == 64)
         #expect(TaskTable<(UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)>.bucketBytes == 128)
@@ -220,7 +220,7 @@ struct RunQueueTests {
     func generationWrap() {
         var queue = RunQueue(capacity: 8)
         for pid in Int32(1)...4 { _ = queue.insert(record(pid: pid, enqSeq: 1), key: UInt64(pid)) }
-        queue.lastGeneration = .max - 3
+        queue.lastGeneration = .max - 6
         // Re-key every task across the wrap: each leaves stale entries behind.
         for round in UInt64(1)...5 {
             for pid in Int32(1)...4 {
@@ -270,6 +270,149 @@ struct RunQueueTests {
         #expect(fromA?.pid == 1 && fromA?.enqSeq == 1 && a.count == 1 && a.contains(pid: 2))
         let fromB = b.popMin()
         #expect(fromB?.pid == 1 && fromB?.enqSeq == 2 && b.isEmpty)
+    }
+
+    @Test("removals leave tombstones that new tasks reuse, and a rebuild moves slots without losing an entry")
+    func tombstonesAndRebuild() {
+        // 32 buckets for 16 tasks: a rebuild when known tasks and tombstones reach 24.
+        var queue = RunQueue(capacity: 16)
+        var model: [Int32: UInt64] = [:]
+        var nextPID: Int32 = 1
+        var rng = SplitMix64(seed: 5)
+        for step in 0..<4_000 {
+            if model.count < 16, Bool.random(using: &rng) {
+                // A new pid every time: each takes a bucket, tombstone or empty.
+                let key = UInt64.random(in: 0..<1_000, using: &rng)
+                let outcome = queue.insert(record(pid: nextPID, enqSeq: UInt64(nextPID)), key: key)
+                #expect(outcome == .inserted, "step \(step)")
+                model[nextPID] = key
+                nextPID += 1
+            } else if let pid = model.keys.randomElement(using: &rng) {
+                // Re-key some first, so stale entries point at slots that become tombstones.
+                if Bool.random(using: &rng) { _ = queue.insert(record(pid: pid, enqSeq: UInt64(pid)), key: 5) }
+                let removed = queue.remove(pid: pid)
+                #expect(removed, "step \(step)")
+                model[pid] = nil
+                #expect(!queue.contains(pid: pid) && queue.slot(of: pid) == nil, "step \(step)")
+            }
+            #expect(queue.count == model.count && queue.tombstones <= 24 - model.count, "step \(step)")
+        }
+        #expect(queue.rebuilds > 0, "removals never filled the table with tombstones")
+        #expect(queue.forgotten == 0)
+        let expected = model.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key)
+        var pids: [Int32] = []
+        while let task = queue.popMin() {
+            #expect(task.enqSeq == UInt64(task.pid))
+            pids.append(task.pid)
+        }
+        #expect(pids == expected)
+    }
+
+    @Test("a rebuild rewrites the slot numbers of held entries")
+    func rebuildKeepsEntries() {
+        var queue = RunQueue(capacity: 4)
+        // 8 buckets: a rebuild when known tasks and tombstones would pass 6. Three held, one
+        // slot for tasks that come and go.
+        for pid in Int32(1)...3 { _ = queue.insert(record(pid: pid, enqSeq: UInt64(pid)), key: UInt64(10 * pid)) }
+        var pid: Int32 = 100
+        var rebuildsSeen = 0
+        while rebuildsSeen < 3 {
+            // One task comes and goes: its bucket is a tombstone unless the probe ends there.
+            _ = queue.insert(record(pid: pid, enqSeq: 0), key: 1)
+            let removed = queue.remove(pid: pid)
+            #expect(removed)
+            pid += 1
+            rebuildsSeen = queue.rebuilds
+            #expect(pid < 10_000, "no rebuild")
+            if pid >= 10_000 { break }
+        }
+        #expect(queue.count == 3)
+        var out: [Int32] = []
+        while let task = queue.popMin() {
+            #expect(task.enqSeq == UInt64(task.pid) && task.key == UInt64(10 * task.pid))
+            out.append(task.pid)
+        }
+        #expect(out == [1, 2, 3])
+    }
+
+    @Test("a full queue forgets through tombstones and keeps matching a model")
+    func forgetAgainstModel() {
+        // Many pids, few slots: forgetting, tombstones and rebuilds all happen.
+        var queue = RunQueue(capacity: 24)
+        var model: [Int32: (key: UInt64, enqSeq: UInt64)] = [:]
+        var rng = SplitMix64(seed: 1234)
+        for step in 0..<40_000 {
+            let pid = Int32.random(in: 1...200, using: &rng)
+            switch UInt64.random(in: 0..<10, using: &rng) {
+            case 0..<5:
+                let key = UInt64.random(in: 0..<30, using: &rng)
+                let outcome = queue.insert(record(pid: pid, enqSeq: UInt64(step)), key: key)
+                if model[pid] != nil {
+                    #expect(outcome == .replaced, "step \(step)")
+                } else if model.count == 24 {
+                    #expect(outcome == .full, "step \(step)")
+                    continue
+                } else {
+                    #expect(outcome == .inserted, "step \(step)")
+                }
+                model[pid] = (key, UInt64(step))
+            case 5:
+                let removed = queue.remove(pid: pid)
+                #expect(removed == (model.removeValue(forKey: pid) != nil), "step \(step)")
+            default:
+                let expected = model.min { ($0.value.key, $0.key) < ($1.value.key, $1.key) }
+                let popped = queue.popMin()
+                #expect(popped?.pid == expected?.key && popped?.enqSeq == expected?.value.enqSeq, "step \(step)")
+                if let expected { model[expected.key] = nil }
+            }
+            #expect(queue.count == model.count, "step \(step)")
+            #expect(queue.contains(pid: pid) == (model[pid] != nil), "step \(step)")
+        }
+        #expect(queue.forgotten > 0 && queue.rebuilds > 0)
+    }
+
+    @Test(
+        "forgetting, tombstones, rebuilds and a generation wrap together, against a model",
+        arguments: [(1, UInt64(6)), (2, 7), (3, 1), (7, 2), (24, 3), (100, 5)])
+    func everythingAgainstModel(capacity: Int, seed: UInt64) {
+        var queue = RunQueue(capacity: capacity)
+        var model: [Int32: (key: UInt64, tieBreak: UInt64, enqSeq: UInt64)] = [:]
+        var rng = SplitMix64(seed: seed)
+        var failures = 0
+        for step in 0..<30_000 {
+            let pid = Int32.random(in: 0...Int32(capacity * 4), using: &rng)
+            // The counter wraps a few thousand inserts later.
+            if step == 15_000 { queue.lastGeneration = .max - 2 * UInt32(capacity) }
+            switch UInt64.random(in: 0..<12, using: &rng) {
+            case 0..<6:
+                let key = UInt64.random(in: 0..<10, using: &rng)
+                let tieBreak = UInt64.random(in: 0..<2, using: &rng)
+                let outcome = queue.insert(record(pid: pid, enqSeq: UInt64(step)), key: key, tieBreak: tieBreak)
+                if model[pid] != nil {
+                    if outcome != .replaced { failures += 1 }
+                } else if model.count == capacity {
+                    if outcome != .full { failures += 1 }
+                    continue
+                } else if outcome != .inserted {
+                    failures += 1
+                }
+                model[pid] = (key, tieBreak, UInt64(step))
+            case 6:
+                let removed = queue.remove(pid: pid)
+                if removed != (model.removeValue(forKey: pid) != nil) { failures += 1 }
+            default:
+                let expected = model.min {
+                    ($0.value.key, $0.value.tieBreak, $0.key) < ($1.value.key, $1.value.tieBreak, $1.key)
+                }
+                let popped = queue.popMin()
+                if popped?.pid != expected?.key || popped?.enqSeq != expected?.value.enqSeq { failures += 1 }
+                if let expected { model[expected.key] = nil }
+            }
+            if queue.count != model.count || queue.contains(pid: pid) != (model[pid] != nil) { failures += 1 }
+        }
+        #expect(failures == 0)
+        #expect(queue.forgotten > 0 && queue.lastGeneration < 1 << 20, "forgot nothing or did not wrap")
+        #expect(capacity == 1 || queue.rebuilds > 0)
     }
 
     @Test("a pid outside 0..<2^22 is refused")

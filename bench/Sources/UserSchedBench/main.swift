@@ -352,7 +352,7 @@ let allContenders: [Entry] = [
     Entry(name: "Heap (swift-collections): baseline") { HeapContender(workload: $0) },
     Entry(name: "Heap + Dictionary (RunQueue's features)") { HeapDictionaryContender(workload: $0) },
     Entry(name: "TaskHeap (heap only, as the baseline)") { TaskHeapContender(workload: $0) },
-    Entry(name: "RunQueue (heap + slots + pid index)") { RunQueueContender(workload: $0) },
+    Entry(name: "RunQueue (heap + pid table of slots)") { RunQueueContender(workload: $0) },
     Entry(name: "policy fifo") {
         FifoContender(base: PolicyContender(workload: $0, policy: FifoPolicy(config: policyConfig($0))))
     },
