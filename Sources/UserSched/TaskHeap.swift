@@ -139,7 +139,11 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
     /// of i (4i+1 ... 4i+4) start on a cache-line boundary.
     private let block: UnsafeMutableRawPointer
     let entries: UnsafeMutablePointer<HeapEntry>
-    /// The payload of entry i (64-byte aligned).
+    /// Payload i lives at slot i + 3 of its own 64-byte aligned block, as the entries
+    /// do: the four children's payloads then share one line (with 8-byte payloads; from
+    /// slot 0 they straddled two lines at every other level), and the 16 grandchildren's
+    /// are whole lines, the ones `prefetchGrandchildren` fetches.
+    private let payloadBlock: UnsafeMutableRawPointer
     let payloads: UnsafeMutablePointer<Payload>
     var count = 0
 
@@ -150,9 +154,9 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
         let stride = MemoryLayout<HeapEntry>.stride
         block = .allocate(byteCount: (capacity + Self.padding) * stride, alignment: 64)
         entries = (block + Self.padding * stride).bindMemory(to: HeapEntry.self, capacity: capacity)
-        payloads = UnsafeMutableRawPointer.allocate(
-            byteCount: Swift.max(1, capacity * MemoryLayout<Payload>.stride), alignment: 64
-        ).bindMemory(to: Payload.self, capacity: capacity)
+        let payloadStride = MemoryLayout<Payload>.stride
+        payloadBlock = .allocate(byteCount: Swift.max(1, (capacity + Self.padding) * payloadStride), alignment: 64)
+        payloads = (payloadBlock + Self.padding * payloadStride).bindMemory(to: Payload.self, capacity: capacity)
     }
 
     convenience init(copying other: HeapStorage) {
@@ -164,7 +168,7 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
 
     deinit {
         block.deallocate()
-        payloads.deallocate()
+        payloadBlock.deallocate()
     }
 
     @inline(__always) func push(_ entry: HeapEntry, _ payload: Payload) {
@@ -259,7 +263,7 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
     /// The last entry nearly always belongs near the bottom (a task just charged for
     /// its run has one of the largest vruntimes), so this saves the comparison against
     /// it at every level that a plain sift-down would make (Floyd's bottom-up deletion).
-    private func sinkHoleFromRoot(thenPlace entry: HeapEntry, _ payload: Payload) {
+    @inline(__always) private func sinkHoleFromRoot(thenPlace entry: HeapEntry, _ payload: Payload) {
         // Locals, unchecked arithmetic: see `siftUp`. count >= 1 here, indices < count.
         let entries = self.entries, payloads = self.payloads, count = self.count
         var hole = 0
@@ -319,8 +323,8 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
         prefetch(entries + (grandchild &+ 8))
         prefetch(entries + (grandchild &+ 12))
         if MemoryLayout<Payload>.size > 0 {
-            // Each payload line holds 64 / size of them; the 16 grandchildren's payloads
-            // span 16 x size bytes from there.
+            // The 16 grandchildren's payloads span 16 x size bytes from a line boundary
+            // (the padding): two lines for 8-byte payloads.
             let first = UnsafeRawPointer(payloads + grandchild)
             var offset = 0
             while offset < 16 * MemoryLayout<Payload>.stride {
