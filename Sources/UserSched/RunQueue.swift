@@ -263,12 +263,13 @@ extension RunQueue {
 
         /// The slot of `pid`, if it is known.
         @inline(__always) func find(_ pid: Int32) -> Int? {
+            let slots = self.slots
             var i = home(pid)
             while true {
                 let found = slots[i].pid
                 if found == pid { return i }
                 if found == Self.emptyPID { return nil }
-                i = (i + 1) & bucketMask
+                i = (i &+ 1) & bucketMask
             }
         }
 
@@ -371,8 +372,13 @@ extension RunQueue {
         /// A slot read at a pop then comes from the cache, even with the pops close
         /// together.
         @inline(__always) func prefetchNextSlots() {
+            let slots = self.slots, payloads = heap.payloads
             let n = Swift.min(heap.count, 5)
-            for i in 0..<n { prefetch(slots + Int(heap.payloads[i].slot)) }
+            var i = 0
+            while i < n {
+                prefetch(slots + Int(payloads[i].slot))
+                i &+= 1
+            }
         }
 
         /// The generation for a new entry. When the 32-bit counter wraps, every stale

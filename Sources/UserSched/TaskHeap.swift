@@ -139,7 +139,11 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
     /// of i (4i+1 ... 4i+4) start on a cache-line boundary.
     private let block: UnsafeMutableRawPointer
     let entries: UnsafeMutablePointer<HeapEntry>
-    /// The payload of entry i (64-byte aligned).
+    /// Payload i lives at slot i + 3 of its own 64-byte aligned block, as the entries
+    /// do: the four children's payloads then share one line (with 8-byte payloads; from
+    /// slot 0 they straddled two lines at every other level), and the 16 grandchildren's
+    /// are whole lines, the ones `prefetchGrandchildren` fetches.
+    private let payloadBlock: UnsafeMutableRawPointer
     let payloads: UnsafeMutablePointer<Payload>
     var count = 0
 
@@ -150,9 +154,9 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
         let stride = MemoryLayout<HeapEntry>.stride
         block = .allocate(byteCount: (capacity + Self.padding) * stride, alignment: 64)
         entries = (block + Self.padding * stride).bindMemory(to: HeapEntry.self, capacity: capacity)
-        payloads = UnsafeMutableRawPointer.allocate(
-            byteCount: Swift.max(1, capacity * MemoryLayout<Payload>.stride), alignment: 64
-        ).bindMemory(to: Payload.self, capacity: capacity)
+        let payloadStride = MemoryLayout<Payload>.stride
+        payloadBlock = .allocate(byteCount: Swift.max(1, (capacity + Self.padding) * payloadStride), alignment: 64)
+        payloads = (payloadBlock + Self.padding * payloadStride).bindMemory(to: Payload.self, capacity: capacity)
     }
 
     convenience init(copying other: HeapStorage) {
@@ -164,7 +168,7 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
 
     deinit {
         block.deallocate()
-        payloads.deallocate()
+        payloadBlock.deallocate()
     }
 
     @inline(__always) func push(_ entry: HeapEntry, _ payload: Payload) {
@@ -203,12 +207,19 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
     }
 
     /// Moves the hole at `position` up until `entry` fits, then fills it.
+    ///
+    /// The storage pointers are read once into locals: the compiler cannot tell that the
+    /// stores through them leave the class's own fields alone, and would reload them at
+    /// every level otherwise. Indices stay in 0..<count, so the arithmetic is unchecked.
     @inline(__always) private func siftUp(_ entry: HeapEntry, _ payload: Payload, from position: Int) {
+        let entries = self.entries, payloads = self.payloads
         var hole = position
         while hole > 0 {
-            let parent = (hole - 1) >> 2
-            if !entry.precedes(entries[parent]) { break }
-            move(parent, to: hole)
+            let parent = (hole &- 1) &>> 2
+            let above = entries[parent]
+            if !entry.precedes(above) { break }
+            entries[hole] = above
+            payloads[hole] = payloads[parent]
             hole = parent
         }
         entries[hole] = entry
@@ -252,22 +263,32 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
     /// The last entry nearly always belongs near the bottom (a task just charged for
     /// its run has one of the largest vruntimes), so this saves the comparison against
     /// it at every level that a plain sift-down would make (Floyd's bottom-up deletion).
-    private func sinkHoleFromRoot(thenPlace entry: HeapEntry, _ payload: Payload) {
+    @inline(__always) private func sinkHoleFromRoot(thenPlace entry: HeapEntry, _ payload: Payload) {
+        // Locals, unchecked arithmetic: see `siftUp`. count >= 1 here, indices < count.
+        let entries = self.entries, payloads = self.payloads, count = self.count
         var hole = 0
         // Nodes up to lastFull have four children: the loop needs no bounds checks.
-        let lastFull = (count - 5) >> 2
+        let lastFull = (count &- 5) &>> 2
+        // Nodes below this one have their 16 grandchildren all present.
+        let lastWithGrandchildren = (count &- 21) &>> 4
         while hole <= lastFull {
-            let child = hole << 2 + 1
-            touchGrandchildren(of: child)
-            let first = firstOfFour(child)
-            move(first, to: hole)
+            let child = hole &<< 2 &+ 1
+            if hole <= lastWithGrandchildren { Self.prefetchGrandchildren(of: child, entries, payloads) }
+            let first = Self.firstOfFour(child, entries)
+            entries[hole] = entries[first]
+            payloads[hole] = payloads[first]
             hole = first
         }
-        if hole << 2 + 1 < count {
+        if hole &<< 2 &+ 1 < count {
             // A node with one to three children, all of them leaves.
-            var first = hole << 2 + 1
-            for other in first + 1..<count where entries[other].precedes(entries[first]) { first = other }
-            move(first, to: hole)
+            var first = hole &<< 2 &+ 1
+            var other = first &+ 1
+            while other < count {
+                if entries[other].precedes(entries[first]) { first = other }
+                other &+= 1
+            }
+            entries[hole] = entries[first]
+            payloads[hole] = payloads[first]
             hole = first
         }
         siftUp(entry, payload, from: hole)
@@ -278,14 +299,14 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
     /// Written as index arithmetic, not `c ? x : y`: the compiler turns those selects
     /// into branches, and a heap's comparisons are coin flips that a branch predictor
     /// cannot learn (each miss costs ~15 cycles, three per level).
-    @inline(__always) private func firstOfFour(_ child: Int) -> Int {
-        let a = child &+ bit(entries[child + 1].precedes(entries[child]))
-        let b = child &+ 2 &+ bit(entries[child + 3].precedes(entries[child + 2]))
+    @inline(__always) private static func firstOfFour(_ child: Int, _ entries: UnsafeMutablePointer<HeapEntry>) -> Int {
+        let a = child &+ bit(entries[child &+ 1].precedes(entries[child]))
+        let b = child &+ 2 &+ bit(entries[child &+ 3].precedes(entries[child &+ 2]))
         // b is after a: a + (b - a) when b comes first.
         return a &+ ((b &- a) & (0 &- bit(entries[b].precedes(entries[a]))))
     }
 
-    @inline(__always) private func bit(_ condition: Bool) -> Int {
+    @inline(__always) private static func bit(_ condition: Bool) -> Int {
         Int(truncatingIfNeeded: UInt8(truncatingIfNeeded: unsafeBitCast(condition, to: UInt8.self)))
     }
 
@@ -293,22 +314,22 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
     /// (and their payloads') while the children are compared: the next level's fetch
     /// then overlaps this level's work instead of following it. Pays off once the heap
     /// outgrows L1.
-    @inline(__always) private func touchGrandchildren(of child: Int) {
-        let grandchild = child << 2 + 1
-        if grandchild + 15 < count {
-            prefetch(entries + grandchild)
-            prefetch(entries + grandchild + 4)
-            prefetch(entries + grandchild + 8)
-            prefetch(entries + grandchild + 12)
-            if MemoryLayout<Payload>.size > 0 {
-                // Each payload line holds 64 / size of them; the 16 grandchildren's payloads
-                // span 16 x size bytes from there.
-                let first = UnsafeRawPointer(payloads + grandchild)
-                var offset = 0
-                while offset < 16 * MemoryLayout<Payload>.stride {
-                    prefetch(first + offset)
-                    offset += 64
-                }
+    @inline(__always) private static func prefetchGrandchildren(
+        of child: Int, _ entries: UnsafeMutablePointer<HeapEntry>, _ payloads: UnsafeMutablePointer<Payload>
+    ) {
+        let grandchild = child &<< 2 &+ 1
+        prefetch(entries + grandchild)
+        prefetch(entries + (grandchild &+ 4))
+        prefetch(entries + (grandchild &+ 8))
+        prefetch(entries + (grandchild &+ 12))
+        if MemoryLayout<Payload>.size > 0 {
+            // The 16 grandchildren's payloads span 16 x size bytes from a line boundary
+            // (the padding): two lines for 8-byte payloads.
+            let first = UnsafeRawPointer(payloads + grandchild)
+            var offset = 0
+            while offset < 16 * MemoryLayout<Payload>.stride {
+                prefetch(first + offset)
+                offset += 64
             }
         }
     }
