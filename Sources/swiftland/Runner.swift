@@ -95,6 +95,7 @@ struct Runner {
         var line = scheduler.counters().line(for: config.mode)
         if let s = thread?.snapshot {
             line += " queued=\(s.queued) held=\(s.held) loops=\(s.loops) page_faults=\(s.pageFaults) ring_retries=\(s.ringErrors)"
+            if userOptions?.hostileRecords == true { line += " test_hostile_sent=\(s.hostileSent)" }
             if let p = s.policy, config.mode == .user, userOptions?.policy == .bpfland {
                 line += " interactive=\(p.interactive) prio=\(p.prioDispatches) regular=\(p.regularDispatches) starvation=\(p.starvationRegular + p.starvationPrio)"
             }
