@@ -4,7 +4,8 @@
 #   2. the integration suite (Tests/vm/integration.sh) inside a sched_ext kernel: on this
 #      machine directly when its kernel has sched_ext, otherwise in one `swiftland vm` boot.
 #   3. the fault suite (scripts/faults.sh: host checks, then Tests/vm/faults.sh in one more
-#      VM boot); its table goes to the log only (`make faults` rewrites docs/faults.md).
+#      VM boot); its table goes to the log only (`make faults` rewrites docs/faults.md;
+#      so does SWIFTLAND_FAULTS_TABLE=docs/faults.md here).
 #      SWIFTLAND_FAULTS=0 skips it; SWIFTLAND_FAULTS_LONG=1 runs its long variants.
 # The last line counts every check of every part: "tests: N passed, N failed[, N skipped]".
 #
@@ -60,7 +61,7 @@ fi
 faults_passed=0 faults_failed=0
 if [ "${SWIFTLAND_FAULTS:-1}" != 0 ]; then
   echo "== 3. fault suite"
-  SWIFTLAND_FAULTS_TABLE="$work/faults.md" bash scripts/faults.sh 2>&1 | tee "$work/faults.log"
+  SWIFTLAND_FAULTS_TABLE="${SWIFTLAND_FAULTS_TABLE-$work/faults.md}" bash scripts/faults.sh 2>&1 | tee "$work/faults.log"
   faults_rc=${PIPESTATUS[0]}
   faults_passed=$(grep -c '^ok - ' "$work/faults.log")
   faults_failed=$(grep -c '^not ok - ' "$work/faults.log")
