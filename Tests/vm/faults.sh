@@ -276,9 +276,8 @@ for mode in bpf user; do
   # Weights: nice 0 and nice 19 pinned to one CPU (weights 1024 and 15: 98.5% / 1.5%).
   taskset -c "$last" "$probe" spin 8 >"$work/prio-$mode.n0" &
   n0=$!
-  taskset -c "$last" "$probe" spin 8 >"$work/prio-$mode.n19" 2>&1 &
+  taskset -c "$last" "$probe" spin 8 19 >"$work/prio-$mode.n19" 2>&1 &
   n19=$!
-  renice -n 19 -p "$n19" >/dev/null
   # Churn: two spinners whose nice and policy change all the time.
   "$probe" spin $((churn_secs > 8 ? churn_secs : 8)) >/dev/null &
   c1=$!

@@ -8,7 +8,8 @@
  *   probe pin SECS       spins for SECS seconds and checks, from inside, that it only runs
  *                        on CPUs its affinity allows (re-pin it with taskset meanwhile);
  *                        prints "checks=N violations=V cpus=LIST"
- *   probe spin SECS      spins for SECS seconds of wall time; prints "cpu_ms=C" (its CPU time)
+ *   probe spin SECS [NICE]  spins for SECS seconds of wall time at nice NICE (set before it
+ *                        starts); prints "cpu_ms=C" (its CPU time)
  *   probe forks N [SECS] a fork/exit storm: N short-lived processes (vfork, _exit at once,
  *                        reaped), for at most SECS seconds (default 300); prints
  *                        "forks=F failed=E secs=S" (far faster than stress-ng under TCG)
@@ -122,8 +123,10 @@ static int pin(int secs)
 	return violations ? 1 : 0;
 }
 
-static int spin(int secs)
+static int spin(int secs, int nice_value)
 {
+	if (nice_value && setpriority(PRIO_PROCESS, 0, nice_value))
+		return perror("setpriority"), 2;
 	long long end = now_ns() + secs * 1000000000LL;
 	while (now_ns() < end)
 		for (volatile int i = 0; i < 100000; i++)
@@ -164,8 +167,8 @@ int main(int argc, char **argv)
 		return gap(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "pin"))
 		return pin(atoi(argv[2]));
-	if (argc == 3 && !strcmp(argv[1], "spin"))
-		return spin(atoi(argv[2]));
-	fprintf(stderr, "usage: probe gap FILE | probe pin SECS | probe spin SECS | probe forks N [SECS]\n");
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "spin"))
+		return spin(atoi(argv[2]), argc == 4 ? atoi(argv[3]) : 0);
+	fprintf(stderr, "usage: probe gap FILE | probe pin SECS | probe spin SECS [NICE] | probe forks N [SECS]\n");
 	return 2;
 }
