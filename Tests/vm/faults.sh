@@ -105,6 +105,8 @@ swl_stop() {
   gap=${gap:-99999}
   rc=0 attached=1 in_flight=0
   if [ -n "$swl" ]; then
+    # (A restart may be under way, after a hotplug: give it time to attach again.)
+    kill -0 "$swl" 2>/dev/null && wait_state enabled 20
     if kill -0 "$swl" 2>/dev/null && [ "$(state)" = enabled ]; then attached=1; else attached=0; fi
     kill -INT "$swl" 2>/dev/null
     wait "$swl"
