@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: setup build run test install uninstall clean
+.PHONY: setup build run test faults install uninstall clean
 RELEASE = swift build -c release --static-swift-stdlib
 
 setup:
@@ -29,6 +29,11 @@ install: build
 
 uninstall:
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BIN_DIR=unused bash scripts/install.sh --uninstall
+
+# The fault suite alone (host checks, then one VM boot); rewrites docs/faults.md.
+# SWIFTLAND_FAULTS_LONG=1 for the long variants.
+faults: setup
+	bash scripts/faults.sh
 
 clean:
 	rm -rf .build bpf/generated

@@ -312,7 +312,13 @@ s32 SWL_OPS(swl_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 
 	cpu = swl_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
-		swl_dsq_insert(p, cpu, user_mode() ? cfg.slice_ns : task_slice(), 0);
+		/*
+		 * The CPU's built-in local DSQ, not our per-CPU DSQ: the kernel moves what is
+		 * in a local DSQ when the CPU goes offline, while a task left in our DSQ of an
+		 * offline CPU would wait there until the scheduler is gone (the fault suite's
+		 * hotplug test saw a 21 s RCU stall and the kernel ejecting swiftland).
+		 */
+		swl_dsq_insert(p, SCX_DSQ_LOCAL, user_mode() ? cfg.slice_ns : task_slice(), 0);
 		count(&stats.nr_direct_dispatches);
 		if (user_mode())
 			count(&stats.nr_kernel_dispatches);

@@ -3,8 +3,12 @@
 #   1. unit and host-kernel tests (swift test): no sched_ext needed;
 #   2. the integration suite (Tests/vm/integration.sh) inside a sched_ext kernel: on this
 #      machine directly when its kernel has sched_ext, otherwise in one `swiftland vm` boot;
-#   3. `make install` into a temporary DESTDIR (Tests/install/check.sh).
-# The last line counts every check of both parts: "tests: N passed, N failed[, N skipped]".
+#   3. the fault suite (scripts/faults.sh: host checks, then Tests/vm/faults.sh in one more
+#      VM boot); its table goes to the log only (`make faults` rewrites docs/faults.md;
+#      so does SWIFTLAND_FAULTS_TABLE=docs/faults.md here).
+#      SWIFTLAND_FAULTS=0 skips it; SWIFTLAND_FAULTS_LONG=1 runs its long variants;
+#   4. `make install` into a temporary DESTDIR (Tests/install/check.sh).
+# The last line counts every check of every part: "tests: N passed, N failed[, N skipped]".
 #
 # SWIFTLAND_STRESS_SECS and SWIFTLAND_USER_STRESS_SECS set the length of the stress runs: bpf
 # mode (default 30 s, as sched-ext's CI) and each user-mode policy (default 20 s).
@@ -55,7 +59,17 @@ else
   fi
 fi
 
-echo "== 3. install (man page, completions, systemd unit) into a temporary DESTDIR"
+faults_passed=0 faults_failed=0
+if [ "${SWIFTLAND_FAULTS:-1}" != 0 ]; then
+  echo "== 3. fault suite"
+  SWIFTLAND_FAULTS_TABLE="${SWIFTLAND_FAULTS_TABLE-$work/faults.md}" bash scripts/faults.sh 2>&1 | tee "$work/faults.log"
+  faults_rc=${PIPESTATUS[0]}
+  faults_passed=$(grep -c '^ok - ' "$work/faults.log")
+  faults_failed=$(grep -c '^not ok - ' "$work/faults.log")
+  if [ "$faults_rc" -ne 0 ] && [ "$faults_failed" -eq 0 ]; then faults_failed=1; fi
+fi
+
+echo "== 4. install (man page, completions, systemd unit) into a temporary DESTDIR"
 install_passed=0 install_failed=0
 if swift build -c release --static-swift-stdlib --product generate-manual >"$work/build-man.log" 2>&1 &&
    swift build -c release --static-swift-stdlib --product swiftland >>"$work/build-man.log" 2>&1; then
@@ -68,9 +82,9 @@ else
   install_failed=1
 fi
 
-passed=$((unit_passed + vm_passed + install_passed))
-failed=$((unit_failed + vm_failed + install_failed))
-echo "== unit: $unit_passed passed, $unit_failed failed, $unit_skipped skipped; integration: $vm_passed passed, $vm_failed failed; install: $install_passed passed, $install_failed failed"
+passed=$((unit_passed + vm_passed + faults_passed + install_passed))
+failed=$((unit_failed + vm_failed + faults_failed + install_failed))
+echo "== unit: $unit_passed passed, $unit_failed failed, $unit_skipped skipped; integration: $vm_passed passed, $vm_failed failed; faults: $faults_passed passed, $faults_failed failed; install: $install_passed passed, $install_failed failed"
 if [ "$unit_skipped" -gt 0 ]; then
   echo "tests: $passed passed, $failed failed, $unit_skipped skipped"
 else

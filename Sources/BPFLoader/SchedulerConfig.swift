@@ -67,6 +67,16 @@ public struct SchedulerConfig: Sendable, Equatable {
         }
         if sliceUs > 1_000_000 { return "--slice-us (\(sliceUs)) is above 1 s: tasks would wait seconds for a CPU; use at most 1000000" }
         if starvationThreshUs == 0 { return "--starvation-thresh-us must be above 0" }
+        // Microseconds become nanoseconds: bound them well below an overflow.
+        if starvationThreshUs > 10_000_000 {
+            return "--starvation-thresh-us (\(starvationThreshUs)) is above 10 s: a starved queue would wait that long; use at most 10000000"
+        }
+        if sliceLagUs > 10_000_000 {
+            return "--slice-us-lag (\(sliceLagUs)) is above 10 s of vruntime credit; use at most 10000000"
+        }
+        if exitDumpLen > 32768 {
+            return "--exit-dump-len (\(exitDumpLen)) is above 32768, the most of the kernel's dump swiftland keeps"
+        }
         if nvcswMaxThresh > 1_000_000 { return "--nvcsw-max-thresh (\(nvcswMaxThresh)) is above 1000000 switches/s" }
         if timeoutMs == 0 { return "--timeout-ms must be above 0" }
         if timeoutMs > Self.maxTimeoutMs {

@@ -85,6 +85,16 @@ struct CompareCommand: ParsableCommand {
         if warmup < 0 || warmup > 10 { throw ValidationError("--warmup must be from 0 to 10") }
         if seconds < 1 || seconds > 3600 { throw ValidationError("--seconds must be from 1 to 3600") }
         if hackbenchLoops < 1 { throw ValidationError("--hackbench-loops must be above 0") }
+        if out.isEmpty { throw ValidationError("--out is empty: name a directory for the results") }
+        if !workloads.split(separator: ",").contains("cmd") && (workloadCmd != nil || workloadRegex != nil) {
+            throw ValidationError("--workload-cmd and --workload-regex apply to the cmd workload only (add cmd to --workloads)")
+        }
+        do {
+            try VMValidation.validateCPUs(vmCpus)
+        } catch { throw ValidationError("--vm-cpus: \(error)") }
+        do {
+            _ = try VMValidation.parseMemory(vmMemory)
+        } catch { throw ValidationError("--vm-memory: \(error)") }
     }
 
     func arms() throws -> [Arm] {

@@ -116,6 +116,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Load this BPF object instead of the built-in one (for tests).", valueName: "path", visibility: .hidden))
     var bpfObject: String?
 
+    @Flag(help: ArgumentHelp("Test hook, user mode: send hostile dispatch records once through the real ring (see HostileRecords.swift).", visibility: .hidden))
+    var testHostileRecords = false
+
     var config: SchedulerConfig {
         var c = SchedulerConfig()
         c.sliceUs = sliceUs
@@ -145,7 +148,8 @@ struct RunCommand: ParsableCommand {
         pc.nvcswMaxThresh = nvcswMaxThresh
         pc.nrCPUs = max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1)
         if let problem = pc.problem() { throw ValidationError(problem) }
-        return .init(policy: name, policyConfig: pc, batch: batch, wakeup: wakeup, loopDelayUs: loopDelayUs)
+        return .init(policy: name, policyConfig: pc, batch: batch, wakeup: wakeup, loopDelayUs: loopDelayUs,
+                     hostileRecords: testHostileRecords)
     }
 
     func validate() throws {
@@ -167,6 +171,7 @@ struct RunCommand: ParsableCommand {
                 ("--policy", policy != PolicyName.bpfland.rawValue), ("--batch", batch != Self.defaultBatch),
                 ("--wakeup", wakeup != .adaptive), ("--fallback-ms", fallbackMs != 50),
                 ("--ring-kib", ringKib != 512), ("--loop-delay-us", loopDelayUs != 0),
+                ("--test-hostile-records", testHostileRecords),
             ]
             if let (name, _) = userOnly.first(where: { $0.1 }) {
                 throw ValidationError("\(name) applies to --mode user only")

@@ -88,7 +88,7 @@ struct Runner {
             }
             let final = counters(scheduler, thread)
             board.publish(final.sample(mode: config.mode))
-            Terminal.out("swiftland: counters: \(final.line(for: config.mode))")
+            Terminal.out("swiftland: counters: \(line(final, thread))")
             if config.mode == .user {
                 // user mode's queueing, as a distribution (compare plots it).
                 Terminal.out("swiftland: \(Self.decisionHistogramPrefix)\(final.decisionHistogram.map(String.init).joined(separator: ","))")
@@ -129,7 +129,7 @@ struct Runner {
             let current = counters(scheduler, thread)
             if publishing { board.publish(current.sample(mode: config.mode)) }
             if due, let interval = statsInterval, let next = nextStats {
-                Terminal.out("swiftland: \(current.line(for: config.mode))")
+                Terminal.out("swiftland: \(line(current, thread))")
                 nextStats = next.addingTimeInterval(interval)
             }
         }
@@ -138,6 +138,14 @@ struct Runner {
     /// The kernel side's counters, and user space's own in user mode.
     private func counters(_ scheduler: BPFScheduler, _ thread: SchedulingThread?) -> Counters {
         scheduler.counters(userSpace: thread.map { Self.userSpaceCounters($0.snapshot) })
+    }
+
+    /// The counters line; with the --test-hostile-records hook, also how many hostile
+    /// records the hook sent (a test hook's count, not a counter of the table).
+    private func line(_ c: Counters, _ thread: SchedulingThread?) -> String {
+        var text = c.line(for: config.mode)
+        if userOptions?.hostileRecords == true, let thread { text += " test_hostile_sent=\(thread.snapshot.hostileSent)" }
+        return text
     }
 
     /// How the final enqueue-to-decision histogram is printed: `swiftland: decision_hist_us=c0,c1,...`

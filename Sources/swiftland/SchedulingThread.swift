@@ -22,6 +22,8 @@ final class SchedulingThread: @unchecked Sendable {
         var wakeup: WakeupPolicy
         /// Test hook: an artificial delay per loop, to force the fallback bound.
         var loopDelayUs: UInt32
+        /// Test hook: send the hostile records of `HostileRecords` once.
+        var hostileRecords = false
     }
 
     /// What the thread publishes for the stats output (relaxed atomics: a report, not a
@@ -32,6 +34,7 @@ final class SchedulingThread: @unchecked Sendable {
         var loops: UInt64
         var pageFaults: UInt64
         var ringErrors: UInt64
+        var hostileSent: UInt64
         var policy: PolicyCounters?
     }
 
@@ -45,6 +48,7 @@ final class SchedulingThread: @unchecked Sendable {
     private let loops = Atomic<UInt64>(0)
     private let pageFaults = Atomic<UInt64>(0)
     private let ringErrors = Atomic<UInt64>(0)
+    private let hostileSent = Atomic<UInt64>(0)
     private let failure = Mutex<String?>(nil)
     private let lastCounters = Mutex<PolicyCounters?>(nil)
     private var thread = pthread_t()
@@ -86,6 +90,7 @@ final class SchedulingThread: @unchecked Sendable {
     var snapshot: Snapshot {
         Snapshot(queued: queuedRecords.load(ordering: .relaxed), held: held.load(ordering: .relaxed), loops: loops.load(ordering: .relaxed),
                  pageFaults: pageFaults.load(ordering: .relaxed), ringErrors: ringErrors.load(ordering: .relaxed),
+                 hostileSent: hostileSent.load(ordering: .relaxed),
                  policy: lastCounters.withLock { $0 })
     }
 
@@ -141,6 +146,10 @@ final class SchedulingThread: @unchecked Sendable {
             let decided = policy.dispatch(nowNs: now, idleCPUs: &idleCPUs, into: room)
             let total = unsent + decided
             if total > 0 {
+                if options.hostileRecords && hostileSent.load(ordering: .relaxed) == 0 && n >= 100 {
+                    let k = try HostileRecords.send(dispatched, genuine: out[0])
+                    hostileSent.store(UInt64(k), ordering: .relaxed)
+                }
                 let sent = try dispatched.send(UnsafeBufferPointer(rebasing: out[0..<total]))
                 if sent < total {
                     ringErrors.add(1, ordering: .relaxed)

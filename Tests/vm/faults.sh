@@ -1,0 +1,437 @@
+#!/bin/sh
+# swiftland's fault suite, run as root INSIDE a sched_ext kernel, in one VM boot (started by
+# scripts/faults.sh, which also builds the probe and turns the rows into docs/faults.md).
+# POSIX sh: the guest has busybox.
+#
+#   faults.sh PROBE OUTDIR [long]
+#
+# Each fault is provoked against bpf mode and user mode (user:bpfland, the default policy)
+# and judged on the same outcome:
+#   - the probe task (PROBE gap: SCHED_OTHER, wakes every 50 ms) never waited longer than
+#     GAP_BOUND_MS between two runs;
+#   - the scheduler kept running (and detached on SIGINT with exit status 0), or exited
+#     with its reason reported, as the fault calls for;
+#   - no task lost: user mode's nr_in_flight is 0 at exit, and the watchdog (exit kind
+#     ERROR_STALL) never fired;
+#   - the kernel log of that fault has no sched_ext error, BUG, WARNING or Oops. RCU stall
+#     warnings (TCG is slow) are counted and shown beside the same fault under the kernel's
+#     default scheduler (EEVDF) where the suite runs that too.
+# Each check prints "ok - ..." / "not ok - ..." (counted by scripts/test.sh) and appends a
+# row "fault|mode|expected|observed|verdict" to OUTDIR/rows.
+set -u
+probe=${1:?usage: faults.sh PROBE OUTDIR [long]}
+out=${2:?usage: faults.sh PROBE OUTDIR [long]}
+long=${3:-}
+ncpu=$(nproc)
+last=$((ncpu - 1))
+work=/tmp/swl-faults
+mkdir -p "$work" "$out"
+: >"$out/rows"
+passed=0
+failed=0
+# The bound on the probe's largest gap, and the sched_ext watchdog given to swiftland. The
+# guest runs under single-threaded TCG on a shared host: it can freeze for seconds whatever
+# the scheduler (the EEVDF rows show how long), and a frozen guest trips a 5 s watchdog by
+# itself. So the watchdog is set to its maximum and the gap bound to the default watchdog:
+# no task may wait as long as `swiftland run` with default options would allow.
+GAP_BOUND_MS=${GAP_BOUND_MS:-5000}
+TIMEOUT_MS=${TIMEOUT_MS:-30000}
+if [ "$long" = long ]; then
+  stress_secs=300 forks=100000 churn_secs=60 fork_cap=900
+else
+  stress_secs=60 forks=20000 churn_secs=15 fork_cap=150
+fi
+
+state() { cat /sys/kernel/sched_ext/state 2>/dev/null; }
+wait_state() { # want timeout_s
+  i=0
+  while [ "$(state)" != "$1" ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+  [ "$(state)" = "$1" ]
+}
+# row FAULT MODE EXPECTED OBSERVED VERDICT(0 = ok) [EVIDENCE-FILE...]
+row() {
+  f=$1 m=$2 e=$3 o=$4 v=$5
+  shift 5
+  if [ "$v" -eq 0 ]; then
+    echo "ok - $f [$m]: $o"
+    passed=$((passed + 1))
+    echo "$f|$m|$e|$o|ok" >>"$out/rows"
+  else
+    echo "not ok - $f [$m]: expected $e; observed $o"
+    mkdir -p "$out/evidence"
+    for ev in "$@"; do
+      [ -f "$ev" ] || continue
+      # The scheduler's own words first (exit reason, the stalled task), then the tail.
+      grep -E 'exit: |error|stall|runnable|restarting' "$ev" | head -n 12 | sed 's/^/    | /'
+      sed 's/^/    | /' "$ev" | tail -n 15
+      head -c 200000 "$ev" >"$out/evidence/$(basename "$ev")"
+    done
+    failed=$((failed + 1))
+    echo "$f|$m|$e|$o|FAIL" >>"$out/rows"
+  fi
+}
+# counter NAME FILE: the value in the last counters line of a swiftland output
+counter() { grep 'counters:' "$2" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+# --- the pieces every fault uses ------------------------------------------------------------
+# swl_start LABEL MODE [ARGS...]: swiftland attached (MODE eevdf: none); $swl is its pid
+swl_start() {
+  label=$1 mode=$2
+  shift 2
+  dmesg -c >/dev/null 2>&1
+  swl=
+  log="$work/$label.out"
+  : >"$log"
+  case $mode in
+    eevdf) ;;
+    bpf) swiftland run --stats 5 --timeout-ms "$TIMEOUT_MS" "$@" >"$log" 2>&1 & swl=$! ;;
+    user) swiftland run --stats 5 --timeout-ms "$TIMEOUT_MS" --mode user "$@" >"$log" 2>&1 & swl=$! ;;
+  esac
+  if [ -n "$swl" ] && ! wait_state enabled 30; then
+    echo "# $label: swiftland did not attach"; cat "$log"
+  fi
+  "$probe" gap "$work/$label.gap" &
+  probe_pid=$!
+}
+# swl_stop: stops the probe, detaches with SIGINT (when still running) and sets
+#   gap (ms, integer), gap_text, rc (exit status; 0 for eevdf), attached (1 if it was still
+#   attached before SIGINT), in_flight (user mode), kernel (kernel log verdict text), kbad,
+#   rcu (count) and the common verdict `common` (0 = ok) with its text `common_text`.
+swl_stop() {
+  kill "$probe_pid" 2>/dev/null
+  wait "$probe_pid" 2>/dev/null
+  gap_text=$(sed -n 's/.*max_gap_ms=\([0-9.]*\).*/\1/p' "$work/$label.gap")
+  gap=${gap_text%.*}
+  gap=${gap:-99999}
+  rc=0 attached=1 in_flight=0
+  if [ -n "$swl" ]; then
+    # (A restart may be under way, after a hotplug: give it time to attach again.)
+    kill -0 "$swl" 2>/dev/null && wait_state enabled 20
+    if kill -0 "$swl" 2>/dev/null && [ "$(state)" = enabled ]; then attached=1; else attached=0; fi
+    kill -INT "$swl" 2>/dev/null
+    wait "$swl"
+    rc=$?
+    wait_state disabled 10
+    in_flight=$(counter nr_in_flight "$log")
+    in_flight=${in_flight:-0}
+  fi
+  dmesg -c >"$work/$label.dmesg" 2>/dev/null
+  # Detaching (SIGINT, SIGKILL) and, when swiftland reports a hotplug restart, the kernel's
+  # own unregistration for it are not errors.
+  hot=unregistered-from-user-space
+  grep -q 'restart: CPU hotplug' "$log" 2>/dev/null && hot='unregistered from the main kernel'
+  grep -E 'sched_ext:.*disabled' "$work/$label.dmesg" |
+    grep -v -e 'unregistered from user space' -e "$hot" >"$work/$label.scx"
+  grep -E 'BUG:|WARNING:|Oops|Kernel panic|general protection' "$work/$label.dmesg" >"$work/$label.bug"
+  rcu=$(grep -cE 'rcu: INFO|rcu_.*stall|self-detected stall' "$work/$label.dmesg")
+  kbad=0
+  if [ -s "$work/$label.scx" ] || [ -s "$work/$label.bug" ]; then kbad=1; fi
+  stall=0
+  grep -q 'ERROR_STALL\|runnable task stall\|watchdog' "$log" "$work/$label.dmesg" 2>/dev/null && stall=1
+  # An RCU CPU stall makes the kernel eject a sched_ext scheduler ("runtime error"). When the
+  # same fault under EEVDF in this VM had RCU stall warnings too (base_rcu), TCG caused it:
+  # the ejection, with its reason reported, is an accepted outcome; otherwise it fails.
+  kept=0
+  [ $attached -eq 1 ] && [ $rc -eq 0 ] && kept=1
+  rcu_eject=0
+  if [ -n "$swl" ] && [ $kept -eq 0 ] && grep -q 'message: RCU CPU stall' "$log"; then
+    if [ "${base_rcu:-0}" -gt 0 ]; then
+      rcu_eject=1 kept=1
+      grep -v 'disabled (runtime error)' "$work/$label.scx" >"$work/$label.scx2"; mv "$work/$label.scx2" "$work/$label.scx"
+      kbad=0
+      if [ -s "$work/$label.scx" ] || [ -s "$work/$label.bug" ]; then kbad=1; fi
+    fi
+  fi
+  bound=$GAP_BOUND_MS
+  [ -n "${base_gap:-}" ] && [ $((base_gap * 2)) -gt "$bound" ] && bound=$((base_gap * 2))
+  common=0
+  common_text="max gap ${gap_text:-?} ms"
+  [ "$bound" -ne "$GAP_BOUND_MS" ] && common_text="$common_text (bound: twice EEVDF's, $bound ms)"
+  [ "$gap" -lt "$bound" ] || common=1
+  if [ -n "$swl" ]; then
+    common_text="$common_text; exit $rc; in flight $in_flight"
+    [ $rcu_eject -eq 0 ] || common_text="$common_text; EJECTED by the kernel on an RCU CPU stall, reason reported (EEVDF, same fault: $base_rcu RCU warnings)"
+    [ "$in_flight" -eq 0 ] || common=1
+    [ $stall -eq 0 ] || { common=1; common_text="$common_text; WATCHDOG"; }
+  fi
+  if [ $kbad -eq 0 ]; then common_text="$common_text; kernel clean"; else common_text="$common_text; KERNEL: $(cat "$work/$label.scx" "$work/$label.bug" | head -n 2 | tr '|\n' '/ ')"; common=1; fi
+  common_text="$common_text; rcu $rcu"
+}
+expected_common="gap < $GAP_BOUND_MS ms (or twice EEVDF's), in flight 0, no watchdog, kernel clean"
+
+echo "# kernel $(uname -r), $ncpu CPUs; fault suite${long:+ (long)}: stress ${stress_secs}s, $forks forks, churn ${churn_secs}s, gap bound $GAP_BOUND_MS ms, swiftland --timeout-ms $TIMEOUT_MS"
+[ -d /sys/kernel/sched_ext ] || { echo "not ok - this kernel has no sched_ext"; exit 1; }
+
+# --- 1. the scx CI stress -----------------------------------------------------------------------
+base_gap= base_rcu=
+for mode in eevdf bpf user; do
+  swl_start "stress-$mode" $mode
+  stress-ng -t "$stress_secs" --aggressive -M -c "$ncpu" -f "$ncpu" --affinity 1 \
+    --affinity-delay 1 --affinity-pin --metrics-brief >"$work/stress-$mode.stress" 2>&1
+  src=$?
+  swl_stop
+  eval "rcu_stress_$mode=$rcu"
+  v=$common
+  [ $src -eq 0 ] || v=1
+  [ "$mode" = eevdf ] || { [ $kept -eq 1 ]; } || v=1
+  obs="stress-ng exit $src; $common_text"
+  [ "$mode" = eevdf ] || obs="$obs (EEVDF: $rcu_stress_eevdf)"
+  row "scx CI stress ${stress_secs}s" $mode "stress-ng completes, stays attached, $expected_common" "$obs" $v "$log" "$work/stress-$mode.stress" "$work/stress-$mode.dmesg"
+  [ "$mode" = eevdf ] && base_gap=$gap base_rcu=$rcu
+done
+base_gap= base_rcu=
+
+# --- 2. CPU hotplug under load -------------------------------------------------------------------
+# The kernel asks a scheduler without cpu_online/cpu_offline callbacks to restart (exit code
+# ACT_RESTART | RSN_HOTPLUG); swiftland must say so and load itself again. Under EEVDF first,
+# for the RCU and gap baseline (taking a CPU down under TCG is slow).
+base_gap= base_rcu=
+for mode in eevdf bpf user; do
+  if [ ! -w /sys/devices/system/cpu/cpu$last/online ]; then
+    row "CPU hotplug" $mode "restart or adapt, said which" "CPU $last cannot be taken offline here" 1; continue
+  fi
+  swl_start "hotplug-$mode" $mode
+  stress-ng -c "$ncpu" -t 12 >/dev/null 2>&1 &
+  hogs=$!
+  sleep 2
+  echo 0 >/sys/devices/system/cpu/cpu$last/online; off=$?
+  sleep 4
+  echo 1 >/sys/devices/system/cpu/cpu$last/online; on=$?
+  sleep 4
+  wait "$hogs" 2>/dev/null
+  swl_stop
+  restarts=$(grep -c 'restarting as the kernel asked (CPU hotplug)' "$log")
+  online=$(cat /sys/devices/system/cpu/online)
+  v=$common
+  if [ "$mode" = eevdf ]; then
+    [ $off -eq 0 ] && [ $on -eq 0 ] || v=1
+    row "CPU hotplug (CPU $last off, on)" $mode "the CPU goes down and up, kernel clean (baseline)" \
+      "offline $off, online $on; online CPUs now $online; $common_text" $v "$work/hotplug-$mode.dmesg"
+    base_gap=$gap base_rcu=$rcu
+    continue
+  fi
+  [ $off -eq 0 ] && [ $on -eq 0 ] && [ $kept -eq 1 ] && { [ "$restarts" -ge 1 ] || [ $rcu_eject -eq 1 ]; } || v=1
+  row "CPU hotplug (CPU $last off, on)" $mode "swiftland restarts (says 'CPU hotplug') and stays attached, $expected_common" \
+    "offline $off, online $on; $restarts restarts announced; online CPUs now $online; $common_text" $v "$log" "$work/hotplug-$mode.dmesg"
+done
+base_gap= base_rcu=
+
+# --- 3. fork/exit storm ---------------------------------------------------------------------------
+# Under EEVDF first, for the baseline.
+base_gap= base_rcu=
+for mode in eevdf bpf user; do
+  swl_start "fork-$mode" $mode
+  # One forking process per CPU; each child exits at once.
+  j=0 pids=
+  while [ $j -lt "$ncpu" ]; do
+    "$probe" forks $((forks / ncpu)) $fork_cap >"$work/fork-$mode.$j" 2>&1 &
+    pids="$pids $!"
+    j=$((j + 1))
+  done
+  src=0
+  for p in $pids; do wait "$p" || src=1; done
+  swl_stop
+  done_forks=$(cat "$work"/fork-$mode.[0-9]* | sed -n 's/^forks=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+  fork_secs=$(cat "$work"/fork-$mode.[0-9]* | sed -n 's/.* secs=\([0-9.]*\).*/\1/p' | sort -n | tail -n 1)
+  v=$common
+  # Every fork must succeed; the storm ends at its count or at its time cap (user mode's
+  # round trip per new task makes it far slower under TCG: the row gives the rate).
+  fork_failed=$(cat "$work"/fork-$mode.[0-9]* | sed -n 's/.* failed=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+  [ "$fork_failed" -eq 0 ] && [ "${done_forks:-0}" -ge 1000 ] || v=1
+  [ "$mode" = eevdf ] || { [ $kept -eq 1 ]; } || v=1
+  row "fork/exit storm" $mode "$forks short-lived processes (or as many as fit in ${fork_cap} s), none failed, stays attached, $expected_common" "${done_forks:-?} forks in ${fork_secs:-?} s, $fork_failed failed; $common_text" $v "$log" "$work/fork-$mode.dmesg"
+  [ "$mode" = eevdf ] && base_gap=$gap base_rcu=$rcu
+done
+base_gap= base_rcu=
+
+# --- 4. affinity churn: re-pinned while running, checked from inside ---------------------------
+for mode in bpf user; do
+  swl_start "affinity-$mode" $mode
+  stress-ng -c "$ncpu" -t $((churn_secs + 2)) >/dev/null 2>&1 &
+  hogs=$!
+  "$probe" pin "$churn_secs" >"$work/affinity-$mode.a" 2>&1 &
+  a=$!
+  "$probe" pin "$churn_secs" >"$work/affinity-$mode.b" 2>&1 &
+  b=$!
+  repins=0 i=0
+  while kill -0 "$a" 2>/dev/null || kill -0 "$b" 2>/dev/null; do
+    for p in $a $b; do
+      i=$((i + 1))
+      case $((i % 5)) in 0 | 3) set_=0 ;; 1 | 4) set_=$last ;; *) set_=0-$last ;; esac
+      taskset -pc "$set_" "$p" >/dev/null 2>&1 && repins=$((repins + 1))
+    done
+    sleep 0.1
+  done
+  wait "$a"; ra=$?
+  wait "$b"; rb=$?
+  wait "$hogs" 2>/dev/null
+  swl_stop
+  v=$common
+  [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ $kept -eq 1 ] || v=1
+  row "affinity churn" $mode "re-pinned tasks only ever run on allowed CPUs, $expected_common" \
+    "$repins re-pins; task A $(cat "$work/affinity-$mode.a" | tail -n 1); task B $(cat "$work/affinity-$mode.b" | tail -n 1); $common_text" $v "$work/affinity-$mode.a" "$work/affinity-$mode.b" "$log"
+done
+
+# --- 5. priority churn and weights ------------------------------------------------------------------
+for mode in bpf user; do
+  swl_start "prio-$mode" $mode
+  # Weights: nice 0 and nice 19 pinned to one CPU (weights 1024 and 15: 98.5% / 1.5%).
+  taskset -c "$last" "$probe" spin 8 >"$work/prio-$mode.n0" &
+  n0=$!
+  taskset -c "$last" "$probe" spin 8 19 >"$work/prio-$mode.n19" 2>&1 &
+  n19=$!
+  # Churn: two spinners whose nice and policy change all the time.
+  "$probe" spin $((churn_secs > 8 ? churn_secs : 8)) >/dev/null &
+  c1=$!
+  "$probe" spin $((churn_secs > 8 ? churn_secs : 8)) >/dev/null &
+  c2=$!
+  changes=0 i=0
+  while kill -0 "$c1" 2>/dev/null; do
+    for p in $c1 $c2; do
+      i=$((i + 1))
+      case $((i % 5)) in
+        0) chrt -i -p 0 "$p" ;;
+        1) chrt -b -p 0 "$p" ;;
+        2) chrt -o -p 0 "$p" ;;
+        *) renice -n $((i * 7 % 40 - 20)) -p "$p" ;;
+      esac >/dev/null 2>&1 && changes=$((changes + 1))
+    done
+    sleep 0.05
+  done
+  wait "$n0" "$n19" "$c1" "$c2"
+  swl_stop
+  ms0=$(sed -n 's/cpu_ms=//p' "$work/prio-$mode.n0")
+  ms19=$(sed -n 's/cpu_ms=//p' "$work/prio-$mode.n19")
+  share=$(( ${ms0:-0} * 1000 / (${ms0:-0} + ${ms19:-0} + 1) ))
+  v=$common
+  [ "$changes" -ge 5 ] && [ $share -ge 850 ] && [ $kept -eq 1 ] || v=1
+  row "priority churn (nice, SCHED_IDLE/BATCH)" $mode "nice 0 gets >= 85% of a CPU shared with nice 19 (weights: 98.5%), $expected_common" \
+    "$changes changes; nice 0 $ms0 ms vs nice 19 $ms19 ms ($((share / 10)).$((share % 10))%); $common_text" $v "$log"
+done
+
+# --- 6. user mode only ---------------------------------------------------------------------------
+# SIGKILL: the kernel takes every task back at once.
+swl_start kill user
+stress-ng -c "$ncpu" -t 6 >/dev/null 2>&1 &
+hogs=$!
+sleep 2
+kill -KILL "$swl"
+wait "$swl" 2>/dev/null
+wait_state disabled 10; st=$(state)
+wait "$hogs"
+swl=  # gone: nothing to detach
+swl_stop
+v=$common
+[ "$st" = disabled ] || v=1
+row "SIGKILL of the scheduler" user "the kernel's default scheduler takes over at once, $expected_common" "state $st afterwards; $common_text" $v "$log"
+
+# SIGSTOP for 3 s (60 times the 50 ms fallback bound), then SIGCONT.
+swl_start stop user --fallback-ms 50
+stress-ng -c "$ncpu" -t 8 >/dev/null 2>&1 &
+hogs=$!
+sleep 2
+kill -STOP "$swl"
+sleep 3
+st=$(state)
+kill -CONT "$swl"
+wait "$hogs"
+swl_stop
+timeouts=$(counter nr_user_timeouts "$log")
+v=$common
+[ "$st" = enabled ] && [ "${timeouts:-0}" -gt 0 ] && [ $kept -eq 1 ] || v=1
+row "SIGSTOP 3 s (fallback 50 ms), SIGCONT" user "stays attached, kernel side dispatches (user timeouts > 0), $expected_common" \
+  "state while stopped $st; ${timeouts:-?} user timeouts; $common_text" $v "$log"
+
+# Tiny rings: 4 KiB each, every CPU busy plus a fork storm.
+swl_start tinyring user --ring-kib 4
+stress-ng -c "$ncpu" --fork "$ncpu" -t 10 >/dev/null 2>&1
+swl_stop
+full=$(counter nr_ring_full "$log")
+v=$common
+[ "${full:-0}" -gt 0 ] && [ $kept -eq 1 ] || v=1
+row "tiny rings (--ring-kib 4)" user "ring-full congestion counted (nr_ring_full > 0), stays attached, $expected_common" \
+  "${full:-?} ring-full dispatches, $(counter ring_retries "$log") ring retries; $common_text" $v "$log"
+
+# An artificial 100 ms delay per loop of the scheduling thread (twice the fallback bound).
+swl_start delay user --loop-delay-us 100000
+stress-ng -c "$ncpu" -t 10 >/dev/null 2>&1
+swl_stop
+timeouts=$(counter nr_user_timeouts "$log")
+v=$common
+[ "${timeouts:-0}" -gt 0 ] && [ $kept -eq 1 ] || v=1
+row "100 ms delay per loop (--loop-delay-us)" user "user-timeout fallback counted (nr_user_timeouts > 0), stays attached, $expected_common" \
+  "${timeouts:-?} user timeouts; $common_text" $v "$log"
+
+# --- 7. hostile dispatch records through the real ring ------------------------------------------
+swl_start hostile user --test-hostile-records
+stress-ng -c "$ncpu" -t 8 >/dev/null 2>&1
+swl_stop
+sent=$(counter test_hostile_sent "$log")
+inv=$(counter nr_invalid_dispatches "$log")
+miss=$(counter nr_missing_tasks "$log")
+can=$(counter nr_cancel_dispatches "$log")
+v=$common
+# 7 records: 4 malformed (out-of-range CPU, negative pid, 2 random), 1 gone, 2 stale/unmanaged.
+[ "${sent:-0}" -eq 7 ] && [ "${inv:-0}" -eq 4 ] && [ "${miss:-0}" -ge 1 ] && [ "${can:-0}" -ge 2 ] &&
+  [ $kept -eq 1 ] || v=1
+row "hostile dispatch records (real ring)" user "no-such-pid, unmanaged pid, CPU out of range, stale seq, negative pid, random bytes: each rejected and counted (invalid 4, missing >= 1, cancel >= 2), $expected_common" \
+  "${sent:-?} sent; invalid ${inv:-?}, missing ${miss:-?}, cancel ${can:-?}; $common_text" $v "$log"
+
+# --- 8. two instances started at once -----------------------------------------------------------
+for mode in bpf user; do
+  dmesg -c >/dev/null 2>&1
+  m=; [ $mode = user ] && m="--mode user"
+  swiftland run $m >"$work/two-$mode.1" 2>&1 &
+  p1=$!
+  swiftland run $m >"$work/two-$mode.2" 2>&1 &
+  p2=$!
+  wait_state enabled 30
+  sleep 3
+  alive=
+  kill -0 $p1 2>/dev/null && alive="$alive 1"
+  kill -0 $p2 2>/dev/null && alive="$alive 2"
+  alive=${alive# }
+  case $alive in
+    1) winner=$p1 loser=$p2 lout="$work/two-$mode.2" ;;
+    2) winner=$p2 loser=$p1 lout="$work/two-$mode.1" ;;
+    *) winner= loser= lout= ;;
+  esac
+  lrc=-1
+  if [ -n "$loser" ]; then wait "$loser"; lrc=$?; fi
+  msg=$(grep -h 'error' "${lout:-/dev/null}" | head -n 1)
+  st=$(state)
+  sleep 1
+  still=0; [ -n "$winner" ] && kill -0 "$winner" 2>/dev/null && [ "$(state)" = enabled ] && still=1
+  kill -INT $p1 $p2 2>/dev/null
+  wait $p1 $p2 2>/dev/null
+  wait_state disabled 10
+  v=0
+  [ -n "$winner" ] && [ $lrc -ne 0 ] && [ $still -eq 1 ] &&
+    echo "$msg" | grep -q 'already running' || v=1
+  row "two instances at once" $mode "the second refuses with a clear message, the first keeps running" \
+    "running after 3 s: instance ${alive:-none}; the other exited $lrc: \"$msg\"; first still attached: $still" $v "$work/two-$mode.1" "$work/two-$mode.2"
+done
+
+# --- 9. bad input inside the VM ------------------------------------------------------------------
+for mode in bpf user; do
+  m=; [ $mode = user ] && m="--mode user"
+  capsh --drop=cap_sys_admin,cap_bpf -- -c "swiftland run $m --duration 1" >"$work/caps-$mode" 2>&1
+  crc=$?
+  v=0
+  [ $crc -ne 0 ] && grep -q 'missing privileges: CAP_SYS_ADMIN and CAP_BPF' "$work/caps-$mode" && [ "$(state)" = disabled ] || v=1
+  row "not enough privileges (CAP_SYS_ADMIN, CAP_BPF dropped)" $mode "refused before loading, naming both" \
+    "exit $crc: \"$(grep -h error "$work/caps-$mode" | head -n 1)\"" $v "$work/caps-$mode"
+done
+for args in "--mode quantum" "--mode user --policy lottery" "--slice-us -1" "--slice-us 0" "--timeout-ms 99999" \
+            "--batch abc" "--mode user --fallback-ms 4000 --timeout-ms 5000" "--ring-kib 4"; do
+  swiftland run $args --duration 1 >"$work/bad.out" 2>&1
+  brc=$?
+  v=0
+  [ $brc -ne 0 ] && grep -q 'rror' "$work/bad.out" && [ "$(state)" = disabled ] || v=1
+  row "bad option: $args" vm "refused with a message, nothing loaded" "exit $brc: \"$(grep -h rror "$work/bad.out" | head -n 1)\"" $v "$work/bad.out"
+done
+
+# --- the kernel's verdict over the whole run ------------------------------------------------------
+echo "# RCU stall warnings per fault are in the rows (EEVDF stress: ${rcu_stress_eevdf:-?}, bpf: ${rcu_stress_bpf:-?}, user: ${rcu_stress_user:-?})"
+echo "vm-faults: $passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# swiftland's fault suite (`make faults`; scripts/test.sh runs it too): provokes every
+# failure we can, checks the outcome, and writes the table docs/faults.md.
+#
+#   1. on the host: bad options of run/compare/vm through the built binary, a kernel without
+#      sched_ext (this host's, when it has none), and a corrupted or truncated cached kernel
+#      (a copy of the cache in a temporary directory; the real cache is never touched);
+#   2. in ONE `swiftland vm` boot: Tests/vm/faults.sh, every runtime fault against bpf mode
+#      and user mode, with the probe task (Tests/vm/probe.c, built here) measuring the
+#      largest scheduling gap.
+# Prints "ok - " / "not ok - " lines and ends with "faults: N passed, N failed".
+#
+# SWIFTLAND_FAULTS_LONG=1: the long variants (5 min stress, 100k forks, 60 s churn).
+# SWIFTLAND_FAULTS_TABLE: where to write the table (default docs/faults.md; "" = nowhere).
+# SWIFTLAND_FAULTS_REFETCH=0 skips the online re-fetch of a corrupted kernel (no network).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$PATH:/opt/swift/usr/bin"
+table=${SWIFTLAND_FAULTS_TABLE-$root/docs/faults.md}
+long=; [ "${SWIFTLAND_FAULTS_LONG:-0}" = 1 ] && long=long
+started=$(date +%s)
+work=$(mktemp -d /tmp/swiftland-faults.XXXXXX)
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+rows=$work/rows
+: >"$rows"
+passed=0 failed=0
+
+row() { # FAULT MODE EXPECTED OBSERVED VERDICT(0 = ok) [EVIDENCE...]
+  local f=$1 m=$2 e=$3 o=$4 v=$5
+  shift 5
+  if [ "$v" -eq 0 ]; then
+    echo "ok - $f [$m]: $o"; passed=$((passed + 1)); echo "$f|$m|$e|$o|ok" >>"$rows"
+  else
+    echo "not ok - $f [$m]: expected $e; observed $o"
+    for ev in "$@"; do [ -f "$ev" ] && sed 's/^/    | /' "$ev" | tail -n 20; done
+    failed=$((failed + 1)); echo "$f|$m|$e|$o|FAIL" >>"$rows"
+  fi
+}
+first_error() { grep -h -m1 -i 'error' "$1" | sed 's/|/\//g' | cut -c1-160; }
+
+echo "== building swiftland and the probe"
+if ! swift build -c release --static-swift-stdlib --product swiftland >"$work/build.log" 2>&1; then
+  cat "$work/build.log"; echo "not ok - build"; echo "faults: 0 passed, 1 failed"; exit 1
+fi
+bin=$(swift build -c release --static-swift-stdlib --product swiftland --show-bin-path)/swiftland
+cc=$(command -v cc || command -v gcc || echo /opt/swift/usr/bin/clang)
+mkdir -p "$work/guest"
+"$cc" -O2 -Wall -static -o "$work/guest/probe" Tests/vm/probe.c ||
+  "$cc" -O2 -Wall -o "$work/guest/probe" Tests/vm/probe.c || { echo "not ok - probe build"; exit 1; }
+
+echo "== 1. on the host"
+# Bad options: each must be refused (exit 64, ArgumentParser's usage error) with a message;
+# nothing is loaded. The Swift unit tests check the exact messages.
+while IFS= read -r args; do
+  [ -n "$args" ] || continue
+  # shellcheck disable=SC2086
+  "$bin" $args >"$work/opt.out" 2>&1
+  rc=$?
+  msg=$(first_error "$work/opt.out")
+  v=0; { [ $rc -eq 64 ] && [ -n "$msg" ]; } || v=1
+  row "bad option: swiftland $args" host "refused (exit 64) with a message" "exit $rc: \"$msg\"" $v "$work/opt.out"
+done <<'EOF'
+run --slice-us -5
+run --slice-us 0
+run --slice-us abc
+run --slice-us-min 9000
+run --timeout-ms 40000
+run --stats 0
+run --duration nan
+run --mode quantum
+run --mode user --policy lottery
+run --mode user --batch 0
+run --mode user --fallback-ms 3000 --timeout-ms 5000
+run --mode user --ring-kib 3
+run --mode user --loop-delay-us 2000000
+run --policy fifo
+run --test-hostile-records
+compare --rounds 0
+compare --modes eevdf,quantum
+compare --workloads nothing
+compare --seconds -1
+vm --cpus 0
+vm --cpus 65
+vm --memory 12Q -- true
+vm --memory 100M -- true
+vm --accel warp -- true
+vm --timeout -3 -- true
+vm --results nocolon -- true
+vm
+EOF
+
+# A kernel without sched_ext: this host's, usually.
+if [ ! -d /sys/kernel/sched_ext ]; then
+  "$bin" run --duration 1 >"$work/noscx.out" 2>&1
+  rc=$?
+  v=0; { [ $rc -ne 0 ] && grep -q 'swiftland vm' "$work/noscx.out"; } || v=1
+  row "no sched_ext in the kernel" host "refused, naming the swiftland vm command that works" "exit $rc: \"$(first_error "$work/noscx.out")\"" $v "$work/noscx.out"
+fi
+
+# A corrupted or truncated cached kernel, on a copy of the cache (the real one is untouched).
+cache=${SWIFTLAND_CACHE:-/var/cache/swiftland}
+kdir=$(ls -1d "$cache"/kernel/*/ 2>/dev/null | sort -rV | head -n1)
+kdir=${kdir%/}
+if [ -n "$kdir" ] && [ -f "$kdir/SHA256SUMS" ] && [ -w "$work" ]; then
+  tc=$work/cache
+  mkdir -p "$tc/kernel"
+  cp -a "$kdir" "$tc/kernel/"
+  [ -d "$cache/apt" ] && cp -a "$cache/apt" "$tc/apt"
+  [ -d "$cache/vm" ] && cp -a "$cache/vm" "$tc/vm"
+  tk=$tc/kernel/$(basename "$kdir")
+  # Truncated vmlinux, archive unreachable: the runner must refuse rather than boot it.
+  truncate -s 1M "$tk/vmlinux"
+  SWIFTLAND_CACHE=$tc SWIFTLAND_DEBIAN_MIRROR=http://127.0.0.1:9/debian timeout 120 "$bin" vm --timeout 30 -- echo booted \
+    >"$work/trunc.out" 2>&1
+  rc=$?
+  v=0; { [ $rc -eq 122 ] && ! grep -q '^booted' "$work/trunc.out" && grep -q 'no verified kernel is cached' "$work/trunc.out"; } || v=1
+  row "truncated cached kernel (vmlinux cut to 1 MiB), archive unreachable" host "detected, not booted (exit 122, says why)" \
+    "exit $rc: \"$(grep -h -m1 'no verified kernel' "$work/trunc.out")\"" $v "$work/trunc.out"
+  # Corrupted vmlinuz (one byte), archive reachable: detected and fetched again.
+  if [ "${SWIFTLAND_FAULTS_REFETCH:-1}" = 1 ]; then
+    cp -a "$kdir/vmlinux" "$tk/vmlinux"
+    printf 'X' | dd of="$tk/vmlinuz" bs=1 seek=4096 conv=notrunc status=none
+    (cd "$tk" && ! sha256sum --quiet --strict -c SHA256SUMS >/dev/null 2>&1) && corrupted=1 || corrupted=0
+    SWIFTLAND_CACHE=$tc timeout 600 bash scripts/kernel.sh fetch >"$work/refetch.out" 2>&1
+    rc=$?
+    same=0; cmp -s "$kdir/vmlinuz" "$tk/vmlinuz" && same=1
+    v=0; { [ $corrupted -eq 1 ] && [ $rc -eq 0 ] && [ $same -eq 1 ] && grep -q 'failed verification; fetching it again' "$work/refetch.out"; } || v=1
+    row "corrupted cached kernel (one byte of vmlinuz), archive reachable" host "detected, fetched again, the new copy verifies" \
+      "exit $rc; \"$(grep -h -m1 'failed verification' "$work/refetch.out")\"; re-fetched vmlinuz identical to the original: $same" $v "$work/refetch.out"
+  fi
+  rm -rf "$tc"
+else
+  echo "# no cached kernel under $cache: the cache checks are skipped"
+fi
+
+# Hostile dispatch records on the host kernel: the RingBridge tests feed crafted records to
+# the validation function (bpf/dispatch_check.bpf.h) through a SEC("syscall") program.
+# (SWIFTLAND_FAULTS_HOST_RINGS=0 skips them, e.g. when `swift test` just ran them.)
+if [ "${SWIFTLAND_FAULTS_HOST_RINGS:-1}" = 1 ]; then
+  swift test --filter 'validationRejectsHostileRecords|randomBytesAreRejected|cpuOutsideAffinityBounces' \
+    >"$work/rings.log" 2>&1
+  for t in "validationRejectsHostileRecords:a pid that does not exist, a pid with no trip, out-of-range and negative CPU, negative pid, 5 s slice, stale and missing sequence number" \
+           "randomBytesAreRejected:200 records of random bytes" \
+           "cpuOutsideAffinityBounces:a CPU outside the task's affinity"; do
+    name=${t%%:*} what=${t#*:}
+    if grep -q "^✔ Test $name() passed" "$work/rings.log"; then v=0; o="each got its verdict (swift test: $name passed)"
+    elif grep -q "^➜ Test $name() skipped" "$work/rings.log"; then v=0; o="skipped here: $(grep -m1 "^➜ Test $name()" "$work/rings.log" | cut -c1-120)"
+    else v=1; o="swift test: $name did not pass"; fi
+    row "hostile dispatch records: $what" "host kernel" "each rejected (invalid, no task, cancel) or bounced, never dispatched as sent" "$o" $v "$work/rings.log"
+  done
+fi
+
+echo "== 2. runtime faults in one VM boot"
+vmstart=$(date +%s)
+mkdir -p "$work/out"
+"$bin" vm --timeout 2400 --add "$work/guest" --add "$root/Tests/vm" --results /tmp/swl-faults-out:"$work/out" -- \
+  "sh $root/Tests/vm/faults.sh $work/guest/probe /tmp/swl-faults-out $long" 2>&1 | tee "$work/vm.log"
+vm_rc=${PIPESTATUS[0]}
+vmsecs=$(($(date +%s) - vmstart))
+vm_passed=$(grep -c '^ok - ' "$work/vm.log")
+vm_failed=$(grep -c '^not ok - ' "$work/vm.log")
+if [ "$vm_rc" -ne 0 ] && [ "$vm_failed" -eq 0 ]; then
+  echo "not ok - fault suite VM: exit status $vm_rc before any check failed (125 = VM boot failure, 124 = guest timeout)"
+  vm_failed=1
+fi
+passed=$((passed + vm_passed)) failed=$((failed + vm_failed))
+[ -f "$work/out/rows" ] && cat "$work/out/rows" >>"$rows"
+
+secs=$(($(date +%s) - started))
+if [ -n "$table" ]; then
+  mkdir -p "$(dirname "$table")"
+  {
+    echo "# Fault suite: every failure we can provoke, and what happened"
+    echo
+    echo "Generated by \`scripts/faults.sh\` (\`make faults\`, or \`make test\` with SWIFTLAND_FAULTS_TABLE=docs/faults.md${long:+, SWIFTLAND_FAULTS_LONG=1}) on $(date -u '+%Y-%m-%d %H:%M UTC'):"
+    echo "$passed passed, $failed failed; ${secs} s in all, ${vmsecs} s for the one VM boot"
+    echo "($(grep -m1 '^# kernel' "$work/vm.log" | sed 's/^# //'))."
+    echo
+    echo "How each row is judged: see the header of \`Tests/vm/faults.sh\`. \"max gap\" is the probe"
+    echo "task's longest wait between two runs (it asks to run every 50 ms); \"in flight\" is user"
+    echo "mode's nr_in_flight at exit; \"kernel clean\" means no sched_ext error, BUG, WARNING or"
+    echo "Oops in the kernel log during that fault; \"rcu N\" counts RCU stall warnings in it (the"
+    echo "guest runs under TCG, which is slow), with the same stress under EEVDF in brackets."
+    echo "Faults run under EEVDF too (stress, hotplug, fork storm) set the gap bound to twice"
+    echo "EEVDF's gap when that is above the fixed bound, and accept an ejection of swiftland by the"
+    echo "kernel on an RCU CPU stall only when the EEVDF run of the same fault had RCU stalls too."
+    echo "Mode \`host\` rows run on the build machine, \`vm\` rows inside the guest without a mode."
+    echo "The hostile dispatch records are also fed to the validation function on the host"
+    echo "kernel by the RingBridge tests (\`swift test\`, part of \`make test\`)."
+    echo
+    echo "| fault | mode | expected | observed | verdict |"
+    echo "| --- | --- | --- | --- | --- |"
+    sed 's/|/ | /g; s/^/| /; s/$/ |/' "$rows"
+  } >"$table"
+  echo "# table written to $table"
+fi
+echo "faults: $passed passed, $failed failed (${secs} s)"
+[ "$failed" -eq 0 ]
