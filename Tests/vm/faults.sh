@@ -365,14 +365,16 @@ v=$common
 row "SIGSTOP 3 s (fallback 50 ms), SIGCONT" user "stays attached, kernel side dispatches (user timeouts > 0), $expected_common" \
   "state while stopped $st; ${timeouts:-?} user timeouts; $common_text" $v "$log"
 
-# Tiny rings: 4 KiB each, every CPU busy plus a fork storm.
-swl_start tinyring user --ring-kib 4
+# Tiny rings: 4 KiB each (about 40 records), every CPU busy plus a fork storm, and a scheduling
+# thread that cannot keep up: one task per loop and 2 ms per loop (well below the fallback
+# bound). With the default batch of 8 and no delay it kept up, and no ring ever filled.
+swl_start tinyring user --ring-kib 4 --batch 1 --loop-delay-us 2000
 stress-ng -c "$ncpu" --fork "$ncpu" -t 10 >/dev/null 2>&1
 swl_stop
 full=$(counter nr_ring_full "$log")
 v=$common
 [ "${full:-0}" -gt 0 ] && [ $kept -eq 1 ] || v=1
-row "tiny rings (--ring-kib 4)" user "ring-full congestion counted (nr_ring_full > 0), stays attached, $expected_common" \
+row "tiny rings (--ring-kib 4 --batch 1 --loop-delay-us 2000)" user "ring-full congestion counted (nr_ring_full > 0), stays attached, $expected_common" \
   "${full:-?} ring-full dispatches, $(counter ring_retries "$log") ring retries; $common_text" $v "$log"
 
 # An artificial 100 ms delay per loop of the scheduling thread (twice the fallback bound).
