@@ -522,6 +522,66 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev)
 		prev->scx.slice = cfg.slice_ns;
 }
 
+/*
+ * Whether the first task of @dsq_id that may run on @cpu comes after @vtime (true too when
+ * there is none). Looks at the first 32 tasks at most.
+ */
+static __always_inline bool head_comes_after(u64 dsq_id, s32 cpu, u64 vtime)
+{
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	bool after = true;
+	int seen = 0;
+
+	if (!bpf_ksym_exists(bpf_iter_scx_dsq_new))
+		return false;
+	bpf_iter_scx_dsq_new(&it, dsq_id, 0);
+	while ((p = bpf_iter_scx_dsq_next(&it))) {
+		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+			after = vtime_before(vtime, p->scx.dsq_vtime);
+			break;
+		}
+		if (++seen >= 32)
+			break;
+	}
+	bpf_iter_scx_dsq_destroy(&it);
+	return after;
+}
+
+/*
+ * @prev's slice ran out and it is still runnable: sched_ext asks for the next task before
+ * @prev is queued again, so a task at the head of the shared DSQ would win without being
+ * compared with it, and two CPU-bound tasks would take turns whatever their weights. Keep a
+ * regular @prev while its vruntime, charged for the slice it just used, still comes first.
+ */
+static __always_inline bool keep_prev(struct task_struct *prev, s32 cpu, u64 now)
+{
+	struct task_ctx *tctx;
+	u64 used, vtime;
+
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || is_per_cpu_kthread(prev))
+		return false;
+	tctx = lookup_task_ctx(prev);
+	if (!tctx || tctx->interactive)
+		return false;
+	if (swl_dsq_nr_queued(SWL_DSQ_PRIO) || swl_dsq_nr_queued(cpu) ||
+	    now - prio_served_ts > cfg.starvation_thresh_ns)
+		return false;
+	used = tctx->slice_at_run > prev->scx.slice ? tctx->slice_at_run - prev->scx.slice : 0;
+	vtime = prev->scx.dsq_vtime + used * 100 / prev->scx.weight;
+	if (!head_comes_after(SWL_DSQ_SHARED, cpu, vtime))
+		return false;
+
+	/* Charge now (stopping will charge only the new slice) and go on. */
+	prev->scx.dsq_vtime = vtime;
+	prev->scx.slice = task_slice();
+	tctx->slice_at_run = prev->scx.slice;
+	if (vtime_before(vtime_now, vtime))
+		vtime_now = vtime;
+	shared_served_ts = now;  /* the shared queue's order was followed */
+	return true;
+}
+
 void SWL_OPS(swl_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u64 now, waiting;
@@ -545,6 +605,8 @@ void SWL_OPS(swl_dispatch, s32 cpu, struct task_struct *prev)
 		count(&stats.nr_starvation_prio);
 		return;
 	}
+	if (keep_prev(prev, cpu, now))
+		return;
 
 	if (swl_dsq_move_to_local(cpu))
 		return;
