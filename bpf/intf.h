@@ -53,6 +53,9 @@ struct swl_config {
 	__s32 sched_tid;            /* user mode: thread id of swiftland's scheduling thread */
 	__u64 fallback_ns;          /* user mode: longest a task waits in user space before
 				       the kernel side dispatches it itself */
+	__u64 keep_max_ns;          /* longest a task whose slices run out may keep its CPU
+				       while another waits for it (a quarter of the watchdog
+				       timeout, so no waiting task ever trips it) */
 };
 
 /*
@@ -70,6 +73,8 @@ struct swl_stats {
 	__u64 nr_kthread_dispatches;  /* per-CPU kthreads to their local DSQ (-k) */
 	__u64 nr_starvation_shared;   /* shared DSQ served first by the starvation guard */
 	__u64 nr_starvation_prio;     /* priority DSQ served first by the starvation guard */
+	__u64 nr_kept;                /* slices renewed for a task whose vruntime, charged, still
+					 came before that of the next task waiting for its CPU */
 
 	/* user mode */
 	__u64 nr_in_flight;           /* gauge: sent to user space, not yet dispatched back */
@@ -133,7 +138,9 @@ struct swl_dispatched_task {
 	__s32 pid;
 	__s32 cpu;               /* a CPU, or SWL_CPU_ANY */
 	__u64 slice_ns;          /* 0: the default slice */
-	__u64 vtime;             /* the task's vruntime as user space charged it */
+	__u64 vtime;             /* the task's vruntime as user space charged it (runtime x
+				    100 / weight); a task whose slice ends keeps its CPU while
+				    its vruntime, charged alike, comes before this */
 	__u64 enq_seq;           /* from the swl_queued_task this answers */
 };
 

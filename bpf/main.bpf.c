@@ -71,6 +71,7 @@ struct task_ctx {
 	u64 nvcsw_ts;       /* time of the last sample */
 	u64 avg_nvcsw;      /* EWMA of voluntary context switches per second */
 	u64 slice_at_run;   /* p->scx.slice when the task last started running */
+	u64 run_ts;         /* when it started running, kept slices included */
 	bool interactive;
 	/* user mode */
 	u64 enq_seq;        /* sequence number of the last trip to user space */
@@ -493,35 +494,6 @@ static __always_inline void dispatch_expired(u64 now, u32 budget)
 	}
 }
 
-static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev)
-{
-	struct drain_ctx ctx = {
-		.now = bpf_ktime_get_ns(),
-		.nr_cpus = swl_nr_cpu_ids(),
-		.budget = SWL_MAX_DISPATCH_BATCH,
-	};
-	long drained;
-
-	/* Decisions first: they wake the CPUs that will run them. */
-	drained = bpf_user_ringbuf_drain(&dispatched, handle_dispatch, &ctx, 0);
-	if (drained < 0)
-		count(&stats.nr_drain_errors);
-	dispatch_expired(ctx.now, ctx.budget);
-
-	/* Then swiftland's own scheduling thread, while it has work. */
-	if (stats.nr_in_flight && swl_dsq_move_to_local(SWL_DSQ_SCHED))
-		return;
-
-	if (swl_dsq_move_to_local(cpu))
-		return;
-	if (swl_dsq_move_to_local(SWL_DSQ_USER))
-		return;
-	if (swl_dsq_move_to_local(SWL_DSQ_SCHED))
-		return;
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED))
-		prev->scx.slice = cfg.slice_ns;
-}
-
 /*
  * Whether the first task of @dsq_id that may run on @cpu comes after @vtime (true too when
  * there is none). Looks at the first 32 tasks at most.
@@ -549,15 +521,38 @@ static __always_inline bool head_comes_after(u64 dsq_id, s32 cpu, u64 vtime)
 }
 
 /*
- * @prev's slice ran out and it is still runnable: sched_ext asks for the next task before
- * @prev is queued again, so a task at the head of the shared DSQ would win without being
- * compared with it, and two CPU-bound tasks would take turns whatever their weights. Keep a
- * regular @prev while its vruntime, charged for the slice it just used, still comes first.
+ * @prev's slice ran out and it is still runnable. sched_ext asks for the next task before
+ * @prev is queued again, so the first task waiting in @dsq_id would win without being
+ * compared with it, and two CPU-bound tasks sharing a CPU would take turns a slice each,
+ * whatever their weights. Give @prev another @slice while its vruntime, charged for the
+ * slice it just used (runtime x 100 / weight), still comes before that task's, for at most
+ * keep_max_ns in a row: then the waiting task runs, however light it is, long before the
+ * watchdog would see it starve.
  */
+static __always_inline bool keep_running(struct task_struct *prev, struct task_ctx *tctx,
+					 u64 dsq_id, s32 cpu, u64 now, u64 slice)
+{
+	u64 used, vtime;
+
+	if (now - tctx->run_ts > cfg.keep_max_ns)
+		return false;
+	used = tctx->slice_at_run > prev->scx.slice ? tctx->slice_at_run - prev->scx.slice : 0;
+	vtime = prev->scx.dsq_vtime + used * 100 / prev->scx.weight;
+	if (!head_comes_after(dsq_id, cpu, vtime))
+		return false;
+
+	/* Charge now (stopping will charge only the new slice) and go on. */
+	prev->scx.dsq_vtime = vtime;
+	prev->scx.slice = slice;
+	tctx->slice_at_run = slice;
+	count(&stats.nr_kept);
+	return true;
+}
+
+/* bpf mode: keep a regular @prev over the shared DSQ's head (see keep_running). */
 static __always_inline bool keep_prev(struct task_struct *prev, s32 cpu, u64 now)
 {
 	struct task_ctx *tctx;
-	u64 used, vtime;
 
 	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || is_per_cpu_kthread(prev))
 		return false;
@@ -567,19 +562,69 @@ static __always_inline bool keep_prev(struct task_struct *prev, s32 cpu, u64 now
 	if (swl_dsq_nr_queued(SWL_DSQ_PRIO) || swl_dsq_nr_queued(cpu) ||
 	    now - prio_served_ts > cfg.starvation_thresh_ns)
 		return false;
-	used = tctx->slice_at_run > prev->scx.slice ? tctx->slice_at_run - prev->scx.slice : 0;
-	vtime = prev->scx.dsq_vtime + used * 100 / prev->scx.weight;
-	if (!head_comes_after(SWL_DSQ_SHARED, cpu, vtime))
+	if (!keep_running(prev, tctx, SWL_DSQ_SHARED, cpu, now, task_slice()))
 		return false;
-
-	/* Charge now (stopping will charge only the new slice) and go on. */
-	prev->scx.dsq_vtime = vtime;
-	prev->scx.slice = task_slice();
-	tctx->slice_at_run = prev->scx.slice;
-	if (vtime_before(vtime_now, vtime))
-		vtime_now = vtime;
+	if (vtime_before(vtime_now, prev->scx.dsq_vtime))
+		vtime_now = prev->scx.dsq_vtime;
 	shared_served_ts = now;  /* the shared queue's order was followed */
 	return true;
+}
+
+/*
+ * user mode: the same for the tasks the policy has dispatched to "any CPU", compared by the
+ * vruntime the policy gave them (their dispatch records' vtime), unless the policy sent a
+ * task to this CPU itself. The policy charges runtime the same way, so a task kept here is
+ * charged as if it had gone round through user space; its next record counts its run from
+ * now. Without this, the policy sees at most one of two tasks pinned together at a time and
+ * they take turns (the fault suite measured nice 0 against nice 19 at 49.7%).
+ */
+static __always_inline bool user_keep_prev(struct task_struct *prev, s32 cpu, u64 now)
+{
+	struct task_ctx *tctx;
+
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || is_per_cpu_kthread(prev) ||
+	    prev->pid == cfg.sched_tid)
+		return false;
+	tctx = lookup_task_ctx(prev);
+	if (!tctx || tctx->in_flight_seq || swl_dsq_nr_queued(cpu))
+		return false;
+	if (!keep_running(prev, tctx, SWL_DSQ_USER, cpu, now, tctx->slice_at_run ?: cfg.slice_ns))
+		return false;
+	tctx->exec_runtime += now - tctx->start_ts;
+	tctx->start_ts = now;
+	return true;
+}
+
+static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev)
+{
+	struct drain_ctx ctx = {
+		.now = bpf_ktime_get_ns(),
+		.nr_cpus = swl_nr_cpu_ids(),
+		.budget = SWL_MAX_DISPATCH_BATCH,
+	};
+	long drained;
+
+	/* Decisions first: they wake the CPUs that will run them. */
+	drained = bpf_user_ringbuf_drain(&dispatched, handle_dispatch, &ctx, 0);
+	if (drained < 0)
+		count(&stats.nr_drain_errors);
+	dispatch_expired(ctx.now, ctx.budget);
+
+	/* Then swiftland's own scheduling thread, while it has work. */
+	if (stats.nr_in_flight && swl_dsq_move_to_local(SWL_DSQ_SCHED))
+		return;
+
+	if (user_keep_prev(prev, cpu, ctx.now))
+		return;
+
+	if (swl_dsq_move_to_local(cpu))
+		return;
+	if (swl_dsq_move_to_local(SWL_DSQ_USER))
+		return;
+	if (swl_dsq_move_to_local(SWL_DSQ_SCHED))
+		return;
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED))
+		prev->scx.slice = cfg.slice_ns;
 }
 
 void SWL_OPS(swl_dispatch, s32 cpu, struct task_struct *prev)
@@ -632,8 +677,9 @@ void SWL_OPS(swl_running, struct task_struct *p)
 	if (!tctx)
 		return;
 	tctx->slice_at_run = p->scx.slice;
+	tctx->run_ts = bpf_ktime_get_ns();
 	if (user_mode())
-		tctx->start_ts = bpf_ktime_get_ns();
+		tctx->start_ts = tctx->run_ts;
 }
 
 /* At most once a second per task: refresh its switch rate and the global threshold. */

@@ -189,8 +189,6 @@ if [ -n "$table" ]; then
     echo "Mode \`host\` rows run on the build machine, \`vm\` rows inside the guest without a mode."
     echo "The hostile dispatch records are also fed to the validation function on the host"
     echo "kernel by the RingBridge tests (\`swift test\`, part of \`make test\`)."
-    echo "A \"known deviation\" row is an expectation swiftland does not meet yet (README, \"Fault"
-    echo "suite\", says why): shown with its figures, counted neither as passed nor as failed."
     echo
     echo "| fault | mode | expected | observed | verdict |"
     echo "| --- | --- | --- | --- | --- |"

@@ -60,6 +60,7 @@ public struct CounterDefinition: Sendable {
             .init("nr_kthread_dispatches", "per-CPU kthreads sent straight to their CPU (-k)", unit: "tasks", .kernel { $0.nr_kthread_dispatches }),
             .init("nr_starvation_shared", "times the starvation guard served the shared DSQ first", unit: "times", mode: bpf, .kernel { $0.nr_starvation_shared }),
             .init("nr_starvation_prio", "times the starvation guard served the priority DSQ first", unit: "times", mode: bpf, .kernel { $0.nr_starvation_prio }),
+            .init("nr_kept", "slices renewed for a task whose vruntime, charged for the slice it used, still came before the next waiting task's (how weights are honoured between tasks sharing a CPU)", unit: "slices", .kernel { $0.nr_kept }),
             .init("nr_in_flight", "tasks sent to user space and not dispatched back yet (returns to 0)", unit: "tasks", gauge: true, mode: user, .kernel { $0.nr_in_flight }),
             .init("nr_sent", "tasks sent to user space", unit: "tasks", mode: user, .kernel { $0.nr_sent }),
             .init("nr_user_dispatches", "tasks dispatched as user space decided", unit: "tasks", mode: user, .kernel { $0.nr_user_dispatches }),

@@ -107,6 +107,9 @@ public struct SchedulerConfig: Sendable, Equatable {
         c.wakeup = wakeup.abi
         c.sched_tid = schedTid
         c.fallback_ns = UInt64(fallbackMs) * 1_000_000
+        // A quarter of the watchdog's timeout: a task waiting behind one that keeps its CPU
+        // (bpf/main.bpf.c, keep_running) runs long before the watchdog would eject us.
+        c.keep_max_ns = UInt64(timeoutMs) * 1_000_000 / 4
         return c
     }
 }

@@ -36,6 +36,7 @@ struct ABITests {
             "wakeup": MemoryLayout<swl_config>.offset(of: \.wakeup),
             "sched_tid": MemoryLayout<swl_config>.offset(of: \.sched_tid),
             "fallback_ns": MemoryLayout<swl_config>.offset(of: \.fallback_ns),
+            "keep_max_ns": MemoryLayout<swl_config>.offset(of: \.keep_max_ns),
         ])
     }
 
@@ -51,6 +52,7 @@ struct ABITests {
             "nr_kthread_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_kthread_dispatches),
             "nr_starvation_shared": MemoryLayout<swl_stats>.offset(of: \.nr_starvation_shared),
             "nr_starvation_prio": MemoryLayout<swl_stats>.offset(of: \.nr_starvation_prio),
+            "nr_kept": MemoryLayout<swl_stats>.offset(of: \.nr_kept),
             "nr_in_flight": MemoryLayout<swl_stats>.offset(of: \.nr_in_flight),
             "nr_sent": MemoryLayout<swl_stats>.offset(of: \.nr_sent),
             "nr_user_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_user_dispatches),

@@ -22,7 +22,7 @@ struct StatsTests {
         var u = UserSpaceCounters()
         u.queued = 1
         let user = Counters(s, userSpace: u)
-        #expect(user.line(for: .user).hasPrefix("nr_running=2 nr_direct_dispatches=0 nr_kthread_dispatches=0 nr_in_flight=3 "))
+        #expect(user.line(for: .user).hasPrefix("nr_running=2 nr_direct_dispatches=0 nr_kthread_dispatches=0 nr_kept=0 nr_in_flight=3 "))
         #expect(user.line(for: .user).contains(" queued=1 held=0 loops=0 page_faults=0 "))
         let bpf = Counters(s)
         #expect(!bpf.line(for: .bpf).contains("queued="), "user space's counters only in user mode")
@@ -47,8 +47,8 @@ struct StatsTests {
         #expect(sample.values.count == CounterDefinition.schema.fields.count)
         #expect(sample["mode"] == .string("user"))
         let line = Counters.line(sample, for: .user)
-        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=113 "))
-        #expect(line.contains(" nr_sent=2894 nr_user_dispatches=2885 ") && line.hasSuffix(" starvation=155"))
+        #expect(line.hasPrefix("nr_running=1 nr_direct_dispatches=126 nr_kthread_dispatches=60 nr_kept=134 "))
+        #expect(line.contains(" nr_sent=2828 nr_user_dispatches=2827 ") && line.hasSuffix(" starvation=233"))
     }
 
     @Test func helpStatsDescribesEveryCounter() throws {

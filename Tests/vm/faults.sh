@@ -70,13 +70,6 @@ row() {
     echo "$f|$m|$e|$o|FAIL" >>"$out/rows"
   fi
 }
-# known FAULT MODE EXPECTED OBSERVED: an expectation the scheduler is known not to meet yet
-# (README "Fault suite" says why). Neither passed nor failed: a "# known deviation" line and a
-# row whose verdict says so, so the table keeps the figures in sight.
-known() {
-  echo "# known deviation - $1 [$2]: expected $3; observed $4"
-  echo "$1|$2|$3|$4|known deviation" >>"$out/rows"
-}
 # counter NAME FILE: the value in the last counters line of a swiftland output
 counter() { grep 'counters:' "$2" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
@@ -285,13 +278,12 @@ done
 # all the time run for the churn phase, judged on the common outcome.
 #
 # When a slice ends, sched_ext asks ops.dispatch for the next task BEFORE the expired task is
-# queued again; bpf mode's dispatch keeps the expired task while its vruntime, charged for the
-# slice it used, still comes first (keep_prev in bpf/main.bpf.c). Before that, two CPU-bound
-# tasks alone on a CPU took turns a slice each (50/50), whatever their weights.
-#
-# Known deviation, user mode: its policy sends each task it has decided on to its CPU at once,
-# so the same pair still takes turns; the row is shown as a "known deviation" (neither passed
-# nor failed) until the policy holds decided tasks back while their CPU is busy.
+# queued again, so the task waiting for the CPU would win without being compared with it; both
+# modes' dispatch keeps the expired task while its vruntime, charged for the slice it used,
+# still comes first (keep_running in bpf/main.bpf.c; in user mode against the vruntime the
+# policy gave the waiting task). Before that, two CPU-bound tasks alone on a CPU took turns a
+# slice each (50/50), whatever their weights: bpf mode until e6ae4f5, user mode until the
+# commit that added this paragraph.
 for mode in bpf user; do
   swl_start "prio-$mode" $mode
   taskset -c "$last" "$probe" spin 8 >"$work/prio-$mode.n0" &
@@ -323,12 +315,8 @@ for mode in bpf user; do
   share=$(( ${ms0:-0} * 1000 / (${ms0:-0} + ${ms19:-0} + 1) ))
   want="nice 0 gets >= 85% of a CPU shared with nice 19 (weights: 98.5%)"
   got="nice 0 $ms0 ms vs nice 19 $ms19 ms ($((share / 10)).$((share % 10))%)"
-  if [ $mode = user ] && [ $share -lt 850 ]; then
-    known "weights: nice 0 and nice 19 alone on one CPU" $mode "$want" "$got"
-  else
-    v=0; [ $share -ge 850 ] || v=1
-    row "weights: nice 0 and nice 19 alone on one CPU" $mode "$want" "$got" $v "$log"
-  fi
+  v=0; [ $share -ge 850 ] || v=1
+  row "weights: nice 0 and nice 19 alone on one CPU" $mode "$want" "$got" $v "$log"
   v=$common
   [ "$changes" -ge 5 ] && [ $kept -eq 1 ] || v=1
   row "priority churn (nice, SCHED_IDLE/BATCH)" $mode "the nice/policy changes take effect, $expected_common" \
