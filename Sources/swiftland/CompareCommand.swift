@@ -42,16 +42,16 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Workloads, comma-separated: hackbench, cyclictest, stress, cmd.")
     var workloads: String = "hackbench,cyclictest"
 
-    @Option(help: "Counted rounds per arm and workload (7 for a full run; with fewer than 6 no 95% interval exists and the report says so).")
+    @Option(parsing: .unconditional, help: "Counted rounds per arm and workload (7 for a full run; with fewer than 6 no 95% interval exists and the report says so).")
     var rounds: Int = 7
 
-    @Option(help: "Warm-up rounds, run but not counted.")
+    @Option(parsing: .unconditional, help: "Warm-up rounds, run but not counted.")
     var warmup: Int = 1
 
-    @Option(help: "Length of the timed workloads (cyclictest, stress), in seconds.")
+    @Option(parsing: .unconditional, help: "Length of the timed workloads (cyclictest, stress), in seconds.")
     var seconds: Int = 10
 
-    @Option(help: "hackbench loops per run (its length).")
+    @Option(parsing: .unconditional, help: "hackbench loops per run (its length).")
     var hackbenchLoops: Int = 200
 
     @Option(help: "cmd workload: the command line, run with /bin/sh -c.")
@@ -69,7 +69,7 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Directory for the results: experiment.json, rounds.csv, summary.txt, SVG/PNG plots, report.html.")
     var out: String = "results"
 
-    @Option(help: "In the VM: guest CPUs.")
+    @Option(parsing: .unconditional, help: "In the VM: guest CPUs.")
     var vmCpus: Int = 2
 
     @Option(help: "In the VM: guest memory.")

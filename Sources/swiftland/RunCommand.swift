@@ -38,23 +38,23 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Where the policy runs: bpf (in the kernel) or user (in this process, over ring buffers).")
     var mode: SchedulerMode = .bpf
 
-    @Option(name: [.customShort("s"), .long],
+    @Option(name: [.customShort("s"), .long], parsing: .unconditional,
             help: "Longest time slice, in microseconds. The default (5 ms) is the 2024 bpfland value: short enough to keep a desktop responsive, long enough not to thrash caches.")
     var sliceUs: UInt64 = 5000
 
-    @Option(name: [.customShort("S"), .long],
+    @Option(name: [.customShort("S"), .long], parsing: .unconditional,
             help: "Shortest time slice, in microseconds; the slice never shrinks below it however many tasks wait.")
     var sliceUsMin: UInt64 = 500
 
-    @Option(name: [.customShort("l"), .long],
+    @Option(name: [.customShort("l"), .long], parsing: .unconditional,
             help: "Slice lag: the most vruntime credit, in microseconds, a task keeps across a sleep, so a long sleeper cannot monopolise a CPU when it wakes. The default is one longest slice.")
     var sliceUsLag: UInt64 = 5000
 
-    @Option(name: [.customShort("c"), .long],
+    @Option(name: [.customShort("c"), .long], parsing: .unconditional,
             help: "Cap of the moving interactive threshold, in voluntary context switches per second. 0 turns classification off: every task is regular.")
     var nvcswMaxThresh: UInt64 = 10
 
-    @Option(name: [.customShort("t"), .long],
+    @Option(name: [.customShort("t"), .long], parsing: .unconditional,
             help: "Starvation threshold, in microseconds: a queue not served for this long is served first. The default is one longest slice.")
     var starvationThreshUs: UInt64 = 5000
 
@@ -62,10 +62,10 @@ struct RunCommand: ParsableCommand {
           help: "Send per-CPU kernel threads straight to their CPU, ahead of every queue.")
     var localKthreads = false
 
-    @Option(help: "sched_ext watchdog, in milliseconds: a runnable task left waiting longer ejects the scheduler (at most 30000).")
+    @Option(parsing: .unconditional, help: "sched_ext watchdog, in milliseconds: a runnable task left waiting longer ejects the scheduler (at most 30000).")
     var timeoutMs: UInt32 = 5000
 
-    @Option(help: "Bytes of the kernel's debug dump to keep and print when the scheduler is ejected (0: the kernel's default, 32768).")
+    @Option(parsing: .unconditional, help: "Bytes of the kernel's debug dump to keep and print when the scheduler is ejected (0: the kernel's default, 32768).")
     var exitDumpLen: UInt32 = 0
 
     @Option(help: "user mode: the Swift policy: bpfland (bpf mode's rules), vruntime (rustland's), fifo.")
@@ -75,25 +75,25 @@ struct RunCommand: ParsableCommand {
     /// fallback bound; with 8 almost none, and user mode is level with bpf mode.
     static let defaultBatch = 8
 
-    @Option(help: "user mode: tasks dispatched per loop of the scheduling thread (1: one at a time, as rustland does; more: fewer round trips, more queueing).")
+    @Option(parsing: .unconditional, help: "user mode: tasks dispatched per loop of the scheduling thread (1: one at a time, as rustland does; more: fewer round trips, more queueing).")
     var batch: Int = RunCommand.defaultBatch
 
     @Option(help: "user mode: how the scheduling thread learns of new tasks: adaptive (woken only when it caught up), always (woken for every task), spin (polls, never sleeps).")
     var wakeup: WakeupPolicy = .adaptive
 
-    @Option(help: "user mode: a task waiting longer than this in user space is dispatched by the kernel side (the fallback bound; at most half of --timeout-ms).")
+    @Option(parsing: .unconditional, help: "user mode: a task waiting longer than this in user space is dispatched by the kernel side (the fallback bound; at most half of --timeout-ms).")
     var fallbackMs: UInt32 = 50
 
-    @Option(help: "user mode, test hook: size of each ring buffer in KiB (power of two; small rings force congestion).")
+    @Option(parsing: .unconditional, help: "user mode, test hook: size of each ring buffer in KiB (power of two; small rings force congestion).")
     var ringKib: UInt32 = 512
 
-    @Option(help: "user mode, test hook: sleep this long in every loop of the scheduling thread, to force the fallback bound.")
+    @Option(parsing: .unconditional, help: "user mode, test hook: sleep this long in every loop of the scheduling thread, to force the fallback bound.")
     var loopDelayUs: UInt32 = 0
 
-    @Option(help: ArgumentHelp("Print the counters every SECS seconds while running.", valueName: "secs"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Print the counters every SECS seconds while running.", valueName: "secs"))
     var stats: Double?
 
-    @Option(help: ArgumentHelp("Print the counters of the swiftland already running, every SECS seconds, through its stats socket; loads nothing. Ends when that swiftland stops, or on SIGINT.", valueName: "secs"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Print the counters of the swiftland already running, every SECS seconds, through its stats socket; loads nothing. Ends when that swiftland stops, or on SIGINT.", valueName: "secs"))
     var monitor: Double?
 
     @Flag(help: "Describe every counter (meaning, type, unit) and exit.")
@@ -102,7 +102,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The UNIX socket the counters are served on while running (sched-ext's stats protocol), and that --monitor reads.", valueName: "path"))
     var statsSocket: String = defaultStatsSocketPath
 
-    @Option(help: ArgumentHelp("Detach after SECS seconds (default: run until SIGINT or SIGTERM).", valueName: "secs"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Detach after SECS seconds (default: run until SIGINT or SIGTERM).", valueName: "secs"))
     var duration: Double?
 
     @Flag(name: [.customShort("v"), .long], help: ArgumentHelp(

@@ -56,7 +56,7 @@ struct VMCommand: ParsableCommand {
               swiftland vm --add /tmp/test.sh --results /results:./out -- /tmp/test.sh
             """)
 
-    @Option(help: ArgumentHelp("Virtual CPUs (1-64). More vCPUs than host cores slows TCG down.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Virtual CPUs (1-64). More vCPUs than host cores slows TCG down.", valueName: "N"))
     var cpus: Int = 2
 
     @Option(help: ArgumentHelp(
@@ -72,7 +72,7 @@ struct VMCommand: ParsableCommand {
         valueName: "PATH"))
     var additions: [String] = []
 
-    @Option(help: ArgumentHelp(
+    @Option(parsing: .unconditional, help: ArgumentHelp(
         "Stop the VM if COMMAND runs longer than this, boot not included (exit status 124). Default: no limit.",
         valueName: "SECS"))
     var timeout: Double?
@@ -85,7 +85,7 @@ struct VMCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Accelerator: auto (KVM if it works here, else TCG), kvm or tcg.", valueName: "MODE"))
     var accel: String = "auto"
 
-    @Option(name: .customLong("boot-timeout"), help: ArgumentHelp(
+    @Option(name: .customLong("boot-timeout"), parsing: .unconditional, help: ArgumentHelp(
         "Seconds to wait for the guest to reach COMMAND before the boot counts as failed (retried).",
         valueName: "SECS"))
     var bootTimeout: Double = VMOptions().bootTimeout

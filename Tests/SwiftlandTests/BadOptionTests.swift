@@ -15,6 +15,11 @@ struct BadOptionTests {
         (["--mode", "user", "--wakeup", "never"], "never"),
         // slices: negative, zero, non-numeric, too large, conflicting
         (["--slice-us=-1"], "-1"), (["--slice-us", "0"], "--slice-us must be above 0"),
+        // a negative value as its own word is taken as the value, not as an unknown option
+        (["--slice-us", "-5"], "The value '-5' is invalid for '--slice-us"),
+        (["-s", "-5"], "The value '-5' is invalid for '-s"),
+        (["--timeout-ms", "-1"], "The value '-1' is invalid for '--timeout-ms"),
+        (["--mode", "user", "--batch", "-2"], "--batch must be from 1 to 4096"),
         (["--slice-us", "5ms"], "5ms"), (["--slice-us", "2000000"], "above 1 s"),
         (["--slice-us-min=-1"], "-1"), (["--slice-us-min", "0"], "--slice-us-min must be above 0"),
         (["--slice-us-min", "x"], "'x'"), (["-s", "1000", "-S", "2000"], "cannot be longer than the longest"),
