@@ -25,7 +25,7 @@ import SwiftlandABI
 /// queued-task record does not carry the wakeup flags.
 ///
 /// The vruntime contract with the kernel side is `VruntimePolicy`'s.
-public struct BpflandPolicy: SchedulingPolicy {
+public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
     public var name: String { PolicyName.bpfland.rawValue }
     public var count: Int { prioCount + regularCount }
     public var counters: PolicyCounters {

@@ -5,12 +5,15 @@ import SwiftlandABI
 ///
 /// To write a policy, copy this file and change the order (`key` in `enqueue`) and what
 /// `next` answers. Everything a policy must get right is here:
-/// - hold tasks in a `RunQueue` (O(log n), no allocation), keyed by what you order by;
+/// - hold tasks in a `RunQueue` (O(log n), no allocation), keyed by what you order by.
+///   The queue is non-copyable (it owns its memory, so the hot path has no reference
+///   counting), so your policy is declared `~Copyable` too, as this one is; the scheduling
+///   loop and the tests take policies `inout` and never copy them;
 /// - when the queue is full, answer the task at once rather than drop it;
 /// - echo the record's `enq_seq` and hand back a vruntime (here the record's, unchanged);
 /// - claim an idle CPU from `idleCPUs` if you send a task to it, or answer SWL_CPU_ANY;
 /// - keep your counters up to date.
-public struct FifoPolicy: SchedulingPolicy {
+public struct FifoPolicy: ~Copyable, SchedulingPolicy {
     public var name: String { PolicyName.fifo.rawValue }
     public var count: Int { queue.count }
     public var counters: PolicyCounters {

@@ -60,7 +60,12 @@ public struct HeapEntry: Sendable, Equatable, BitwiseCopyable {
 /// Why 4-ary: half the depth of a binary heap, and one cache line per level. At 16,000
 /// entries a pop reads 7 lines instead of 14, and the lines of the level after next are
 /// prefetched while a level is compared.
-public struct TaskHeap: Sendable {
+///
+/// Non-copyable: the heap owns its storage outright and frees it when it goes, so a push
+/// or a pop makes no reference-count traffic and no uniqueness check (a copy-on-write
+/// heap paid a runtime call per operation for copies the scheduling loop never makes).
+/// Pass it `inout` or `borrowing`; a policy that holds one is non-copyable too.
+public struct TaskHeap: ~Copyable, Sendable {
     public var count: Int { storage.count }
     public var isEmpty: Bool { storage.count == 0 }
     /// The most entries held at once.
@@ -78,7 +83,6 @@ public struct TaskHeap: Sendable {
     /// Adds `entry`; the heap must not be full.
     public mutating func push(_ entry: HeapEntry) {
         precondition(storage.count < storage.capacity, "TaskHeap is full")
-        makeUnique()
         storage.push(entry, NoPayload())
     }
 
@@ -94,7 +98,6 @@ public struct TaskHeap: Sendable {
     /// Removes and returns the first entry.
     public mutating func popMin() -> HeapEntry? {
         if storage.count == 0 { return nil }
-        makeUnique()
         return storage.popMin().entry
     }
 
@@ -114,12 +117,7 @@ public struct TaskHeap: Sendable {
 
     /// Removes every entry `shouldRemove` picks, in O(n).
     public mutating func removeAll(where shouldRemove: (HeapEntry) -> Bool) {
-        makeUnique()
         storage.removeAll { entry, _ in shouldRemove(entry) }
-    }
-
-    private mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = HeapStorage(copying: storage) }
     }
 }
 
@@ -133,7 +131,11 @@ struct NoPayload: BitwiseCopyable {}
 /// the 16-byte entries, four siblings per cache line, and a payload is read only to be
 /// moved with its entry, off the chain of comparisons that decides where the hole goes.
 /// With `NoPayload` (size 0) every payload access compiles to nothing.
-final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
+///
+/// Non-copyable, like its owners: it allocates its two blocks in `init` and frees them in
+/// `deinit`, and being stored inline in its owner (no object in between) its pointers and
+/// `count` are plain fields of that owner.
+struct HeapStorage<Payload: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
     let capacity: Int
     /// Entry i lives at slot i + 3 of a 64-byte aligned block, so that the children
     /// of i (4i+1 ... 4i+4) start on a cache-line boundary.
@@ -145,7 +147,7 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
     /// are whole lines, the ones `prefetchGrandchildren` fetches.
     private let payloadBlock: UnsafeMutableRawPointer
     let payloads: UnsafeMutablePointer<Payload>
-    var count = 0
+    private(set) var count = 0
 
     private static var padding: Int { 3 }
 
@@ -159,24 +161,17 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
         payloads = (payloadBlock + Self.padding * payloadStride).bindMemory(to: Payload.self, capacity: capacity)
     }
 
-    convenience init(copying other: HeapStorage) {
-        self.init(capacity: other.capacity)
-        entries.initialize(from: other.entries, count: other.count)
-        if MemoryLayout<Payload>.size > 0 { payloads.initialize(from: other.payloads, count: other.count) }
-        count = other.count
-    }
-
     deinit {
         block.deallocate()
         payloadBlock.deallocate()
     }
 
-    @inline(__always) func push(_ entry: HeapEntry, _ payload: Payload) {
+    @inline(__always) mutating func push(_ entry: HeapEntry, _ payload: Payload) {
         count += 1
         siftUp(entry, payload, from: count - 1)
     }
 
-    @inline(__always) func popMin() -> (entry: HeapEntry, payload: Payload) {
+    @inline(__always) mutating func popMin() -> (entry: HeapEntry, payload: Payload) {
         let first = entries[0]
         let firstPayload = payloads[0]
         count -= 1
@@ -184,7 +179,7 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
         return (first, firstPayload)
     }
 
-    func removeAll(where shouldRemove: (HeapEntry, Payload) -> Bool) {
+    mutating func removeAll(where shouldRemove: (HeapEntry, Payload) -> Bool) {
         var kept = 0
         for i in 0..<count where !shouldRemove(entries[i], payloads[i]) {
             entries[kept] = entries[i]
@@ -208,9 +203,10 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
 
     /// Moves the hole at `position` up until `entry` fits, then fills it.
     ///
-    /// The storage pointers are read once into locals: the compiler cannot tell that the
-    /// stores through them leave the class's own fields alone, and would reload them at
-    /// every level otherwise. Indices stay in 0..<count, so the arithmetic is unchecked.
+    /// The storage pointers are read once into locals: the compiler cannot always tell
+    /// that the stores through them leave the storage's own fields alone (they were
+    /// reloaded at every level when the storage was a class). Indices stay in 0..<count,
+    /// so the arithmetic is unchecked.
     @inline(__always) private func siftUp(_ entry: HeapEntry, _ payload: Payload, from position: Int) {
         let entries = self.entries, payloads = self.payloads
         var hole = position

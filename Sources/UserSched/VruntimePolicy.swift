@@ -17,7 +17,7 @@ import SwiftlandABI
 /// dispatch record in p->scx.dsq_vtime and sends it back in the task's next record; it
 /// does not charge runtime itself. Each run is charged once, when the first record after
 /// it arrives (a record with the same stop_ts_ns is not charged again).
-public struct VruntimePolicy: SchedulingPolicy {
+public struct VruntimePolicy: ~Copyable, SchedulingPolicy {
     public var name: String { PolicyName.vruntime.rawValue }
     public private(set) var count = 0
     public var counters: PolicyCounters {
