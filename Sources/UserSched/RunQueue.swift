@@ -32,6 +32,12 @@ import SwiftlandABI
 /// cycle, 5-7 ns, for copies the scheduling loop never makes; see bench/README.md). Pass
 /// it `inout` or `borrowing`; a policy that holds one is non-copyable too (`FifoPolicy`).
 ///
+/// `insert` and `popMin` are `@inlinable` and always inlined, so a policy written outside
+/// this module (and the benchmark) gets them compiled into its own code, as `FifoPolicy`
+/// does within the module: no call, the record's unused fields never stored, the task
+/// returned in registers. The table and heap internals they use are `@usableFromInline`
+/// for that; the rare paths (making room, rebuilds, sweeps) stay out of line.
+///
 /// The building block for a policy with one queue; `FifoPolicy` shows its use.
 public struct RunQueue: ~Copyable, @unchecked Sendable {
     /// A held task, as it leaves the queue.
@@ -46,6 +52,19 @@ public struct RunQueue: ~Copyable, @unchecked Sendable {
         /// The order it was held in.
         public var key: UInt64
         public var tieBreak: UInt64
+
+        @inlinable init(
+            pid: Int32, prevCPU: Int32, nrCPUsAllowed: UInt32, enqSeq: UInt64, vtime: UInt64, key: UInt64,
+            tieBreak: UInt64
+        ) {
+            self.pid = pid
+            self.prevCPU = prevCPU
+            self.nrCPUsAllowed = nrCPUsAllowed
+            self.enqSeq = enqSeq
+            self.vtime = vtime
+            self.key = key
+            self.tieBreak = tieBreak
+        }
     }
 
     public enum InsertOutcome: Sendable, Equatable {
@@ -60,18 +79,20 @@ public struct RunQueue: ~Copyable, @unchecked Sendable {
     }
 
     /// Tasks held.
-    public private(set) var count = 0
-    public var isEmpty: Bool { count == 0 }
+    @inlinable public var count: Int { heldCount }
+    @inlinable public var isEmpty: Bool { heldCount == 0 }
     /// The most tasks held at once.
     public let capacity: Int
     /// Known tasks forgotten to make room, since `init`.
     public private(set) var forgotten: UInt64 = 0
 
-    private let bucketMask: Int
-    private let hashShift: UInt64
+    /// Tasks held (`count`).
+    @usableFromInline var heldCount = 0
+    @usableFromInline let bucketMask: Int
+    @usableFromInline let hashShift: UInt64
     /// The table: open addressing with linear probing, at most `capacity` known tasks in
     /// twice as many buckets or more.
-    private var slots: UnsafeMutablePointer<Slot>
+    @usableFromInline var slots: UnsafeMutablePointer<Slot>
     /// A second table, the target of a rebuild (then the two swap): allocated in `init` so
     /// that a rebuild allocates nothing.
     private var spare: UnsafeMutablePointer<Slot>
@@ -79,10 +100,10 @@ public struct RunQueue: ~Copyable, @unchecked Sendable {
     private var known = 0
     /// Buckets not empty: known tasks and tombstones.
     private var used = 0
-    private var heap: HeapStorage<Payload>
+    @usableFromInline var heap: HeapStorage<Payload>
     /// The generation of the last entry pushed: odd, advancing by 2 per insert, so it is
     /// also the clock of when a task was last seen.
-    private var generation: UInt32 = 1
+    @usableFromInline var generation: UInt32 = 1
     /// Rebuilds since `init` (a test hook).
     private(set) var rebuilds = 0
 
@@ -92,31 +113,48 @@ public struct RunQueue: ~Copyable, @unchecked Sendable {
     static var payloadBytes: Int { MemoryLayout<Payload>.stride }
 
     /// What a heap entry carries besides its order.
-    struct Payload: BitwiseCopyable {
-        var slot: UInt32
+    @usableFromInline struct Payload: BitwiseCopyable {
+        @usableFromInline var slot: UInt32
         /// The slot's generation when the entry was pushed.
-        var generation: UInt32
+        @usableFromInline var generation: UInt32
+
+        @inlinable init(slot: UInt32, generation: UInt32) {
+            self.slot = slot
+            self.generation = generation
+        }
     }
 
     /// A bucket of the table: a known task, or empty, or a tombstone. 32 bytes, two to a
     /// cache line.
-    struct Slot: BitwiseCopyable {
+    @usableFromInline struct Slot: BitwiseCopyable {
         /// The task's pid; `emptyPID` or `tombstonePID` (both negative) when none.
-        var pid: Int32 = RunQueue.emptyPID
+        @usableFromInline var pid: Int32
         /// Odd while the task is held: the generation of its current heap entry. Even when
         /// it is not: that generation less one, so the last time it was seen stays known.
         /// 0 for no task.
-        var state: UInt32 = 0
-        var prevCPU: Int32 = 0
-        var nrCPUsAllowed: UInt32 = 0
-        var vtime: UInt64 = 0
-        var enqSeq: UInt64 = 0
+        @usableFromInline var state: UInt32
+        @usableFromInline var prevCPU: Int32
+        @usableFromInline var nrCPUsAllowed: UInt32
+        @usableFromInline var vtime: UInt64
+        @usableFromInline var enqSeq: UInt64
 
-        var isHeld: Bool { state & 1 != 0 }
+        @inlinable init(
+            pid: Int32 = RunQueue.emptyPID, state: UInt32 = 0, prevCPU: Int32 = 0, nrCPUsAllowed: UInt32 = 0,
+            vtime: UInt64 = 0, enqSeq: UInt64 = 0
+        ) {
+            self.pid = pid
+            self.state = state
+            self.prevCPU = prevCPU
+            self.nrCPUsAllowed = nrCPUsAllowed
+            self.vtime = vtime
+            self.enqSeq = enqSeq
+        }
+
+        @inlinable var isHeld: Bool { state & 1 != 0 }
     }
 
-    static var emptyPID: Int32 { .min }
-    static var tombstonePID: Int32 { -1 }
+    @inlinable static var emptyPID: Int32 { .min }
+    @inlinable static var tombstonePID: Int32 { -1 }
 
     public init(capacity: Int) {
         precondition(capacity > 0 && capacity <= 1 << 28, "RunQueue capacity \(capacity) is outside 1...2^28")
@@ -147,6 +185,7 @@ public struct RunQueue: ~Copyable, @unchecked Sendable {
     ///
     /// - Parameter vtime: the vruntime to carry into the dispatch record; the record's own
     ///   when nil.
+    @inlinable @inline(__always)
     public mutating func insert(
         _ task: swl_queued_task, key: UInt64, tieBreak: UInt64 = 0, vtime: UInt64? = nil
     ) -> InsertOutcome {
@@ -162,11 +201,12 @@ public struct RunQueue: ~Copyable, @unchecked Sendable {
             HeapEntry(key: key, tieBreak: tieBreak, pid: task.pid),
             Payload(slot: UInt32(truncatingIfNeeded: slot), generation: generation))
         if wasHeld { return .replaced }
-        count += 1
+        heldCount += 1
         return .inserted
     }
 
     /// Removes and returns the first task.
+    @inlinable @inline(__always)
     public mutating func popMin() -> Task? {
         while heap.count > 0 {
             // The slot's fetch goes first: it then overlaps the sift's.
@@ -178,7 +218,7 @@ public struct RunQueue: ~Copyable, @unchecked Sendable {
             if held.state != payload.generation { continue }
             // Not held any more; the even state still says when it was last seen.
             slots[slot].state = held.state &- 1
-            count -= 1
+            heldCount -= 1
             prefetchNextSlots()
             return Task(
                 pid: entry.pid, prevCPU: held.prevCPU, nrCPUsAllowed: held.nrCPUsAllowed, enqSeq: held.enqSeq,
@@ -194,7 +234,7 @@ public struct RunQueue: ~Copyable, @unchecked Sendable {
     public mutating func remove(pid: Int32) -> Bool {
         guard let slot = find(pid) else { return false }
         let wasHeld = slots[slot].isHeld
-        if wasHeld { count -= 1 }
+        if wasHeld { heldCount -= 1 }
         // Its entry, if any, is stale from now on; the slot becomes a tombstone.
         forget(slot: slot)
         return wasHeld
@@ -224,12 +264,12 @@ extension RunQueue {
     private var maxUsed: Int { bucketCount - bucketCount >> 2 }
 
     /// Fibonacci hashing: consecutive pids land far apart.
-    @inline(__always) private func home(_ pid: Int32) -> Int {
+    @inlinable @inline(__always) func home(_ pid: Int32) -> Int {
         Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: pid)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
     }
 
     /// The slot of `pid`, if it is known.
-    @inline(__always) private func find(_ pid: Int32) -> Int? {
+    @inlinable @inline(__always) func find(_ pid: Int32) -> Int? {
         let slots = self.slots
         var i = home(pid)
         while true {
@@ -242,13 +282,13 @@ extension RunQueue {
 
     /// The slot of `pid`, given one if it is new (making room if needed); nil when every
     /// slot holds a held task.
-    @inline(__always) private mutating func acquire(pid: Int32) -> Int? {
+    @inlinable @inline(__always) mutating func acquire(pid: Int32) -> Int? {
         if let slot = find(pid) { return slot }
         return add(pid: pid)
     }
 
     /// Gives `pid`, not known, a slot: the first tombstone or empty bucket of its probe.
-    private mutating func add(pid: Int32) -> Int? {
+    @usableFromInline mutating func add(pid: Int32) -> Int? {
         if known == capacity {
             makeRoom()
             if known == capacity { return nil }
@@ -339,7 +379,7 @@ extension RunQueue {
     /// Starts fetching the slots of the entries that come out next: the first and its four
     /// children (one of which is first after it, unless an insert goes before). A slot
     /// read at a pop then comes from the cache, even with the pops close together.
-    @inline(__always) private func prefetchNextSlots() {
+    @inlinable @inline(__always) func prefetchNextSlots() {
         let slots = self.slots, payloads = heap.payloads
         let n = Swift.min(heap.count, 5)
         var i = 0
@@ -352,13 +392,13 @@ extension RunQueue {
     /// The generation for a new entry. When the 32-bit counter wraps, every stale entry is
     /// dropped and the held tasks renumbered, so a stale entry can never carry its slot's
     /// current generation (once per 2^31 inserts: O(capacity) then).
-    @inline(__always) private mutating func nextGeneration() -> UInt32 {
+    @inlinable @inline(__always) mutating func nextGeneration() -> UInt32 {
         generation &+= 2
         if generation == 1 { renumber() }
         return generation
     }
 
-    private mutating func renumber() {
+    @usableFromInline mutating func renumber() {
         dropStale()
         // Every held task gets one generation, later than every task not held (which all
         // count as seen long ago: 0).
@@ -372,7 +412,7 @@ extension RunQueue {
 
     /// Drops every stale entry from the heap, in O(n): done when the heap is full (it has
     /// room for twice the tasks, so at least `capacity` inserts pass between sweeps).
-    private mutating func dropStale() {
+    @usableFromInline mutating func dropStale() {
         let slots = self.slots
         heap.removeAll { _, payload in slots[Int(payload.slot)].state != payload.generation }
     }

@@ -15,13 +15,13 @@ public struct HeapEntry: Sendable, Equatable, BitwiseCopyable {
     /// `tieBreak << 22 | pid`.
     public var order: UInt64
 
-    static let pidBits: UInt64 = 22
-    static let pidMask: UInt64 = 1 << pidBits - 1
+    @usableFromInline static var pidBits: UInt64 { 22 }
+    @usableFromInline static var pidMask: UInt64 { 1 << pidBits - 1 }
 
     /// - Parameters:
     ///   - tieBreak: only its low 42 bits count.
     ///   - pid: 0 ..< 2^22.
-    public init(key: UInt64, tieBreak: UInt64 = 0, pid: Int32) {
+    @inlinable public init(key: UInt64, tieBreak: UInt64 = 0, pid: Int32) {
         assert(Self.canHold(pid: pid), "pid \(pid) is outside 0..<2^22")
         self.key = key
         order = tieBreak << Self.pidBits | UInt64(UInt32(bitPattern: pid)) & Self.pidMask
@@ -29,15 +29,15 @@ public struct HeapEntry: Sendable, Equatable, BitwiseCopyable {
 
     /// Whether an entry can hold `pid`: Linux pids are below 2^22 (PID_MAX_LIMIT). A record
     /// with any other pid is malformed; policies answer it at once instead of holding it.
-    public static func canHold(pid: Int32) -> Bool {
+    @inlinable public static func canHold(pid: Int32) -> Bool {
         pid >= 0 && UInt64(pid) <= pidMask
     }
 
-    public var tieBreak: UInt64 { order >> Self.pidBits }
-    public var pid: Int32 { Int32(truncatingIfNeeded: order & Self.pidMask) }
+    @inlinable public var tieBreak: UInt64 { order >> Self.pidBits }
+    @inlinable public var pid: Int32 { Int32(truncatingIfNeeded: order & Self.pidMask) }
 
     /// Whether `self` comes out of a heap before `other`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func precedes(_ other: HeapEntry) -> Bool {
         UInt128(key) << 64 | UInt128(order) < UInt128(other.key) << 64 | UInt128(other.order)
     }
@@ -135,23 +135,27 @@ struct NoPayload: BitwiseCopyable {}
 /// Non-copyable, like its owners: it allocates its two blocks in `init` and frees them in
 /// `deinit`, and being stored inline in its owner (no object in between) its pointers and
 /// `count` are plain fields of that owner.
+///
+/// Its hot paths are `@inlinable` (and its fields `@usableFromInline`) for `RunQueue`'s,
+/// which are inlined into policies written outside this module (see `RunQueue`).
+@usableFromInline
 struct HeapStorage<Payload: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
-    let capacity: Int
+    @usableFromInline let capacity: Int
     /// Entry i lives at slot i + 3 of a 64-byte aligned block, so that the children
     /// of i (4i+1 ... 4i+4) start on a cache-line boundary.
-    private let block: UnsafeMutableRawPointer
-    let entries: UnsafeMutablePointer<HeapEntry>
+    @usableFromInline let block: UnsafeMutableRawPointer
+    @usableFromInline let entries: UnsafeMutablePointer<HeapEntry>
     /// Payload i lives at slot i + 3 of its own 64-byte aligned block, as the entries
     /// do: the four children's payloads then share one line (with 8-byte payloads; from
     /// slot 0 they straddled two lines at every other level), and the 16 grandchildren's
     /// are whole lines, the ones `prefetchGrandchildren` fetches.
-    private let payloadBlock: UnsafeMutableRawPointer
-    let payloads: UnsafeMutablePointer<Payload>
-    private(set) var count = 0
+    @usableFromInline let payloadBlock: UnsafeMutableRawPointer
+    @usableFromInline let payloads: UnsafeMutablePointer<Payload>
+    @usableFromInline var count = 0
 
     private static var padding: Int { 3 }
 
-    init(capacity: Int) {
+    @usableFromInline init(capacity: Int) {
         self.capacity = capacity
         let stride = MemoryLayout<HeapEntry>.stride
         block = .allocate(byteCount: (capacity + Self.padding) * stride, alignment: 64)
@@ -161,17 +165,20 @@ struct HeapStorage<Payload: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
         payloads = (payloadBlock + Self.padding * payloadStride).bindMemory(to: Payload.self, capacity: capacity)
     }
 
-    deinit {
+    // Inlinable because the owners' inlinable code may replace a storage: a deinit the
+    // compiler cannot see there made Swift 6.3.1 assert ("Should never be inlining a
+    // resilient function into a fragile function").
+    @inlinable deinit {
         block.deallocate()
         payloadBlock.deallocate()
     }
 
-    @inline(__always) mutating func push(_ entry: HeapEntry, _ payload: Payload) {
+    @inlinable @inline(__always) mutating func push(_ entry: HeapEntry, _ payload: Payload) {
         count += 1
         siftUp(entry, payload, from: count - 1)
     }
 
-    @inline(__always) mutating func popMin() -> (entry: HeapEntry, payload: Payload) {
+    @inlinable @inline(__always) mutating func popMin() -> (entry: HeapEntry, payload: Payload) {
         let first = entries[0]
         let firstPayload = payloads[0]
         count -= 1
@@ -179,7 +186,7 @@ struct HeapStorage<Payload: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
         return (first, firstPayload)
     }
 
-    mutating func removeAll(where shouldRemove: (HeapEntry, Payload) -> Bool) {
+    @usableFromInline mutating func removeAll(where shouldRemove: (HeapEntry, Payload) -> Bool) {
         var kept = 0
         for i in 0..<count where !shouldRemove(entries[i], payloads[i]) {
             entries[kept] = entries[i]
@@ -207,7 +214,7 @@ struct HeapStorage<Payload: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
     /// that the stores through them leave the storage's own fields alone (they were
     /// reloaded at every level when the storage was a class). Indices stay in 0..<count,
     /// so the arithmetic is unchecked.
-    @inline(__always) private func siftUp(_ entry: HeapEntry, _ payload: Payload, from position: Int) {
+    @inlinable @inline(__always) func siftUp(_ entry: HeapEntry, _ payload: Payload, from position: Int) {
         let entries = self.entries, payloads = self.payloads
         var hole = position
         while hole > 0 {
@@ -259,7 +266,7 @@ struct HeapStorage<Payload: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
     /// The last entry nearly always belongs near the bottom (a task just charged for
     /// its run has one of the largest vruntimes), so this saves the comparison against
     /// it at every level that a plain sift-down would make (Floyd's bottom-up deletion).
-    @inline(__always) private func sinkHoleFromRoot(thenPlace entry: HeapEntry, _ payload: Payload) {
+    @inlinable @inline(__always) func sinkHoleFromRoot(thenPlace entry: HeapEntry, _ payload: Payload) {
         // Locals, unchecked arithmetic: see `siftUp`. count >= 1 here, indices < count.
         let entries = self.entries, payloads = self.payloads, count = self.count
         var hole = 0
@@ -295,14 +302,14 @@ struct HeapStorage<Payload: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
     /// Written as index arithmetic, not `c ? x : y`: the compiler turns those selects
     /// into branches, and a heap's comparisons are coin flips that a branch predictor
     /// cannot learn (each miss costs ~15 cycles, three per level).
-    @inline(__always) private static func firstOfFour(_ child: Int, _ entries: UnsafeMutablePointer<HeapEntry>) -> Int {
+    @inlinable @inline(__always) static func firstOfFour(_ child: Int, _ entries: UnsafeMutablePointer<HeapEntry>) -> Int {
         let a = child &+ bit(entries[child &+ 1].precedes(entries[child]))
         let b = child &+ 2 &+ bit(entries[child &+ 3].precedes(entries[child &+ 2]))
         // b is after a: a + (b - a) when b comes first.
         return a &+ ((b &- a) & (0 &- bit(entries[b].precedes(entries[a]))))
     }
 
-    @inline(__always) private static func bit(_ condition: Bool) -> Int {
+    @inlinable @inline(__always) static func bit(_ condition: Bool) -> Int {
         Int(truncatingIfNeeded: UInt8(truncatingIfNeeded: unsafeBitCast(condition, to: UInt8.self)))
     }
 
@@ -310,7 +317,7 @@ struct HeapStorage<Payload: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
     /// (and their payloads') while the children are compared: the next level's fetch
     /// then overlaps this level's work instead of following it. Pays off once the heap
     /// outgrows L1.
-    @inline(__always) private static func prefetchGrandchildren(
+    @inlinable @inline(__always) static func prefetchGrandchildren(
         of child: Int, _ entries: UnsafeMutablePointer<HeapEntry>, _ payloads: UnsafeMutablePointer<Payload>
     ) {
         let grandchild = child &<< 2 &+ 1
