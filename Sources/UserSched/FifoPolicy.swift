@@ -35,6 +35,13 @@ public struct FifoPolicy: ~Copyable, SchedulingPolicy {
         queue = RunQueue(capacity: config.maxTasks)
     }
 
+    // `@inline(__always)` on `enqueue` and `next`: they ignore `nowNs`, and for a method
+    // with an unused parameter the optimiser otherwise emits a trimmed copy behind a thunk.
+    // Every call from another module (the scheduling thread, the benchmark) then makes two
+    // calls and copies the returned record between them, most likely stalling on store
+    // forwarding: 8-10 ns per task in the benchmark (bench/README.md). A policy of your
+    // own that ignores a parameter may want the same.
+    @inline(__always)
     public mutating func enqueue(_ task: swl_queued_task, nowNs: UInt64) -> swl_dispatched_task? {
         stats.enqueued += 1
         arrivals += 1
@@ -59,6 +66,7 @@ public struct FifoPolicy: ~Copyable, SchedulingPolicy {
             pid: task.pid, cpu: SWL_CPU_ANY, slice_ns: config.sliceNs, vtime: task.vtime, enq_seq: task.enq_seq)
     }
 
+    @inline(__always)
     public mutating func next(nowNs: UInt64, idleCPUs: inout CPUMask) -> swl_dispatched_task? {
         guard let task = queue.popMin() else { return nil }
         stats.dispatched += 1
