@@ -201,7 +201,7 @@ public struct RunQueue: ~Copyable, @unchecked Sendable {
             HeapEntry(key: key, tieBreak: tieBreak, pid: task.pid),
             Payload(slot: UInt32(truncatingIfNeeded: slot), generation: generation))
         if wasHeld { return .replaced }
-        heldCount += 1
+        heldCount &+= 1
         return .inserted
     }
 
@@ -209,16 +209,19 @@ public struct RunQueue: ~Copyable, @unchecked Sendable {
     @inlinable @inline(__always)
     public mutating func popMin() -> Task? {
         while heap.count > 0 {
-            // The slot's fetch goes first: it then overlaps the sift's.
+            // The slot's fetch goes first: it then overlaps the sift's. Only its state is
+            // read now; the rest, read after the sift from the same line, would otherwise
+            // stay live in registers (or spilled) through it.
             let payload = heap.payloads[0]
             let slot = Int(payload.slot)
-            let held = slots[slot]
+            let state = slots[slot].state
             let entry = heap.popMin().entry
             // Stale: an older entry of a task re-keyed, dispatched or removed since.
-            if held.state != payload.generation { continue }
+            if state != payload.generation { continue }
             // Not held any more; the even state still says when it was last seen.
-            slots[slot].state = held.state &- 1
-            heldCount -= 1
+            slots[slot].state = state &- 1
+            let held = slots[slot]
+            heldCount &-= 1
             prefetchNextSlots()
             return Task(
                 pid: entry.pid, prevCPU: held.prevCPU, nrCPUsAllowed: held.nrCPUsAllowed, enqSeq: held.enqSeq,
@@ -265,7 +268,7 @@ extension RunQueue {
 
     /// Fibonacci hashing: consecutive pids land far apart.
     @inlinable @inline(__always) func home(_ pid: Int32) -> Int {
-        Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: pid)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
+        Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: pid)) &* 0x9E37_79B9_7F4A_7C15) &>> hashShift)
     }
 
     /// The slot of `pid`, if it is known.
