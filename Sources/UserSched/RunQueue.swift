@@ -32,9 +32,9 @@ import SwiftlandABI
 /// cycle, 5-7 ns, for copies the scheduling loop never makes; see bench/README.md). Pass
 /// it `inout` or `borrowing`; a policy that holds one is non-copyable too (`FifoPolicy`).
 ///
-/// `insert` and `popMin` are `@inlinable` and always inlined, so a policy written outside
-/// this module (and the benchmark) gets them compiled into its own code, as `FifoPolicy`
-/// does within the module: no call, the record's unused fields never stored, the task
+/// `insert` and `popMin` are `@inlinable` and always inlined, so every caller, a policy
+/// written outside this module (and the benchmark) as much as `FifoPolicy`, gets them
+/// compiled into its own code: no call, the record's unused fields never stored, the task
 /// returned in registers. The table and heap internals they use are `@usableFromInline`
 /// for that; the rare paths (making room, rebuilds, sweeps) stay out of line.
 ///
