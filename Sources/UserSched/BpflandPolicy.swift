@@ -25,7 +25,7 @@ import SwiftlandABI
 /// queued-task record does not carry the wakeup flags.
 ///
 /// The vruntime contract with the kernel side is `VruntimePolicy`'s.
-public struct BpflandPolicy: SchedulingPolicy {
+public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
     public var name: String { PolicyName.bpfland.rawValue }
     public var count: Int { prioCount + regularCount }
     public var counters: PolicyCounters {
@@ -59,8 +59,11 @@ public struct BpflandPolicy: SchedulingPolicy {
 
     private static let nsPerSecond: UInt64 = 1_000_000_000
 
+    // Internal, not private: Swift 6.3.1 (debug builds) references the type descriptor of
+    // a private type used in a non-copyable `TaskTable` from other files of the module and
+    // then fails ("Global is external, but doesn't have external or weak linkage").
     /// Everything known of a task, in one 64-byte bucket of the table.
-    private struct TaskState {
+    struct TaskState {
         /// The task's current heap entry (its key is the task's vruntime), and which heap
         /// it is in; any other entry of it is stale.
         var entry = HeapEntry(key: 0, pid: 0)
@@ -221,7 +224,7 @@ public struct BpflandPolicy: SchedulingPolicy {
     /// Where `entry`'s task is in `table` if `entry` is its current entry in the queue
     /// `inPrio` says, nil if it is stale. (Static, so it can run while a heap is being
     /// modified.)
-    private static func currentIndex(of entry: HeapEntry, inPrio: Bool, in table: TaskTable<TaskState>) -> Int? {
+    private static func currentIndex(of entry: HeapEntry, inPrio: Bool, in table: borrowing TaskTable<TaskState>) -> Int? {
         guard let index = table.index(of: entry.pid) else { return nil }
         let state = table[index]
         return state.isHeld && state.inPrio == inPrio && state.entry == entry ? index : nil

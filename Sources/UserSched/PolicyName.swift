@@ -17,11 +17,16 @@ public enum PolicyName: String, CaseIterable, Sendable {
 
     /// A new policy of this kind.
     ///
-    /// The loop that drives it can stay free of dynamic dispatch by being generic over
-    /// `SchedulingPolicy` and switching on the name once, outside the loop.
+    /// The policies are non-copyable (see `SchedulingPolicy`), so this is an existential
+    /// that suppresses `Copyable`: keep it in a `var` and call it in place, or pass it
+    /// `inout` to code generic over `SchedulingPolicy & ~Copyable`. The loop that drives it
+    /// can stay free of dynamic dispatch by being generic over the policy and switching on
+    /// the name once, outside the loop (as the scheduling thread does).
     ///
     /// - Throws: `PolicyError.invalidConfig` when `config` makes no sense.
-    public func make(config: PolicyConfig = PolicyConfig()) throws(PolicyError) -> any SchedulingPolicy {
+    public func make(config: PolicyConfig = PolicyConfig()) throws(PolicyError)
+        -> any SchedulingPolicy & ~Copyable
+    {
         if let problem = config.problem() { throw .invalidConfig(problem) }
         switch self {
         case .bpfland: return BpflandPolicy(config: config)
@@ -35,7 +40,7 @@ public enum PolicyName: String, CaseIterable, Sendable {
 ///
 /// - Throws: `PolicyError.unknownPolicy` or `.invalidConfig`, with a message a person can act on.
 public func makePolicy(named name: String, config: PolicyConfig = PolicyConfig()) throws(PolicyError)
-    -> any SchedulingPolicy
+    -> any SchedulingPolicy & ~Copyable
 {
     try PolicyName(validating: name).make(config: config)
 }

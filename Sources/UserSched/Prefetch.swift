@@ -5,11 +5,11 @@
 /// it (a load that misses blocks retirement until its line arrives), and it cannot fault.
 /// Swift has no prefetch of its own; this binds LLVM's prefetch intrinsic by name
 /// (read, highest locality, data cache).
-@inline(__always)
+@inlinable @inline(__always)
 func prefetch(_ address: UnsafeRawPointer) {
     _llvmPrefetch(address, 0, 3, 1)
 }
 
 @_silgen_name("llvm.prefetch.p0")
-private func _llvmPrefetch(_ address: UnsafeRawPointer, _ rw: Int32, _ locality: Int32, _ cacheType: Int32)
+@usableFromInline func _llvmPrefetch(_ address: UnsafeRawPointer, _ rw: Int32, _ locality: Int32, _ cacheType: Int32)
 

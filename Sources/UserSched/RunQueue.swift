@@ -26,8 +26,20 @@ import SwiftlandABI
 /// enqueue -> dispatch -> enqueue of a task costs one probe and no allocation. When every
 /// slot is taken, the tasks not held and not seen recently are forgotten.
 ///
+/// Non-copyable: the queue owns its table and heap outright (allocated in `init`, freed in
+/// `deinit`), with no object in between, so an insert or a pop makes no reference-count
+/// traffic and no uniqueness check (the copy-on-write queue paid two runtime calls per
+/// cycle, 5-7 ns, for copies the scheduling loop never makes; see bench/README.md). Pass
+/// it `inout` or `borrowing`; a policy that holds one is non-copyable too (`FifoPolicy`).
+///
+/// `insert` and `popMin` are `@inlinable` and always inlined, so every caller, a policy
+/// written outside this module (and the benchmark) as much as `FifoPolicy`, gets them
+/// compiled into its own code: no call, the record's unused fields never stored, the task
+/// returned in registers. The table and heap internals they use are `@usableFromInline`
+/// for that; the rare paths (making room, rebuilds, sweeps) stay out of line.
+///
 /// The building block for a policy with one queue; `FifoPolicy` shows its use.
-public struct RunQueue: Sendable {
+public struct RunQueue: ~Copyable, @unchecked Sendable {
     /// A held task, as it leaves the queue.
     public struct Task: Sendable, Equatable {
         public var pid: Int32
@@ -40,6 +52,19 @@ public struct RunQueue: Sendable {
         /// The order it was held in.
         public var key: UInt64
         public var tieBreak: UInt64
+
+        @inlinable init(
+            pid: Int32, prevCPU: Int32, nrCPUsAllowed: UInt32, enqSeq: UInt64, vtime: UInt64, key: UInt64,
+            tieBreak: UInt64
+        ) {
+            self.pid = pid
+            self.prevCPU = prevCPU
+            self.nrCPUsAllowed = nrCPUsAllowed
+            self.enqSeq = enqSeq
+            self.vtime = vtime
+            self.key = key
+            self.tieBreak = tieBreak
+        }
     }
 
     public enum InsertOutcome: Sendable, Equatable {
@@ -54,30 +79,105 @@ public struct RunQueue: Sendable {
     }
 
     /// Tasks held.
-    public private(set) var count = 0
-    public var isEmpty: Bool { count == 0 }
+    @inlinable public var count: Int { heldCount }
+    @inlinable public var isEmpty: Bool { heldCount == 0 }
     /// The most tasks held at once.
-    public var capacity: Int { storage.capacity }
+    public let capacity: Int
     /// Known tasks forgotten to make room, since `init`.
-    public var forgotten: UInt64 { storage.forgotten }
+    public private(set) var forgotten: UInt64 = 0
 
-    private var storage: Storage
+    /// Tasks held (`count`).
+    @usableFromInline var heldCount = 0
+    @usableFromInline let bucketMask: Int
+    @usableFromInline let hashShift: UInt64
+    /// The table: open addressing with linear probing, at most `capacity` known tasks in
+    /// twice as many buckets or more.
+    @usableFromInline var slots: UnsafeMutablePointer<Slot>
+    /// A second table, the target of a rebuild (then the two swap): allocated in `init` so
+    /// that a rebuild allocates nothing.
+    private var spare: UnsafeMutablePointer<Slot>
+    /// Known tasks: held ones and remembered ones.
+    private var known = 0
+    /// Buckets not empty: known tasks and tombstones.
+    private var used = 0
+    @usableFromInline var heap: HeapStorage<Payload>
+    /// The generation of the last entry pushed: odd, advancing by 2 per insert, so it is
+    /// also the clock of when a task was last seen.
+    @usableFromInline var generation: UInt32 = 1
+    /// Rebuilds since `init` (a test hook).
+    private(set) var rebuilds = 0
 
     /// Bytes of table per task slot (a test keeps it at 32).
-    static var slotBytes: Int { MemoryLayout<Storage.Slot>.stride }
+    static var slotBytes: Int { MemoryLayout<Slot>.stride }
     /// Bytes a heap entry carries besides its order (a test keeps it at 8).
     static var payloadBytes: Int { MemoryLayout<Payload>.stride }
 
     /// What a heap entry carries besides its order.
-    struct Payload: BitwiseCopyable {
-        var slot: UInt32
+    @usableFromInline struct Payload: BitwiseCopyable {
+        @usableFromInline var slot: UInt32
         /// The slot's generation when the entry was pushed.
-        var generation: UInt32
+        @usableFromInline var generation: UInt32
+
+        @inlinable init(slot: UInt32, generation: UInt32) {
+            self.slot = slot
+            self.generation = generation
+        }
     }
+
+    /// A bucket of the table: a known task, or empty, or a tombstone. 32 bytes, two to a
+    /// cache line.
+    @usableFromInline struct Slot: BitwiseCopyable {
+        /// The task's pid; `emptyPID` or `tombstonePID` (both negative) when none.
+        @usableFromInline var pid: Int32
+        /// Odd while the task is held: the generation of its current heap entry. Even when
+        /// it is not: that generation less one, so the last time it was seen stays known.
+        /// 0 for no task.
+        @usableFromInline var state: UInt32
+        @usableFromInline var prevCPU: Int32
+        @usableFromInline var nrCPUsAllowed: UInt32
+        @usableFromInline var vtime: UInt64
+        @usableFromInline var enqSeq: UInt64
+
+        @inlinable init(
+            pid: Int32 = RunQueue.emptyPID, state: UInt32 = 0, prevCPU: Int32 = 0, nrCPUsAllowed: UInt32 = 0,
+            vtime: UInt64 = 0, enqSeq: UInt64 = 0
+        ) {
+            self.pid = pid
+            self.state = state
+            self.prevCPU = prevCPU
+            self.nrCPUsAllowed = nrCPUsAllowed
+            self.vtime = vtime
+            self.enqSeq = enqSeq
+        }
+
+        @inlinable var isHeld: Bool { state & 1 != 0 }
+    }
+
+    @inlinable static var emptyPID: Int32 { .min }
+    @inlinable static var tombstonePID: Int32 { -1 }
 
     public init(capacity: Int) {
         precondition(capacity > 0 && capacity <= 1 << 28, "RunQueue capacity \(capacity) is outside 1...2^28")
-        storage = Storage(capacity: capacity)
+        self.capacity = capacity
+        var bucketCount = 2
+        while bucketCount < 2 * capacity { bucketCount <<= 1 }
+        bucketMask = bucketCount - 1
+        hashShift = UInt64(64 - bucketCount.trailingZeroBitCount)
+        slots = Self.allocateTable(bucketCount)
+        spare = Self.allocateTable(bucketCount)
+        heap = HeapStorage(capacity: 2 * capacity)
+    }
+
+    deinit {
+        slots.deallocate()
+        spare.deallocate()
+    }
+
+    private static func allocateTable(_ count: Int) -> UnsafeMutablePointer<Slot> {
+        let table = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Slot>.stride, alignment: 64)
+            .bindMemory(to: Slot.self, capacity: count)
+        table.initialize(repeating: Slot(), count: count)
+        return table
     }
 
     /// Holds `task`, ordered by `key`, then `tieBreak` (its low 42 bits), then pid, lowest
@@ -85,44 +185,44 @@ public struct RunQueue: Sendable {
     ///
     /// - Parameter vtime: the vruntime to carry into the dispatch record; the record's own
     ///   when nil.
+    @inlinable @inline(__always)
     public mutating func insert(
         _ task: swl_queued_task, key: UInt64, tieBreak: UInt64 = 0, vtime: UInt64? = nil
     ) -> InsertOutcome {
         guard HeapEntry.canHold(pid: task.pid) else { return .invalidPID }
-        makeUnique()
-        let s = storage
-        guard let slot = s.acquire(pid: task.pid) else { return .full }
-        let wasHeld = s.slots[slot].isHeld
-        if s.heap.count == s.heap.capacity { s.dropStale() }
-        let generation = s.nextGeneration()
-        s.slots[slot] = Storage.Slot(
+        guard let slot = acquire(pid: task.pid) else { return .full }
+        let wasHeld = slots[slot].isHeld
+        if heap.count == heap.capacity { dropStale() }
+        let generation = nextGeneration()
+        slots[slot] = Slot(
             pid: task.pid, state: generation, prevCPU: task.prev_cpu, nrCPUsAllowed: task.nr_cpus_allowed,
             vtime: vtime ?? task.vtime, enqSeq: task.enq_seq)
-        s.heap.push(
+        heap.push(
             HeapEntry(key: key, tieBreak: tieBreak, pid: task.pid),
             Payload(slot: UInt32(truncatingIfNeeded: slot), generation: generation))
         if wasHeld { return .replaced }
-        count += 1
+        heldCount &+= 1
         return .inserted
     }
 
     /// Removes and returns the first task.
+    @inlinable @inline(__always)
     public mutating func popMin() -> Task? {
-        if storage.heap.count == 0 { return nil }
-        makeUnique()
-        let s = storage
-        while s.heap.count > 0 {
-            // The slot's fetch goes first: it then overlaps the sift's.
-            let payload = s.heap.payloads[0]
+        while heap.count > 0 {
+            // The slot's fetch goes first: it then overlaps the sift's. Only its state is
+            // read now; the rest, read after the sift from the same line, would otherwise
+            // stay live in registers (or spilled) through it.
+            let payload = heap.payloads[0]
             let slot = Int(payload.slot)
-            let held = s.slots[slot]
-            let entry = s.heap.popMin().entry
+            let state = slots[slot].state
+            let entry = heap.popMin().entry
             // Stale: an older entry of a task re-keyed, dispatched or removed since.
-            if held.state != payload.generation { continue }
+            if state != payload.generation { continue }
             // Not held any more; the even state still says when it was last seen.
-            s.slots[slot].state = held.state &- 1
-            count -= 1
-            s.prefetchNextSlots()
+            slots[slot].state = state &- 1
+            let held = slots[slot]
+            heldCount &-= 1
+            prefetchNextSlots()
             return Task(
                 pid: entry.pid, prevCPU: held.prevCPU, nrCPUsAllowed: held.nrCPUsAllowed, enqSeq: held.enqSeq,
                 vtime: held.vtime, key: entry.key, tieBreak: entry.tieBreak)
@@ -135,279 +235,189 @@ public struct RunQueue: Sendable {
     /// - Returns: whether it was held.
     @discardableResult
     public mutating func remove(pid: Int32) -> Bool {
-        guard let slot = storage.find(pid) else { return false }
-        makeUnique()
-        let s = storage
-        let wasHeld = s.slots[slot].isHeld
-        if wasHeld { count -= 1 }
+        guard let slot = find(pid) else { return false }
+        let wasHeld = slots[slot].isHeld
+        if wasHeld { heldCount -= 1 }
         // Its entry, if any, is stale from now on; the slot becomes a tombstone.
-        s.forget(slot: slot)
+        forget(slot: slot)
         return wasHeld
     }
 
     public func contains(pid: Int32) -> Bool {
-        storage.find(pid).map { storage.slots[$0].isHeld } ?? false
-    }
-
-    private mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }
+        find(pid).map { slots[$0].isHeld } ?? false
     }
 
     /// Test hook: the generation counter, to test its wrap without 2^31 inserts.
     var lastGeneration: UInt32 {
-        get { storage.generation }
+        get { generation }
         set {
             precondition(newValue & 1 == 1, "generations are odd")
-            makeUnique()
-            storage.generation = newValue
+            generation = newValue
         }
     }
 
-    /// Test hooks: tombstones in the table now, and rebuilds since `init`.
-    var tombstones: Int { storage.used - storage.known }
-    var rebuilds: Int { storage.rebuilds }
-    /// Test hook: the slot of `pid`, if it is known.
-    func slot(of pid: Int32) -> Int? { storage.find(pid) }
+    /// Test hooks: tombstones in the table now, and the slot of `pid` if it is known.
+    var tombstones: Int { used - known }
+    func slot(of pid: Int32) -> Int? { find(pid) }
 }
 
 extension RunQueue {
-    /// The table and the heap, allocated once. Copied only when a copy of the queue is
-    /// mutated (copy on write), which the scheduling loop never does.
-    final class Storage: @unchecked Sendable {
-        /// A bucket of the table: a known task, or empty, or a tombstone. 32 bytes, two to
-        /// a cache line.
-        struct Slot: BitwiseCopyable {
-            /// The task's pid; `emptyPID` or `tombstonePID` (both negative) when none.
-            var pid: Int32 = Storage.emptyPID
-            /// Odd while the task is held: the generation of its current heap entry. Even
-            /// when it is not: that generation less one, so the last time it was seen stays
-            /// known. 0 for no task.
-            var state: UInt32 = 0
-            var prevCPU: Int32 = 0
-            var nrCPUsAllowed: UInt32 = 0
-            var vtime: UInt64 = 0
-            var enqSeq: UInt64 = 0
+    private var bucketCount: Int { bucketMask + 1 }
+    /// A rebuild clears the tombstones when `used` would pass this: 3/4 of the buckets.
+    private var maxUsed: Int { bucketCount - bucketCount >> 2 }
 
-            var isHeld: Bool { state & 1 != 0 }
+    /// Fibonacci hashing: consecutive pids land far apart.
+    @inlinable @inline(__always) func home(_ pid: Int32) -> Int {
+        Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: pid)) &* 0x9E37_79B9_7F4A_7C15) &>> hashShift)
+    }
+
+    /// The slot of `pid`, if it is known.
+    @inlinable @inline(__always) func find(_ pid: Int32) -> Int? {
+        let slots = self.slots
+        var i = home(pid)
+        while true {
+            let found = slots[i].pid
+            if found == pid { return i }
+            if found == Self.emptyPID { return nil }
+            i = (i &+ 1) & bucketMask
         }
+    }
 
-        static var emptyPID: Int32 { .min }
-        static var tombstonePID: Int32 { -1 }
+    /// The slot of `pid`, given one if it is new (making room if needed); nil when every
+    /// slot holds a held task.
+    @inlinable @inline(__always) mutating func acquire(pid: Int32) -> Int? {
+        if let slot = find(pid) { return slot }
+        return add(pid: pid)
+    }
 
-        let capacity: Int
-        let bucketMask: Int
-        let hashShift: UInt64
-        /// The table: open addressing with linear probing, at most `capacity` known tasks
-        /// in twice as many buckets or more.
-        private(set) var slots: UnsafeMutablePointer<Slot>
-        /// A second table, the target of a rebuild (then the two swap): allocated in
-        /// `init` so that a rebuild allocates nothing.
-        private var spare: UnsafeMutablePointer<Slot>
-        /// Known tasks: held ones and remembered ones.
-        private(set) var known = 0
-        /// Buckets not empty: known tasks and tombstones.
-        private(set) var used = 0
-        let heap: HeapStorage<Payload>
-        /// The generation of the last entry pushed: odd, advancing by 2 per insert, so it
-        /// is also the clock of when a task was last seen.
-        var generation: UInt32 = 1
-        var forgotten: UInt64 = 0
-        private(set) var rebuilds = 0
-
-        var bucketCount: Int { bucketMask + 1 }
-        /// A rebuild clears the tombstones when `used` would pass this: 3/4 of the buckets.
-        var maxUsed: Int { bucketCount - bucketCount >> 2 }
-
-        private static func allocateTable(_ count: Int) -> UnsafeMutablePointer<Slot> {
-            let table = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Slot>.stride, alignment: 64)
-                .bindMemory(to: Slot.self, capacity: count)
-            table.initialize(repeating: Slot(), count: count)
-            return table
+    /// Gives `pid`, not known, a slot: the first tombstone or empty bucket of its probe.
+    @usableFromInline mutating func add(pid: Int32) -> Int? {
+        if known == capacity {
+            makeRoom()
+            if known == capacity { return nil }
         }
-
-        init(capacity: Int) {
-            self.capacity = capacity
-            var bucketCount = 2
-            while bucketCount < 2 * capacity { bucketCount <<= 1 }
-            bucketMask = bucketCount - 1
-            hashShift = UInt64(64 - bucketCount.trailingZeroBitCount)
-            slots = Self.allocateTable(bucketCount)
-            spare = Self.allocateTable(bucketCount)
-            heap = HeapStorage(capacity: 2 * capacity)
-        }
-
-        init(copying other: Storage) {
-            capacity = other.capacity
-            bucketMask = other.bucketMask
-            hashShift = other.hashShift
-            slots = Self.allocateTable(other.bucketCount)
-            slots.update(from: other.slots, count: other.bucketCount)
-            spare = Self.allocateTable(other.bucketCount)
-            known = other.known
-            used = other.used
-            heap = HeapStorage(copying: other.heap)
-            generation = other.generation
-            forgotten = other.forgotten
-            rebuilds = other.rebuilds
-        }
-
-        deinit {
-            slots.deallocate()
-            spare.deallocate()
-        }
-
-        /// Fibonacci hashing: consecutive pids land far apart.
-        @inline(__always) func home(_ pid: Int32) -> Int {
-            Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: pid)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
-        }
-
-        /// The slot of `pid`, if it is known.
-        @inline(__always) func find(_ pid: Int32) -> Int? {
-            let slots = self.slots
-            var i = home(pid)
-            while true {
-                let found = slots[i].pid
-                if found == pid { return i }
-                if found == Self.emptyPID { return nil }
-                i = (i &+ 1) & bucketMask
+        var i = firstFree(for: pid)
+        if slots[i].pid == Self.emptyPID {
+            if used + 1 > maxUsed {
+                rebuild()
+                i = firstFree(for: pid)
             }
+            used += 1
         }
+        slots[i] = Slot(pid: pid)
+        known += 1
+        return i
+    }
 
-        /// The slot of `pid`, given one if it is new (making room if needed); nil when every
-        /// slot holds a held task.
-        @inline(__always) func acquire(pid: Int32) -> Int? {
-            if let slot = find(pid) { return slot }
-            return add(pid: pid)
+    /// The first bucket on `pid`'s probe that holds no task.
+    @inline(__always) private func firstFree(for pid: Int32) -> Int {
+        var i = home(pid)
+        // Valid pids are not negative; empty and tombstone are.
+        while slots[i].pid >= 0 { i = (i + 1) & bucketMask }
+        return i
+    }
+
+    /// Forgets the task in `slot`: any entry of it becomes stale (no generation is 0) and
+    /// the bucket becomes a tombstone, or empty if the probe ends after it.
+    private mutating func forget(slot: Int) {
+        known -= 1
+        slots[slot].state = 0
+        if slots[(slot + 1) & bucketMask].pid != Self.emptyPID {
+            slots[slot].pid = Self.tombstonePID
+            return
         }
+        // Nothing probes past an empty bucket: this one and the tombstones before it can
+        // be empty.
+        var i = slot
+        repeat {
+            slots[i].pid = Self.emptyPID
+            used -= 1
+            i = (i - 1) & bucketMask
+        } while slots[i].pid == Self.tombstonePID
+    }
 
-        /// Gives `pid`, not known, a slot: the first tombstone or empty bucket of its probe.
-        private func add(pid: Int32) -> Int? {
-            if known == capacity {
-                makeRoom()
-                if known == capacity { return nil }
-            }
-            var i = firstFree(for: pid)
-            if slots[i].pid == Self.emptyPID {
-                if used + 1 > maxUsed {
-                    rebuild()
-                    i = firstFree(for: pid)
+    /// Forgets the tasks not held and not seen during the last capacity/2 inserts; if that
+    /// frees nothing, every task not held. One sweep frees many tasks, so its O(capacity)
+    /// cost is spread over the inserts that follow.
+    private mutating func makeRoom() {
+        let horizon = generation &- UInt32(truncatingIfNeeded: capacity)
+        for pass in 0..<2 {
+            let recentToo = pass == 1
+            // Slots do not move, so the sweep sees every task once.
+            for i in 0..<bucketCount {
+                let slot = slots[i]
+                guard slot.pid >= 0, !slot.isHeld else { continue }
+                if recentToo || Int32(bitPattern: slot.state &- horizon) <= 0 {
+                    forget(slot: i)
+                    forgotten &+= 1
                 }
-                used += 1
             }
-            slots[i] = Slot(pid: pid)
-            known += 1
-            return i
+            if known < capacity { return }
         }
+    }
 
-        /// The first bucket on `pid`'s probe that holds no task.
-        @inline(__always) private func firstFree(for pid: Int32) -> Int {
-            var i = home(pid)
-            // Valid pids are not negative; empty and tombstone are.
-            while slots[i].pid >= 0 { i = (i + 1) & bucketMask }
-            return i
+    /// Rewrites the table without tombstones (into `spare`, then swapped) and every heap
+    /// entry's slot number; stale entries are dropped first, since their slots may be
+    /// gone. O(capacity + heap).
+    private mutating func rebuild() {
+        dropStale()
+        let slots = self.slots, spare = self.spare
+        spare.update(repeating: Slot(), count: bucketCount)
+        for i in 0..<bucketCount where slots[i].pid >= 0 {
+            var j = home(slots[i].pid)
+            while spare[j].pid != Self.emptyPID { j = (j + 1) & bucketMask }
+            spare[j] = slots[i]
+            // The old table is scrap from here: it keeps the new slot number.
+            slots[i].nrCPUsAllowed = UInt32(truncatingIfNeeded: j)
         }
+        for i in 0..<heap.count {
+            heap.payloads[i].slot = slots[Int(heap.payloads[i].slot)].nrCPUsAllowed
+        }
+        self.slots = spare
+        self.spare = slots
+        used = known
+        rebuilds += 1
+    }
 
-        /// Forgets the task in `slot`: any entry of it becomes stale (no generation is 0)
-        /// and the bucket becomes a tombstone, or empty if the probe ends after it.
-        func forget(slot: Int) {
-            known -= 1
-            slots[slot].state = 0
-            if slots[(slot + 1) & bucketMask].pid != Self.emptyPID {
-                slots[slot].pid = Self.tombstonePID
-                return
-            }
-            // Nothing probes past an empty bucket: this one and the tombstones before it
-            // can be empty.
-            var i = slot
-            repeat {
-                slots[i].pid = Self.emptyPID
-                used -= 1
-                i = (i - 1) & bucketMask
-            } while slots[i].pid == Self.tombstonePID
+    /// Starts fetching the slots of the entries that come out next: the first and its four
+    /// children (one of which is first after it, unless an insert goes before). A slot
+    /// read at a pop then comes from the cache, even with the pops close together.
+    @inlinable @inline(__always) func prefetchNextSlots() {
+        let slots = self.slots, payloads = heap.payloads
+        let n = Swift.min(heap.count, 5)
+        var i = 0
+        while i < n {
+            prefetch(slots + Int(payloads[i].slot))
+            i &+= 1
         }
+    }
 
-        /// Forgets the tasks not held and not seen during the last capacity/2 inserts; if
-        /// that frees nothing, every task not held. One sweep frees many tasks, so its
-        /// O(capacity) cost is spread over the inserts that follow.
-        private func makeRoom() {
-            let horizon = generation &- UInt32(truncatingIfNeeded: capacity)
-            for pass in 0..<2 {
-                let recentToo = pass == 1
-                // Slots do not move, so the sweep sees every task once.
-                for i in 0..<bucketCount {
-                    let slot = slots[i]
-                    guard slot.pid >= 0, !slot.isHeld else { continue }
-                    if recentToo || Int32(bitPattern: slot.state &- horizon) <= 0 {
-                        forget(slot: i)
-                        forgotten &+= 1
-                    }
-                }
-                if known < capacity { return }
-            }
-        }
+    /// The generation for a new entry. When the 32-bit counter wraps, every stale entry is
+    /// dropped and the held tasks renumbered, so a stale entry can never carry its slot's
+    /// current generation (once per 2^31 inserts: O(capacity) then).
+    @inlinable @inline(__always) mutating func nextGeneration() -> UInt32 {
+        generation &+= 2
+        if generation == 1 { renumber() }
+        return generation
+    }
 
-        /// Rewrites the table without tombstones (into `spare`, then swapped) and every heap
-        /// entry's slot number; stale entries are dropped first, since their slots may be
-        /// gone. O(capacity + heap).
-        private func rebuild() {
-            dropStale()
-            spare.update(repeating: Slot(), count: bucketCount)
-            for i in 0..<bucketCount where slots[i].pid >= 0 {
-                var j = home(slots[i].pid)
-                while spare[j].pid != Self.emptyPID { j = (j + 1) & bucketMask }
-                spare[j] = slots[i]
-                // The old table is scrap from here: it keeps the new slot number.
-                slots[i].nrCPUsAllowed = UInt32(truncatingIfNeeded: j)
-            }
-            for i in 0..<heap.count {
-                heap.payloads[i].slot = slots[Int(heap.payloads[i].slot)].nrCPUsAllowed
-            }
-            swap(&slots, &spare)
-            used = known
-            rebuilds += 1
+    @usableFromInline mutating func renumber() {
+        dropStale()
+        // Every held task gets one generation, later than every task not held (which all
+        // count as seen long ago: 0).
+        let held = UInt32(truncatingIfNeeded: 2 * capacity + 1)
+        for i in 0..<bucketCount where slots[i].pid >= 0 {
+            slots[i].state = slots[i].isHeld ? held : 0
         }
+        for i in 0..<heap.count { heap.payloads[i].generation = held }
+        generation = held
+    }
 
-        /// Starts fetching the slots of the entries that come out next: the first and its
-        /// four children (one of which is first after it, unless an insert goes before).
-        /// A slot read at a pop then comes from the cache, even with the pops close
-        /// together.
-        @inline(__always) func prefetchNextSlots() {
-            let slots = self.slots, payloads = heap.payloads
-            let n = Swift.min(heap.count, 5)
-            var i = 0
-            while i < n {
-                prefetch(slots + Int(payloads[i].slot))
-                i &+= 1
-            }
-        }
-
-        /// The generation for a new entry. When the 32-bit counter wraps, every stale
-        /// entry is dropped and the held tasks renumbered, so a stale entry can never carry
-        /// its slot's current generation (once per 2^31 inserts: O(capacity) then).
-        @inline(__always) func nextGeneration() -> UInt32 {
-            generation &+= 2
-            if generation == 1 { renumber() }
-            return generation
-        }
-
-        private func renumber() {
-            dropStale()
-            // Every held task gets one generation, later than every task not held (which
-            // all count as seen long ago: 0).
-            let held = UInt32(truncatingIfNeeded: 2 * capacity + 1)
-            for i in 0..<bucketCount where slots[i].pid >= 0 {
-                slots[i].state = slots[i].isHeld ? held : 0
-            }
-            for i in 0..<heap.count { heap.payloads[i].generation = held }
-            generation = held
-        }
-
-        /// Drops every stale entry from the heap, in O(n): done when the heap is full (it
-        /// has room for twice the tasks, so at least `capacity` inserts pass between sweeps).
-        func dropStale() {
-            let slots = self.slots
-            heap.removeAll { _, payload in slots[Int(payload.slot)].state != payload.generation }
-        }
+    /// Drops every stale entry from the heap, in O(n): done when the heap is full (it has
+    /// room for twice the tasks, so at least `capacity` inserts pass between sweeps).
+    @usableFromInline mutating func dropStale() {
+        let slots = self.slots
+        heap.removeAll { _, payload in slots[Int(payload.slot)].state != payload.generation }
     }
 }
 

@@ -23,13 +23,20 @@ import SwiftlandABI
 ///
 /// (`dispatch(nowNs:idleCPUs:into:)` does the second loop into space reserved in the user
 /// ring.) A loop generic over the policy and entered once per concrete type runs without
-/// dynamic dispatch; through `any SchedulingPolicy` each call costs a little more (see
-/// bench/README.md).
+/// dynamic dispatch; through `any SchedulingPolicy & ~Copyable` each call costs a little
+/// more (see bench/README.md).
+///
+/// A policy need not be copyable, and the ones in this module are not: they own their
+/// queues and tables outright (`RunQueue`, `TaskHeap`), which spares every operation the
+/// reference counting and uniqueness checks of copy-on-write storage. Code generic over
+/// policies therefore says `<P: SchedulingPolicy & ~Copyable>` (or
+/// `some SchedulingPolicy & ~Copyable`) and takes the policy `inout` or `borrowing`; an
+/// existential is `any SchedulingPolicy & ~Copyable`, as `PolicyName.make` returns.
 ///
 /// Whatever a policy answers, the kernel side checks it: a CPU the task may not use is
 /// replaced (bounce), and a record whose `enq_seq` is no longer the task's latest is
 /// dropped (cancel). So a policy must echo `enq_seq` from the record it answers.
-public protocol SchedulingPolicy {
+public protocol SchedulingPolicy: ~Copyable {
     /// The name `--policy` selects it by.
     var name: String { get }
 
@@ -62,7 +69,7 @@ public protocol SchedulingPolicy {
     mutating func remove(pid: Int32) -> Bool
 }
 
-extension SchedulingPolicy {
+extension SchedulingPolicy where Self: ~Copyable {
     public var isEmpty: Bool { count == 0 }
 
     /// Dispatches up to `output.count` tasks into `output`, e.g. space reserved in the

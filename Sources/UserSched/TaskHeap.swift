@@ -15,13 +15,13 @@ public struct HeapEntry: Sendable, Equatable, BitwiseCopyable {
     /// `tieBreak << 22 | pid`.
     public var order: UInt64
 
-    static let pidBits: UInt64 = 22
-    static let pidMask: UInt64 = 1 << pidBits - 1
+    @usableFromInline static var pidBits: UInt64 { 22 }
+    @usableFromInline static var pidMask: UInt64 { 1 << pidBits - 1 }
 
     /// - Parameters:
     ///   - tieBreak: only its low 42 bits count.
     ///   - pid: 0 ..< 2^22.
-    public init(key: UInt64, tieBreak: UInt64 = 0, pid: Int32) {
+    @inlinable public init(key: UInt64, tieBreak: UInt64 = 0, pid: Int32) {
         assert(Self.canHold(pid: pid), "pid \(pid) is outside 0..<2^22")
         self.key = key
         order = tieBreak << Self.pidBits | UInt64(UInt32(bitPattern: pid)) & Self.pidMask
@@ -29,15 +29,15 @@ public struct HeapEntry: Sendable, Equatable, BitwiseCopyable {
 
     /// Whether an entry can hold `pid`: Linux pids are below 2^22 (PID_MAX_LIMIT). A record
     /// with any other pid is malformed; policies answer it at once instead of holding it.
-    public static func canHold(pid: Int32) -> Bool {
+    @inlinable public static func canHold(pid: Int32) -> Bool {
         pid >= 0 && UInt64(pid) <= pidMask
     }
 
-    public var tieBreak: UInt64 { order >> Self.pidBits }
-    public var pid: Int32 { Int32(truncatingIfNeeded: order & Self.pidMask) }
+    @inlinable public var tieBreak: UInt64 { order >> Self.pidBits }
+    @inlinable public var pid: Int32 { Int32(truncatingIfNeeded: order & Self.pidMask) }
 
     /// Whether `self` comes out of a heap before `other`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func precedes(_ other: HeapEntry) -> Bool {
         UInt128(key) << 64 | UInt128(order) < UInt128(other.key) << 64 | UInt128(other.order)
     }
@@ -60,7 +60,12 @@ public struct HeapEntry: Sendable, Equatable, BitwiseCopyable {
 /// Why 4-ary: half the depth of a binary heap, and one cache line per level. At 16,000
 /// entries a pop reads 7 lines instead of 14, and the lines of the level after next are
 /// prefetched while a level is compared.
-public struct TaskHeap: Sendable {
+///
+/// Non-copyable: the heap owns its storage outright and frees it when it goes, so a push
+/// or a pop makes no reference-count traffic and no uniqueness check (a copy-on-write
+/// heap paid a runtime call per operation for copies the scheduling loop never makes).
+/// Pass it `inout` or `borrowing`; a policy that holds one is non-copyable too.
+public struct TaskHeap: ~Copyable, Sendable {
     public var count: Int { storage.count }
     public var isEmpty: Bool { storage.count == 0 }
     /// The most entries held at once.
@@ -78,7 +83,6 @@ public struct TaskHeap: Sendable {
     /// Adds `entry`; the heap must not be full.
     public mutating func push(_ entry: HeapEntry) {
         precondition(storage.count < storage.capacity, "TaskHeap is full")
-        makeUnique()
         storage.push(entry, NoPayload())
     }
 
@@ -94,7 +98,6 @@ public struct TaskHeap: Sendable {
     /// Removes and returns the first entry.
     public mutating func popMin() -> HeapEntry? {
         if storage.count == 0 { return nil }
-        makeUnique()
         return storage.popMin().entry
     }
 
@@ -114,12 +117,7 @@ public struct TaskHeap: Sendable {
 
     /// Removes every entry `shouldRemove` picks, in O(n).
     public mutating func removeAll(where shouldRemove: (HeapEntry) -> Bool) {
-        makeUnique()
         storage.removeAll { entry, _ in shouldRemove(entry) }
-    }
-
-    private mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = HeapStorage(copying: storage) }
     }
 }
 
@@ -133,23 +131,31 @@ struct NoPayload: BitwiseCopyable {}
 /// the 16-byte entries, four siblings per cache line, and a payload is read only to be
 /// moved with its entry, off the chain of comparisons that decides where the hole goes.
 /// With `NoPayload` (size 0) every payload access compiles to nothing.
-final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
-    let capacity: Int
+///
+/// Non-copyable, like its owners: it allocates its two blocks in `init` and frees them in
+/// `deinit`, and being stored inline in its owner (no object in between) its pointers and
+/// `count` are plain fields of that owner.
+///
+/// Its hot paths are `@inlinable` (and its fields `@usableFromInline`) for `RunQueue`'s,
+/// which are inlined into policies written outside this module (see `RunQueue`).
+@usableFromInline
+struct HeapStorage<Payload: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
+    @usableFromInline let capacity: Int
     /// Entry i lives at slot i + 3 of a 64-byte aligned block, so that the children
     /// of i (4i+1 ... 4i+4) start on a cache-line boundary.
-    private let block: UnsafeMutableRawPointer
-    let entries: UnsafeMutablePointer<HeapEntry>
+    @usableFromInline let block: UnsafeMutableRawPointer
+    @usableFromInline let entries: UnsafeMutablePointer<HeapEntry>
     /// Payload i lives at slot i + 3 of its own 64-byte aligned block, as the entries
     /// do: the four children's payloads then share one line (with 8-byte payloads; from
     /// slot 0 they straddled two lines at every other level), and the 16 grandchildren's
     /// are whole lines, the ones `prefetchGrandchildren` fetches.
-    private let payloadBlock: UnsafeMutableRawPointer
-    let payloads: UnsafeMutablePointer<Payload>
-    var count = 0
+    @usableFromInline let payloadBlock: UnsafeMutableRawPointer
+    @usableFromInline let payloads: UnsafeMutablePointer<Payload>
+    @usableFromInline var count = 0
 
     private static var padding: Int { 3 }
 
-    init(capacity: Int) {
+    @usableFromInline init(capacity: Int) {
         self.capacity = capacity
         let stride = MemoryLayout<HeapEntry>.stride
         block = .allocate(byteCount: (capacity + Self.padding) * stride, alignment: 64)
@@ -159,24 +165,20 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
         payloads = (payloadBlock + Self.padding * payloadStride).bindMemory(to: Payload.self, capacity: capacity)
     }
 
-    convenience init(copying other: HeapStorage) {
-        self.init(capacity: other.capacity)
-        entries.initialize(from: other.entries, count: other.count)
-        if MemoryLayout<Payload>.size > 0 { payloads.initialize(from: other.payloads, count: other.count) }
-        count = other.count
-    }
-
-    deinit {
+    // Inlinable because the owners' inlinable code may replace a storage: a deinit the
+    // compiler cannot see there made Swift 6.3.1 assert ("Should never be inlining a
+    // resilient function into a fragile function").
+    @inlinable deinit {
         block.deallocate()
         payloadBlock.deallocate()
     }
 
-    @inline(__always) func push(_ entry: HeapEntry, _ payload: Payload) {
+    @inlinable @inline(__always) mutating func push(_ entry: HeapEntry, _ payload: Payload) {
         count += 1
         siftUp(entry, payload, from: count - 1)
     }
 
-    @inline(__always) func popMin() -> (entry: HeapEntry, payload: Payload) {
+    @inlinable @inline(__always) mutating func popMin() -> (entry: HeapEntry, payload: Payload) {
         let first = entries[0]
         let firstPayload = payloads[0]
         count -= 1
@@ -184,7 +186,7 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
         return (first, firstPayload)
     }
 
-    func removeAll(where shouldRemove: (HeapEntry, Payload) -> Bool) {
+    @usableFromInline mutating func removeAll(where shouldRemove: (HeapEntry, Payload) -> Bool) {
         var kept = 0
         for i in 0..<count where !shouldRemove(entries[i], payloads[i]) {
             entries[kept] = entries[i]
@@ -208,10 +210,11 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
 
     /// Moves the hole at `position` up until `entry` fits, then fills it.
     ///
-    /// The storage pointers are read once into locals: the compiler cannot tell that the
-    /// stores through them leave the class's own fields alone, and would reload them at
-    /// every level otherwise. Indices stay in 0..<count, so the arithmetic is unchecked.
-    @inline(__always) private func siftUp(_ entry: HeapEntry, _ payload: Payload, from position: Int) {
+    /// The storage pointers are read once into locals: the compiler cannot always tell
+    /// that the stores through them leave the storage's own fields alone (they were
+    /// reloaded at every level when the storage was a class). Indices stay in 0..<count,
+    /// so the arithmetic is unchecked.
+    @inlinable @inline(__always) func siftUp(_ entry: HeapEntry, _ payload: Payload, from position: Int) {
         let entries = self.entries, payloads = self.payloads
         var hole = position
         while hole > 0 {
@@ -263,7 +266,7 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
     /// The last entry nearly always belongs near the bottom (a task just charged for
     /// its run has one of the largest vruntimes), so this saves the comparison against
     /// it at every level that a plain sift-down would make (Floyd's bottom-up deletion).
-    @inline(__always) private func sinkHoleFromRoot(thenPlace entry: HeapEntry, _ payload: Payload) {
+    @inlinable @inline(__always) func sinkHoleFromRoot(thenPlace entry: HeapEntry, _ payload: Payload) {
         // Locals, unchecked arithmetic: see `siftUp`. count >= 1 here, indices < count.
         let entries = self.entries, payloads = self.payloads, count = self.count
         var hole = 0
@@ -299,14 +302,14 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
     /// Written as index arithmetic, not `c ? x : y`: the compiler turns those selects
     /// into branches, and a heap's comparisons are coin flips that a branch predictor
     /// cannot learn (each miss costs ~15 cycles, three per level).
-    @inline(__always) private static func firstOfFour(_ child: Int, _ entries: UnsafeMutablePointer<HeapEntry>) -> Int {
+    @inlinable @inline(__always) static func firstOfFour(_ child: Int, _ entries: UnsafeMutablePointer<HeapEntry>) -> Int {
         let a = child &+ bit(entries[child &+ 1].precedes(entries[child]))
         let b = child &+ 2 &+ bit(entries[child &+ 3].precedes(entries[child &+ 2]))
         // b is after a: a + (b - a) when b comes first.
         return a &+ ((b &- a) & (0 &- bit(entries[b].precedes(entries[a]))))
     }
 
-    @inline(__always) private static func bit(_ condition: Bool) -> Int {
+    @inlinable @inline(__always) static func bit(_ condition: Bool) -> Int {
         Int(truncatingIfNeeded: UInt8(truncatingIfNeeded: unsafeBitCast(condition, to: UInt8.self)))
     }
 
@@ -314,7 +317,7 @@ final class HeapStorage<Payload: BitwiseCopyable>: @unchecked Sendable {
     /// (and their payloads') while the children are compared: the next level's fetch
     /// then overlaps this level's work instead of following it. Pays off once the heap
     /// outgrows L1.
-    @inline(__always) private static func prefetchGrandchildren(
+    @inlinable @inline(__always) static func prefetchGrandchildren(
         of child: Int, _ entries: UnsafeMutablePointer<HeapEntry>, _ payloads: UnsafeMutablePointer<Payload>
     ) {
         let grandchild = child &<< 2 &+ 1

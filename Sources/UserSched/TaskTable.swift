@@ -13,25 +13,49 @@
 ///
 /// An index (what `acquire` and `index(of:)` return) stays valid until the next `acquire`
 /// or `remove(at:)`: removing a task can move others.
-public struct TaskTable<State: BitwiseCopyable & Sendable>: Sendable {
+///
+/// Non-copyable: the table owns its buckets outright (allocated in `init`, freed in
+/// `deinit`), so a lookup or an update makes no reference-count traffic and no uniqueness
+/// check (the copy-on-write table paid a runtime call per `acquire` and per write through
+/// the subscript). A policy that holds one is non-copyable too.
+public struct TaskTable<State: BitwiseCopyable & Sendable>: ~Copyable, @unchecked Sendable {
     /// The most tasks known at once.
-    public var capacity: Int { storage.capacity }
+    public let capacity: Int
     /// Tasks the table knows: held ones and remembered ones.
-    public var count: Int { storage.count }
+    public private(set) var count = 0
     /// Tasks forgotten to make room, since `init`.
-    public var forgotten: UInt64 { storage.forgotten }
+    public private(set) var forgotten: UInt64 = 0
 
-    private var storage: Storage
+    private let stateOffset: Int
+    private let bucketStride: Int
+    private let bucketMask: Int
+    private let hashShift: UInt64
+    /// The buckets: open addressing with linear probing, at most half full. Each bucket is
+    /// a header followed by the state, at a stride that is a power of two of at least 64
+    /// bytes, in 64-byte aligned memory, so a small bucket never straddles cache lines.
+    private let block: UnsafeMutableRawPointer
+    /// The clock of `Header.lastSeen`: advances at every `acquire`.
+    private var stamp: UInt32 = 0
 
     /// - Parameter capacity: the most tasks known at once, at least 1.
     public init(capacity: Int) {
         precondition(capacity > 0 && capacity <= 1 << 28, "TaskTable capacity \(capacity) is outside 1...2^28")
-        storage = Storage(capacity: capacity)
+        self.capacity = capacity
+        stateOffset = Self.stateOffset
+        bucketStride = Self.bucketBytes
+        var bucketCount = 2
+        while bucketCount < 2 * capacity { bucketCount <<= 1 }
+        bucketMask = bucketCount - 1
+        hashShift = UInt64(64 - bucketCount.trailingZeroBitCount)
+        block = .allocate(byteCount: bucketCount * bucketStride, alignment: 64)
+        for i in 0..<bucketCount { header(i).initialize(to: Header(pid: Self.emptyPID, lastSeen: 0)) }
     }
+
+    deinit { block.deallocate() }
 
     /// Where the state of `pid` is, if the table knows it.
     public func index(of pid: Int32) -> Int? {
-        storage.find(pid)
+        find(pid)
     }
 
     /// The state of the task at `index`.
@@ -41,24 +65,23 @@ public struct TaskTable<State: BitwiseCopyable & Sendable>: Sendable {
     public subscript(index: Int) -> State {
         get {
             checkIndex(index)
-            return storage.state(index).pointee
+            return state(index).pointee
         }
         _modify {
             checkIndex(index)
-            makeUnique()
-            yield &storage.state(index).pointee
+            yield &state(index).pointee
         }
     }
 
     /// The pid of the task at `index`.
     public func pid(at index: Int) -> Int32 {
         checkIndex(index)
-        return storage.header(index).pointee.pid
+        return header(index).pointee.pid
     }
 
     @inline(__always) private func checkIndex(_ index: Int) {
-        precondition(index >= 0 && index <= storage.bucketMask, "index \(index) is out of range")
-        assert(storage.isUsed(index), "index \(index) holds no task")
+        precondition(index >= 0 && index <= bucketMask, "index \(index) is out of range")
+        assert(isUsed(index), "index \(index) holds no task")
     }
 
     /// Finds `pid`, or makes room for it with state `initial`.
@@ -72,186 +95,126 @@ public struct TaskTable<State: BitwiseCopyable & Sendable>: Sendable {
     public mutating func acquire(
         pid: Int32, initial: State, isHeld: (State) -> Bool, forget: (State) -> Void = { _ in }
     ) -> (index: Int, isNew: Bool)? {
-        makeUnique()
-        return storage.acquire(pid: pid, initial: initial, isHeld: isHeld, forget: forget)
+        precondition(pid != Self.emptyPID, "pid \(pid) is reserved")
+        stamp &+= 1
+        var i = home(pid)
+        while true {
+            let found = header(i).pointee.pid
+            if found == pid {
+                header(i).pointee.lastSeen = stamp
+                return (i, false)
+            }
+            if found == Self.emptyPID { break }
+            i = (i + 1) & bucketMask
+        }
+        if count == capacity {
+            makeRoom(isHeld: isHeld, forget: forget)
+            if count == capacity { return nil }
+            // Forgetting moved buckets around: find the insertion point again.
+            i = home(pid)
+            while header(i).pointee.pid != Self.emptyPID { i = (i + 1) & bucketMask }
+        }
+        header(i).pointee = Header(pid: pid, lastSeen: stamp)
+        state(i).initialize(to: initial)
+        count += 1
+        return (i, true)
     }
 
     /// Forgets the task at `index` (it exited). Other tasks may move.
+    ///
+    /// Backward-shift deletion: keeps every probe chain unbroken without tombstones, so
+    /// lookups never slow down as tasks come and go.
     public mutating func remove(at index: Int) {
-        precondition(storage.isUsed(index), "index \(index) holds no task")
-        makeUnique()
-        storage.remove(at: index)
-    }
-
-    private mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }
+        precondition(isUsed(index), "index \(index) holds no task")
+        var hole = index
+        var next = (hole + 1) & bucketMask
+        while header(next).pointee.pid != Self.emptyPID {
+            let want = home(header(next).pointee.pid)
+            // Move the bucket into the hole unless its home lies cyclically in (hole, next].
+            if (hole - want) & bucketMask < (next - want) & bucketMask {
+                (block + hole * bucketStride).copyMemory(from: block + next * bucketStride, byteCount: bucketStride)
+                hole = next
+            }
+            next = (next + 1) & bucketMask
+        }
+        header(hole).pointee.pid = Self.emptyPID
+        count -= 1
     }
 
     /// Bytes per bucket, one bucket per task (a power of two, at least 64): a test keeps
     /// each policy's at 64, one cache line.
     static var bucketBytes: Int {
         var stride = 64
-        while stride < Storage.stateOffset + MemoryLayout<State>.size { stride <<= 1 }
+        while stride < stateOffset + MemoryLayout<State>.size { stride <<= 1 }
         return stride
     }
 }
 
 extension TaskTable {
     struct Header {
-        /// `Storage.emptyPID` when the bucket is free.
+        /// `emptyPID` when the bucket is free.
         var pid: Int32
-        /// `Storage.stamp` when the task was last acquired.
+        /// `stamp` when the task was last acquired.
         var lastSeen: UInt32
     }
 
-    /// The buckets: open addressing with linear probing, at most half full. Each bucket is a
-    /// header followed by the state, at a stride that is a power of two of at least 64
-    /// bytes, in 64-byte aligned memory, so a small bucket never straddles cache lines.
-    /// Copied only when a copy of the table is mutated (copy on write), which the
-    /// scheduling loop never does.
-    final class Storage: @unchecked Sendable {
-        static var emptyPID: Int32 { .min }
-        static var stateOffset: Int {
-            let align = MemoryLayout<State>.alignment
-            return (MemoryLayout<Header>.size + align - 1) / align * align
+    static var emptyPID: Int32 { .min }
+    static var stateOffset: Int {
+        let align = MemoryLayout<State>.alignment
+        return (MemoryLayout<Header>.size + align - 1) / align * align
+    }
+
+    private var bucketCount: Int { bucketMask + 1 }
+
+    @inline(__always) private func header(_ i: Int) -> UnsafeMutablePointer<Header> {
+        (block + i * bucketStride).assumingMemoryBound(to: Header.self)
+    }
+
+    @inline(__always) private func state(_ i: Int) -> UnsafeMutablePointer<State> {
+        (block + i * bucketStride + stateOffset).assumingMemoryBound(to: State.self)
+    }
+
+    private func isUsed(_ i: Int) -> Bool {
+        i >= 0 && i <= bucketMask && header(i).pointee.pid != Self.emptyPID
+    }
+
+    /// Fibonacci hashing: consecutive pids land far apart.
+    @inline(__always) private func home(_ pid: Int32) -> Int {
+        Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: pid)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
+    }
+
+    @inline(__always) private func find(_ pid: Int32) -> Int? {
+        var i = home(pid)
+        while true {
+            let found = header(i).pointee.pid
+            if found == pid { return i }
+            if found == Self.emptyPID { return nil }
+            i = (i + 1) & bucketMask
         }
+    }
 
-        let capacity: Int
-        let stateOffset: Int
-        let bucketStride: Int
-        let bucketMask: Int
-        let hashShift: UInt64
-        private let block: UnsafeMutableRawPointer
-        var count = 0
-        var stamp: UInt32 = 0
-        var forgotten: UInt64 = 0
-
-        var bucketCount: Int { bucketMask + 1 }
-
-        init(capacity: Int) {
-            self.capacity = capacity
-            stateOffset = Self.stateOffset
-            bucketStride = TaskTable.bucketBytes
-            var bucketCount = 2
-            while bucketCount < 2 * capacity { bucketCount <<= 1 }
-            bucketMask = bucketCount - 1
-            hashShift = UInt64(64 - bucketCount.trailingZeroBitCount)
-            block = .allocate(byteCount: bucketCount * bucketStride, alignment: 64)
-            for i in 0..<bucketCount { header(i).initialize(to: Header(pid: Self.emptyPID, lastSeen: 0)) }
-        }
-
-        init(copying other: Storage) {
-            capacity = other.capacity
-            stateOffset = other.stateOffset
-            bucketStride = other.bucketStride
-            bucketMask = other.bucketMask
-            hashShift = other.hashShift
-            block = .allocate(byteCount: other.bucketCount * bucketStride, alignment: 64)
-            block.copyMemory(from: other.block, byteCount: other.bucketCount * bucketStride)
-            count = other.count
-            stamp = other.stamp
-            forgotten = other.forgotten
-        }
-
-        deinit { block.deallocate() }
-
-        @inline(__always) func header(_ i: Int) -> UnsafeMutablePointer<Header> {
-            (block + i * bucketStride).assumingMemoryBound(to: Header.self)
-        }
-
-        @inline(__always) func state(_ i: Int) -> UnsafeMutablePointer<State> {
-            (block + i * bucketStride + stateOffset).assumingMemoryBound(to: State.self)
-        }
-
-        func isUsed(_ i: Int) -> Bool {
-            i >= 0 && i <= bucketMask && header(i).pointee.pid != Self.emptyPID
-        }
-
-        /// Fibonacci hashing: consecutive pids land far apart.
-        @inline(__always) func home(_ pid: Int32) -> Int {
-            Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: pid)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
-        }
-
-        @inline(__always) func find(_ pid: Int32) -> Int? {
-            var i = home(pid)
-            while true {
-                let found = header(i).pointee.pid
-                if found == pid { return i }
-                if found == Self.emptyPID { return nil }
-                i = (i + 1) & bucketMask
-            }
-        }
-
-        func acquire(
-            pid: Int32, initial: State, isHeld: (State) -> Bool, forget: (State) -> Void
-        ) -> (index: Int, isNew: Bool)? {
-            precondition(pid != Self.emptyPID, "pid \(pid) is reserved")
-            stamp &+= 1
-            var i = home(pid)
-            while true {
-                let found = header(i).pointee.pid
-                if found == pid {
-                    header(i).pointee.lastSeen = stamp
-                    return (i, false)
+    /// Forgets the tasks not held and not seen during the last capacity/2 acquisitions;
+    /// if that frees nothing, every task not held. One sweep frees many tasks, so its
+    /// O(capacity) cost is spread over the acquisitions that follow.
+    private mutating func makeRoom(isHeld: (State) -> Bool, forget: (State) -> Void) {
+        let horizon = stamp &- UInt32(truncatingIfNeeded: capacity / 2)
+        for pass in 0..<2 {
+            let recentToo = pass == 1
+            var i = 0
+            while i < bucketCount {
+                let h = header(i).pointee
+                if h.pid != Self.emptyPID, !isHeld(state(i).pointee),
+                    recentToo || Int32(bitPattern: h.lastSeen &- horizon) <= 0
+                {
+                    forget(state(i).pointee)
+                    remove(at: i)
+                    forgotten &+= 1
+                    // Another bucket may have moved into i: look at it again.
+                    continue
                 }
-                if found == Self.emptyPID { break }
-                i = (i + 1) & bucketMask
+                i += 1
             }
-            if count == capacity {
-                makeRoom(isHeld: isHeld, forget: forget)
-                if count == capacity { return nil }
-                // Forgetting moved buckets around: find the insertion point again.
-                i = home(pid)
-                while header(i).pointee.pid != Self.emptyPID { i = (i + 1) & bucketMask }
-            }
-            header(i).pointee = Header(pid: pid, lastSeen: stamp)
-            state(i).initialize(to: initial)
-            count += 1
-            return (i, true)
-        }
-
-        /// Forgets the tasks not held and not seen during the last capacity/2 acquisitions;
-        /// if that frees nothing, every task not held. One sweep frees many tasks, so its
-        /// O(capacity) cost is spread over the acquisitions that follow.
-        private func makeRoom(isHeld: (State) -> Bool, forget: (State) -> Void) {
-            let horizon = stamp &- UInt32(truncatingIfNeeded: capacity / 2)
-            for pass in 0..<2 {
-                let recentToo = pass == 1
-                var i = 0
-                while i < bucketCount {
-                    let h = header(i).pointee
-                    if h.pid != Self.emptyPID, !isHeld(state(i).pointee),
-                        recentToo || Int32(bitPattern: h.lastSeen &- horizon) <= 0
-                    {
-                        forget(state(i).pointee)
-                        remove(at: i)
-                        forgotten &+= 1
-                        // Another bucket may have moved into i: look at it again.
-                        continue
-                    }
-                    i += 1
-                }
-                if count < capacity { return }
-            }
-        }
-
-        /// Backward-shift deletion: keeps every probe chain unbroken without tombstones, so
-        /// lookups never slow down as tasks come and go.
-        func remove(at index: Int) {
-            var hole = index
-            var next = (hole + 1) & bucketMask
-            while header(next).pointee.pid != Self.emptyPID {
-                let want = home(header(next).pointee.pid)
-                // Move the bucket into the hole unless its home lies cyclically in (hole, next].
-                if (hole - want) & bucketMask < (next - want) & bucketMask {
-                    (block + hole * bucketStride).copyMemory(
-                        from: block + next * bucketStride, byteCount: bucketStride)
-                    hole = next
-                }
-                next = (next + 1) & bucketMask
-            }
-            header(hole).pointee.pid = Self.emptyPID
-            count -= 1
+            if count < capacity { return }
         }
     }
 }

@@ -17,7 +17,7 @@ import SwiftlandABI
 /// dispatch record in p->scx.dsq_vtime and sends it back in the task's next record; it
 /// does not charge runtime itself. Each run is charged once, when the first record after
 /// it arrives (a record with the same stop_ts_ns is not charged again).
-public struct VruntimePolicy: SchedulingPolicy {
+public struct VruntimePolicy: ~Copyable, SchedulingPolicy {
     public var name: String { PolicyName.vruntime.rawValue }
     public private(set) var count = 0
     public var counters: PolicyCounters {
@@ -41,7 +41,10 @@ public struct VruntimePolicy: SchedulingPolicy {
     private var heap: TaskHeap
     private var stats = PolicyCounters()
 
-    private struct TaskState {
+    // Internal, not private: Swift 6.3.1 (debug builds) references the type descriptor of
+    // a private type used in a non-copyable `TaskTable` from other files of the module and
+    // then fails ("Global is external, but doesn't have external or weak linkage").
+    struct TaskState {
         /// The task's current heap entry; any other entry of it is stale.
         var entry = HeapEntry(key: 0, pid: 0)
         var vtime: UInt64 = 0
@@ -135,7 +138,7 @@ public struct VruntimePolicy: SchedulingPolicy {
 
     /// Where `entry`'s task is in `table` if `entry` is its current entry, nil if it is
     /// stale. (Static, so it can run while the heap is being modified.)
-    private static func currentIndex(of entry: HeapEntry, in table: TaskTable<TaskState>) -> Int? {
+    private static func currentIndex(of entry: HeapEntry, in table: borrowing TaskTable<TaskState>) -> Int? {
         guard let index = table.index(of: entry.pid), table[index].isHeld, table[index].entry == entry else { return nil }
         return index
     }

@@ -119,7 +119,7 @@ final class SchedulingThread: @unchecked Sendable {
         }
     }
 
-    private func loop<P: SchedulingPolicy>(
+    private func loop<P: SchedulingPolicy & ~Copyable>(
         _ policy: inout P, _ queued: RingConsumer<swl_queued_task>, _ dispatched: RingProducer<swl_dispatched_task>
     ) throws(RingError) {
         let batch = max(options.batch, 1)

@@ -26,7 +26,8 @@ struct BpflandPolicyTests {
         var now: UInt64 = 0
         var nvcsw: UInt64 = 0
         _ = policy.enqueue(record(pid: 1, nvcsw: 0), nowNs: now)  // first sight: no rate yet
-        #expect(!policy.isInteractive(pid: 1))
+        let interactive = policy.isInteractive(pid: 1)
+        #expect(!interactive)
         _ = drain(&policy, nowNs: now)
 
         let rising = Self.sample(&policy, pid: 1, rate: 200, seconds: 3, startNs: &now, nvcsw: &nvcsw)
@@ -55,7 +56,8 @@ struct BpflandPolicyTests {
         var sync = record(pid: 1, nvcsw: 0)
         sync.flags = UInt32(SWL_QUEUED_SYNC_WAKEUP)
         _ = policy.enqueue(sync, nowNs: 0)
-        #expect(policy.isInteractive(pid: 1))
+        let interactive = policy.isInteractive(pid: 1)
+        #expect(interactive)
         #expect(policy.counters.syncPromotions == 1)
         // Goes before a regular task with an earlier vruntime.
         _ = policy.enqueue(record(pid: 2, vtime: 0, nvcsw: 0), nowNs: 0)
@@ -74,7 +76,8 @@ struct BpflandPolicyTests {
         config.nvcswMaxThresh = 0
         var off = BpflandPolicy(config: config)
         _ = off.enqueue(sync, nowNs: 0)
-        #expect(!off.isInteractive(pid: 1))
+        let promoted = off.isInteractive(pid: 1)
+        #expect(!promoted)
     }
 
     @Test("the rate is sampled at most once a second per task")
@@ -83,10 +86,12 @@ struct BpflandPolicyTests {
         _ = policy.enqueue(record(pid: 1, nvcsw: 0), nowNs: 0)
         _ = drain(&policy)
         _ = policy.enqueue(record(pid: 1, nvcsw: 1000), nowNs: secondNs - 1)
-        #expect(!policy.isInteractive(pid: 1), "sampled before a second passed")
+        let early = policy.isInteractive(pid: 1)
+        #expect(!early, "sampled before a second passed")
         _ = drain(&policy)
         _ = policy.enqueue(record(pid: 1, nvcsw: 1000), nowNs: secondNs)
-        #expect(policy.isInteractive(pid: 1))
+        let afterASecond = policy.isInteractive(pid: 1)
+        #expect(afterASecond)
     }
 
     @Test("nvcswMaxThresh 0: no task is ever interactive")
@@ -189,10 +194,12 @@ struct BpflandPolicyTests {
         _ = policy.enqueue(record(pid: 1, nvcsw: 0), nowNs: 0)
         _ = drain(&policy)
         _ = policy.enqueue(record(pid: 1, nvcsw: 1000), nowNs: secondNs)
-        #expect(policy.isInteractive(pid: 1))
+        let before = policy.isInteractive(pid: 1)
+        #expect(before)
         _ = drain(&policy)
         _ = policy.enqueue(record(pid: 1, nvcsw: 3), nowNs: 2 * secondNs)  // fewer switches than before
-        #expect(!policy.isInteractive(pid: 1))
+        let reused = policy.isInteractive(pid: 1)
+        #expect(!reused)
         #expect(policy.counters.interactive == 0)
     }
 }

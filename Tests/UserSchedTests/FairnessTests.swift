@@ -6,7 +6,7 @@ import Testing
 /// enqueued again at once (it never sleeps), with the record the kernel side would send.
 /// Returns the run time each pid got.
 func simulateOneCPU(
-    _ policy: inout some SchedulingPolicy, weights: [Int32: UInt64], durationNs: UInt64
+    _ policy: inout some SchedulingPolicy & ~Copyable, weights: [Int32: UInt64], durationNs: UInt64
 ) -> [Int32: UInt64] {
     var tasks: [Int32: SimulatedTask] = [:]
     var runtime: [Int32: UInt64] = [:]

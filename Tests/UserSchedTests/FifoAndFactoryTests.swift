@@ -45,15 +45,16 @@ struct FactoryTests {
     @Test("each name makes its policy", arguments: PolicyName.allCases)
     func names(name: PolicyName) throws {
         let policy = try makePolicy(named: name.rawValue)
-        #expect(policy.name == name.rawValue)
-        #expect(policy.isEmpty)
+        let (madeName, empty) = (policy.name, policy.isEmpty)
+        #expect(madeName == name.rawValue)
+        #expect(empty)
     }
 
     @Test("an unknown name is refused with the names that exist")
     func unknown() {
-        #expect(throws: PolicyError.unknownPolicy("cfs")) { try makePolicy(named: "cfs") }
-        #expect(throws: PolicyError.unknownPolicy("")) { try makePolicy(named: "") }
-        #expect(throws: PolicyError.unknownPolicy("FIFO")) { try makePolicy(named: "FIFO") }
+        #expect(throws: PolicyError.unknownPolicy("cfs")) { _ = try makePolicy(named: "cfs") }
+        #expect(throws: PolicyError.unknownPolicy("")) { _ = try makePolicy(named: "") }
+        #expect(throws: PolicyError.unknownPolicy("FIFO")) { _ = try makePolicy(named: "FIFO") }
         #expect(PolicyError.unknownPolicy("cfs").description == "unknown policy \"cfs\": choose one of bpfland, vruntime, fifo")
     }
 
@@ -61,10 +62,10 @@ struct FactoryTests {
     func invalidConfig() {
         var config = PolicyConfig()
         config.sliceMinNs = config.sliceNs + 1
-        #expect(throws: PolicyError.self) { try makePolicy(named: "vruntime", config: config) }
+        #expect(throws: PolicyError.self) { _ = try makePolicy(named: "vruntime", config: config) }
         config = PolicyConfig()
         config.maxTasks = 0
-        #expect(throws: PolicyError.self) { try makePolicy(named: "fifo", config: config) }
+        #expect(throws: PolicyError.self) { _ = try makePolicy(named: "fifo", config: config) }
     }
 
     @Test("the defaults are bpf mode's")

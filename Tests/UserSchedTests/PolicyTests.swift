@@ -24,7 +24,8 @@ struct PolicyTests {
         let out = drain(&policy)
         #expect(out.count == n)
         #expect(Set(out.map(\.pid)).count == n)
-        #expect(policy.isEmpty)
+        let empty = policy.isEmpty
+        #expect(empty)
         #expect(policy.counters.dispatched == UInt64(n))
         if name == .fifo {
             #expect(out.map(\.pid) == arrival)
@@ -109,7 +110,8 @@ struct PolicyTests {
             let now = policy.enqueue(record(pid: pid, enqSeq: 3), nowNs: 0)
             #expect(now?.pid == pid && now?.enq_seq == 3, "pid \(pid)")
         }
-        #expect(policy.isEmpty)
+        let empty = policy.isEmpty
+        #expect(empty)
         #expect(policy.counters.invalidRecords == 3 && policy.counters.overflows == 0)
     }
 

@@ -52,19 +52,6 @@ struct RunQueueTests {
         }
     }
 
-    @Test("a copy of a heap is independent (copy on write)")
-    func heapCopyOnWrite() {
-        var a = TaskHeap(capacity: 4)
-        a.push(HeapEntry(key: 1, pid: 1))
-        var b = a
-        b.push(HeapEntry(key: 0, pid: 2))
-        #expect(a.count == 1 && b.count == 2)
-        let fromA = a.popMin()
-        #expect(fromA?.pid == 1)
-        let fromB = b.popMin()
-        #expect(fromB?.pid == 2)
-    }
-
     @Test("the run queue matches a model through random inserts, re-keys, removals and pops")
     func runQueueAgainstModel() {
         // Few slots, many re-keys: stale entries fill the heap and force its sweeps.
@@ -257,19 +244,49 @@ struct RunQueueTests {
         #expect(pids == [3, 4, 5, 6])
     }
 
-    @Test("a copy of a run queue is independent (copy on write)")
-    func runQueueCopyOnWrite() {
-        var a = RunQueue(capacity: 4)
-        _ = a.insert(record(pid: 1, enqSeq: 1), key: 10)
-        _ = a.insert(record(pid: 2, enqSeq: 1), key: 20)
-        var b = a
-        _ = b.insert(record(pid: 1, enqSeq: 2), key: 30)  // re-keyed in b only
-        let removed = b.remove(pid: 2)
-        #expect(removed)
-        let fromA = a.popMin()
-        #expect(fromA?.pid == 1 && fromA?.enqSeq == 1 && a.count == 1 && a.contains(pid: 2))
-        let fromB = b.popMin()
-        #expect(fromB?.pid == 1 && fromB?.enqSeq == 2 && b.isEmpty)
+    /// Builds a queue holding pids 1...n, keyed in reverse, and hands it to the caller.
+    private static func filledQueue(_ n: Int32) -> RunQueue {
+        var queue = RunQueue(capacity: Int(n) + 4)
+        for pid in 1...n { _ = queue.insert(record(pid: pid, enqSeq: UInt64(pid)), key: UInt64(100 - pid)) }
+        return queue
+    }
+
+    /// Owns a queue, as a policy does.
+    private struct Owner: ~Copyable {
+        var queue: RunQueue
+        var heap: TaskHeap
+        var table: TaskTable<Int>
+
+        consuming func takeQueue() -> RunQueue { queue }
+    }
+
+    @Test("queues, heaps and tables handed from owner to owner keep their contents (non-copyable moves)")
+    func ownershipMoves() {
+        // Returned from a function, stored in an owner, taken out again: one value moved,
+        // its memory freed once when the last owner goes (a double free would crash here).
+        let queue = Self.filledQueue(6)
+        var heap = TaskHeap(capacity: 8)
+        heap.push(HeapEntry(key: 2, pid: 7))
+        var table = TaskTable<Int>(capacity: 4)
+        _ = table.acquire(pid: 7, initial: 42, isHeld: { _ in true })
+        var owner = Owner(queue: queue, heap: heap, table: table)
+        let replaced = owner.queue.insert(record(pid: 1, enqSeq: 9), key: 0)
+        #expect(replaced == .replaced)
+        let top = owner.heap.popMin()
+        #expect(top?.pid == 7)
+        let index = owner.table.index(of: 7)
+        let state = index.map { owner.table[$0] }
+        #expect(state == 42)
+        var moved = owner.takeQueue()  // the owner ends; its queue lives on
+        #expect(moved.count == 6)
+        var pids: [Int32] = []
+        while let task = moved.popMin() { pids.append(task.pid) }
+        #expect(pids == [1, 6, 5, 4, 3, 2])
+        // Many queues made and dropped while holding tasks: each frees its own memory.
+        for round in 0..<50 {
+            var q = Self.filledQueue(Int32(round % 10 + 1))
+            _ = q.popMin()
+        }
     }
 
     @Test("removals leave tombstones that new tasks reuse, and a rebuild moves slots without losing an entry")
@@ -457,7 +474,8 @@ struct RunQueueTests {
         }
         #expect(ordered)
         #expect(seen.count == n)
-        #expect(queue.isEmpty)
+        let empty = queue.isEmpty
+        #expect(empty)
     }
 
     @Test("CPUMask holds SWL_MAX_CPUS CPUs and claims them once")

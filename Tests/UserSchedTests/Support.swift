@@ -36,7 +36,7 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 /// Takes every held task out of `policy`, in the order it dispatches them.
-func drain(_ policy: inout some SchedulingPolicy, nowNs: UInt64 = 0) -> [swl_dispatched_task] {
+func drain(_ policy: inout some SchedulingPolicy & ~Copyable, nowNs: UInt64 = 0) -> [swl_dispatched_task] {
     var out: [swl_dispatched_task] = []
     var idle = CPUMask()
     while let task = policy.next(nowNs: nowNs, idleCPUs: &idle) { out.append(task) }

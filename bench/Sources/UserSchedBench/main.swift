@@ -119,7 +119,9 @@ func consume(_ task: swl_dispatched_task) {
 // MARK: Contenders
 
 /// One structure or policy under measurement, holding `size` tasks in its steady state.
-protocol Contender {
+/// (UserSched's queues and policies are non-copyable, and so are the contenders that hold
+/// them.)
+protocol Contender: ~Copyable {
     /// One task: pick the first, answer it, send it back charged for a run.
     mutating func cycle(nowNs: UInt64)
     /// Cycles `tasks` tasks and returns the time taken; the clock advances 1 us per task.
@@ -128,7 +130,7 @@ protocol Contender {
     mutating func run(tasks: Int, nowNs: inout UInt64) -> Duration
 }
 
-extension Contender {
+extension Contender where Self: ~Copyable {
     mutating func run(tasks: Int, nowNs: inout UInt64) -> Duration {
         let clock = ContinuousClock()
         var now = nowNs
@@ -237,7 +239,7 @@ struct HeapDictionaryContender: Contender {
 }
 
 /// UserSched's RunQueue, doing exactly what the baseline does.
-struct RunQueueContender: Contender {
+struct RunQueueContender: ~Copyable, Contender {
     let workload: Workload
     var queue: RunQueue
     var arrivals: UInt64 = 0
@@ -263,7 +265,7 @@ struct RunQueueContender: Contender {
 
 /// UserSched's heap alone, without the pid table: like for like with the baseline, which
 /// cannot remove or re-key a task by pid either.
-struct TaskHeapContender: Contender {
+struct TaskHeapContender: ~Copyable, Contender {
     let workload: Workload
     var heap: TaskHeap
     var arrivals: UInt64 = 0
@@ -287,12 +289,12 @@ struct TaskHeapContender: Contender {
 
 /// A whole policy, as the scheduling loop drives it: `next`, then `enqueue` of the record
 /// the kernel side would send after the run.
-struct PolicyContender<Policy: SchedulingPolicy> {
+struct PolicyContender<Policy: SchedulingPolicy & ~Copyable>: ~Copyable {
     let workload: Workload
     var policy: Policy
     var idle = CPUMask()
 
-    init(workload: Workload, policy: Policy) {
+    init(workload: Workload, policy: consuming Policy) {
         self.workload = workload
         self.policy = policy
         for i in workload.weights.indices {
@@ -312,30 +314,35 @@ struct PolicyContender<Policy: SchedulingPolicy> {
 
 // Concrete wrappers, so that each measuring loop is compiled for its policy: a generic
 // type's conformance would run the unspecialised loop, through witness tables.
-struct FifoContender: Contender {
+struct FifoContender: ~Copyable, Contender {
     var base: PolicyContender<FifoPolicy>
     mutating func cycle(nowNs: UInt64) { base.cycle(nowNs: nowNs) }
 }
-struct VruntimeContender: Contender {
+struct VruntimeContender: ~Copyable, Contender {
     var base: PolicyContender<VruntimePolicy>
     mutating func cycle(nowNs: UInt64) { base.cycle(nowNs: nowNs) }
 }
-struct BpflandContender: Contender {
+struct BpflandContender: ~Copyable, Contender {
     var base: PolicyContender<BpflandPolicy>
     mutating func cycle(nowNs: UInt64) { base.cycle(nowNs: nowNs) }
 }
-struct ExistentialContender: Contender {
+struct ExistentialContender: ~Copyable, Contender {
     var base: PolicyContender<AnyPolicyBox>
     mutating func cycle(nowNs: UInt64) { base.cycle(nowNs: nowNs) }
 }
 
 /// Forwards to an existential, so `PolicyContender` can drive a policy through one.
-struct AnyPolicyBox: SchedulingPolicy {
-    var base: any SchedulingPolicy
-    init(_ base: any SchedulingPolicy) { self.base = base }
-    var name: String { base.name }
-    var count: Int { base.count }
-    var counters: PolicyCounters { base.counters }
+struct AnyPolicyBox: ~Copyable, SchedulingPolicy {
+    var base: any SchedulingPolicy & ~Copyable
+    init(_ base: consuming any SchedulingPolicy & ~Copyable) { self.base = base }
+    // Swift 6.3 cannot open a non-copyable existential stored property in a getter (it
+    // reports the borrowed self as consumed); through a borrowing parameter it can.
+    var name: String { Self.name(of: base) }
+    var count: Int { Self.count(of: base) }
+    var counters: PolicyCounters { Self.counters(of: base) }
+    private static func name(of p: borrowing any SchedulingPolicy & ~Copyable) -> String { p.name }
+    private static func count(of p: borrowing any SchedulingPolicy & ~Copyable) -> Int { p.count }
+    private static func counters(of p: borrowing any SchedulingPolicy & ~Copyable) -> PolicyCounters { p.counters }
     mutating func enqueue(_ task: swl_queued_task, nowNs: UInt64) -> swl_dispatched_task? { base.enqueue(task, nowNs: nowNs) }
     mutating func next(nowNs: UInt64, idleCPUs: inout CPUMask) -> swl_dispatched_task? { base.next(nowNs: nowNs, idleCPUs: &idleCPUs) }
     mutating func remove(pid: Int32) -> Bool { base.remove(pid: pid) }
@@ -345,7 +352,16 @@ struct AnyPolicyBox: SchedulingPolicy {
 
 struct Entry {
     let name: String
-    let make: (Workload) -> any Contender
+    let make: (Workload) -> any Contender & ~Copyable
+}
+
+/// One contender in the measuring loop. A class, because non-copyable values cannot be
+/// array elements; the one dynamic call it adds per round (of 10,000 tasks or more) is
+/// as the array of existentials had it.
+final class Running {
+    private var contender: any Contender & ~Copyable
+    init(_ contender: consuming any Contender & ~Copyable) { self.contender = contender }
+    func run(tasks: Int, nowNs: inout UInt64) -> Duration { contender.run(tasks: tasks, nowNs: &nowNs) }
 }
 
 let allContenders: [Entry] = [
@@ -414,7 +430,7 @@ print(String(repeating: "-", count: header.count))
 var results: [[Double]] = Array(repeating: [], count: contenders.count)
 for size in options.sizes {
     let workload = Workload(size: size)
-    var running = contenders.map { $0.make(workload) }
+    let running = contenders.map { Running($0.make(workload)) }
     var clocks = [UInt64](repeating: Workload.startNs, count: contenders.count)
     var samples = [[Double]](repeating: [], count: contenders.count)
     // Warm up: every task through each contender at least twice.
