@@ -36,6 +36,14 @@ import SwiftlandABI
 /// Whatever a policy answers, the kernel side checks it: a CPU the task may not use is
 /// replaced (bounce), and a record whose `enq_seq` is no longer the task's latest is
 /// dropped (cancel). So a policy must echo `enq_seq` from the record it answers.
+///
+/// The record's `vtime` is the task's vruntime as the policy charges it (runtime x 100 /
+/// weight, as `Vruntime.charge` does). The kernel side uses it once more: when a running
+/// task's slice ends, it charges that task for the slice the same way and lets it run on
+/// while it still comes before the first task dispatched for its CPU (bounded; see
+/// `keep_running` in bpf/main.bpf.c), so that weights hold between tasks that share a CPU
+/// and never wait in the policy together. A policy that answers a constant vtime simply
+/// lets every such task take its turn.
 public protocol SchedulingPolicy: ~Copyable {
     /// The name `--policy` selects it by.
     var name: String { get }
