@@ -65,6 +65,7 @@ public struct VruntimePolicy: ~Copyable, SchedulingPolicy {
         heap = TaskHeap(capacity: 2 * config.maxTasks)
     }
 
+    @inline(__always)  // as FifoPolicy's: no trimmed copy behind a thunk (nowNs is unused)
     public mutating func enqueue(_ task: swl_queued_task, nowNs: UInt64) -> swl_dispatched_task? {
         stats.enqueued += 1
         guard HeapEntry.canHold(pid: task.pid) else {
@@ -99,6 +100,7 @@ public struct VruntimePolicy: ~Copyable, SchedulingPolicy {
         return nil
     }
 
+    @inline(__always)  // as FifoPolicy's: no trimmed copy behind a thunk (nowNs is unused)
     public mutating func next(nowNs: UInt64, idleCPUs: inout CPUMask) -> swl_dispatched_task? {
         guard let (entry, index) = heap.popCurrent({ Self.currentIndex(of: $0, in: table) }) else { return nil }
         table[index].isHeld = false
