@@ -28,6 +28,10 @@ void scx_bpf_dispatch___swl(struct task_struct *p, u64 dsq_id, u64 slice,
 void scx_bpf_dispatch_vtime___swl(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime,
 				  u64 enq_flags) __ksym __weak;
 bool scx_bpf_consume___swl(u64 dsq_id) __ksym __weak;
+bool scx_bpf_dispatch_from_dsq___swl(struct bpf_iter_scx_dsq *it__iter, struct task_struct *p,
+				     u64 dsq_id, u64 enq_flags) __ksym __weak;
+void scx_bpf_dispatch_from_dsq_set_vtime___swl(struct bpf_iter_scx_dsq *it__iter,
+					       u64 vtime) __ksym __weak;
 
 static __always_inline void swl_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice,
 					   u64 enq_flags)
@@ -65,6 +69,35 @@ static __always_inline bool swl_dsq_move_to_local(u64 dsq_id)
 	if (bpf_ksym_exists(scx_bpf_dsq_move_to_local))
 		return scx_bpf_dsq_move_to_local(dsq_id);
 	return scx_bpf_consume___swl(dsq_id);
+}
+
+/* Moving a task found by a DSQ iterator: renamed in 6.13 (scx_bpf_dispatch_from_dsq). */
+static __always_inline bool swl_dsq_move(struct bpf_iter_scx_dsq *it, struct task_struct *p,
+					 u64 dsq_id, u64 enq_flags)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_move))
+		return scx_bpf_dsq_move(it, p, dsq_id, enq_flags);
+	return scx_bpf_dispatch_from_dsq___swl(it, p, dsq_id, enq_flags);
+}
+
+static __always_inline void swl_dsq_move_set_vtime(struct bpf_iter_scx_dsq *it, u64 vtime)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_move_set_vtime))
+		scx_bpf_dsq_move_set_vtime(it, vtime);
+	else
+		scx_bpf_dispatch_from_dsq_set_vtime___swl(it, vtime);
+}
+
+/*
+ * Starts iterating @dsq_id; false when the kernel has no DSQ iterator (then @it must not
+ * be used). The iterator has one form since 6.12; the check keeps older kernels loading.
+ */
+static __always_inline bool swl_dsq_iter_new(struct bpf_iter_scx_dsq *it, u64 dsq_id)
+{
+	if (!bpf_ksym_exists(bpf_iter_scx_dsq_new))
+		return false;
+	bpf_iter_scx_dsq_new(it, dsq_id, 0);
+	return true;
 }
 
 /*

@@ -22,14 +22,22 @@ enum swl_verdict {
 /*
  * d: the record; p: the task with pid d->pid, or NULL if there is none; in_flight_seq:
  * the sequence number of the task's pending trip to user space, 0 if it has none;
- * nr_cpus: number of possible CPU ids. On DISPATCH and BOUNCE, *cpu is where to put it.
+ * nr_cpus: number of CPU ids that have a per-CPU DSQ (at most SWL_MAX_CPUS); online:
+ * bitmap of the CPUs that were online at load time (SWL_MAX_CPUS / 64 words). On DISPATCH
+ * and BOUNCE, *cpu is where to put it: an online CPU the task may use, or SWL_CPU_ANY.
+ * A CPU that is offline is bounced like one outside the task's affinity: a per-CPU DSQ
+ * of an offline CPU is never served, so a task sent there would wait forever.
  */
 static __always_inline enum swl_verdict
 swl_check_dispatch(const struct swl_dispatched_task *d, struct task_struct *p,
-		   u64 in_flight_seq, u32 nr_cpus, s32 *cpu)
+		   u64 in_flight_seq, u32 nr_cpus, const u64 *online, s32 *cpu)
 {
+	u32 c;
+
 	if (d->pid <= 0 || d->enq_seq == 0 || d->slice_ns > SWL_MAX_USER_SLICE_NS)
 		return SWL_VERDICT_INVALID;
+	if (nr_cpus > SWL_MAX_CPUS)
+		nr_cpus = SWL_MAX_CPUS;
 	if (d->cpu != SWL_CPU_ANY && (d->cpu < 0 || (u32)d->cpu >= nr_cpus))
 		return SWL_VERDICT_INVALID;
 	if (!p)
@@ -40,7 +48,9 @@ swl_check_dispatch(const struct swl_dispatched_task *d, struct task_struct *p,
 		*cpu = SWL_CPU_ANY;
 		return SWL_VERDICT_DISPATCH;
 	}
-	if (bpf_cpumask_test_cpu(d->cpu, p->cpus_ptr)) {
+	c = (u32)d->cpu;
+	if ((online[(c / 64) & (SWL_MAX_CPUS / 64 - 1)] & (1ULL << (c & 63))) &&
+	    bpf_cpumask_test_cpu(c, p->cpus_ptr)) {
 		*cpu = d->cpu;
 		return SWL_VERDICT_DISPATCH;
 	}

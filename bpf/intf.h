@@ -53,8 +53,10 @@ struct swl_config {
 	__s32 sched_tid;            /* user mode: thread id of swiftland's scheduling thread */
 	__u64 fallback_ns;          /* user mode: longest a task waits in user space before
 				       the kernel side dispatches it itself */
-	__u64 keep_max_ns;          /* longest a task whose slices run out may keep its CPU
-				       while another waits for it (a quarter of the watchdog
+	__u64 wait_max_ns;          /* longest a runnable task should wait for a CPU: a task
+				       whose slices run out keeps its CPU at most this long
+				       while another waits, and a task waiting longer is served
+				       ahead of every queue's order (a quarter of the watchdog
 				       timeout, so no waiting task ever trips it) */
 };
 
@@ -75,6 +77,7 @@ struct swl_stats {
 	__u64 nr_starvation_prio;     /* priority DSQ served first by the starvation guard */
 	__u64 nr_kept;                /* slices renewed for a task whose vruntime, charged, still
 					 came before that of the next task waiting for its CPU */
+	__u64 nr_starvation_tasks;    /* tasks that waited past wait_max_ns, served first */
 
 	/* user mode */
 	__u64 nr_in_flight;           /* gauge: sent to user space, not yet dispatched back */
@@ -88,7 +91,9 @@ struct swl_stats {
 	__u64 nr_missing_tasks;       /* dispatch records for a pid that no longer exists */
 	__u64 nr_ring_full;           /* tasks dispatched by the kernel: no room to send them */
 	__u64 nr_user_timeouts;       /* tasks dispatched by the kernel: past the fallback bound */
-	__u64 nr_drain_errors;        /* user ring drains that failed (e.g. EBUSY: another CPU) */
+	__u64 nr_drain_errors;        /* user ring drains that failed (not counting nr_drain_busy) */
+	__u64 nr_drain_busy;          /* drains that found another CPU draining (EBUSY): benign,
+					 that CPU acts on the records */
 	__u64 nr_dequeued_in_flight;  /* tasks dequeued (affinity, exit, ...) while in user space */
 	__u64 idle_in_flight_ns;      /* CPU time spent idle while tasks were in flight */
 	__u64 decision_hist[SWL_HIST_BUCKETS]; /* enqueue -> dispatch decision, log2 us */

@@ -11,6 +11,8 @@
  *  - A task is interactive when its average rate of voluntary context switches reaches a
  *    moving threshold; a sync wakeup promotes it until its average drops below.
  *  - The slice shrinks as more tasks wait: max(slice_max / (nr_waiting + 1), slice_min).
+ *  - No task waits longer than wait_max_ns (a quarter of the watchdog timeout): a periodic
+ *    scan serves such a task ahead of every queue's order, however light it is.
  *
  * user mode (cfg.mode == SWL_MODE_USER) keeps select_cpu's direct dispatch and sends
  * every other task to the Swift process over the `queued` ring buffer; the decisions come
@@ -32,8 +34,10 @@
 char _license[] SEC("license") = "GPL";
 
 #define NSEC_PER_SEC 1000000000ULL
+#define EBUSY 16              /* include/uapi/asm-generic/errno-base.h */
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h: not in BTF */
 #define CLOCK_MONOTONIC 1     /* include/uapi/linux/time.h */
+#define SWL_RESCUE_MAX 16     /* tasks the wait guard serves per scan and DSQ */
 
 /* Tunables: written by the loader before load, constant afterwards. */
 const volatile struct swl_config cfg = {
@@ -59,12 +63,17 @@ struct swl_dispatched_task btf_anchor_dispatched_task;
 /* user mode: bit n set while CPU n is idle, for a policy that picks CPUs. */
 u64 idle_cpus[SWL_MAX_CPUS / 64];
 
-/* Largest vruntime of any task that started running: the reference for the lag cap. */
+/* Largest vruntime of any task that started running: the reference for the lag caps. */
 static u64 vtime_now;
 /* When each global DSQ was last served or found empty: the starvation guard's clock. */
 static u64 prio_served_ts, shared_served_ts;
 /* Online CPUs at load time; a hotplug event makes the kernel restart us. */
 static u32 nr_online_cpus = 1;
+static u64 online_cpus[SWL_MAX_CPUS / 64];
+/* user mode: the last sequence number given to a trip; unique across tasks. */
+static u64 last_enq_seq;
+/* When the scan for tasks waiting past wait_max_ns last ran. */
+static u64 wait_scan_ts;
 
 struct task_ctx {
 	u64 nvcsw;          /* p->nvcsw at the last sample */
@@ -72,10 +81,10 @@ struct task_ctx {
 	u64 avg_nvcsw;      /* EWMA of voluntary context switches per second */
 	u64 slice_at_run;   /* p->scx.slice when the task last started running */
 	u64 run_ts;         /* when it started running, kept slices included */
+	u64 wait_ts;        /* when it last became runnable or stopped running while runnable */
 	bool interactive;
 	/* user mode */
-	u64 enq_seq;        /* sequence number of the last trip to user space */
-	u64 in_flight_seq;  /* enq_seq while that trip is pending, else 0 */
+	u64 in_flight_seq;  /* sequence number of the pending trip to user space, else 0 */
 	u64 sent_ts;        /* when it was sent */
 	u64 start_ts;       /* when the task last started running */
 	u64 stop_ts;        /* when it last stopped */
@@ -189,6 +198,22 @@ static __always_inline void set_interactive(struct task_ctx *tctx, bool interact
 		__sync_fetch_and_sub(&stats.nr_interactive, 1);
 }
 
+/*
+ * A task keeps at most slice_lag of vruntime credit across a sleep, and is at most one
+ * full slice charged at the lowest weight (1) ahead of vtime_now: a light task's charge
+ * cannot pile up slice after slice, so however light it is, it stays within reach.
+ */
+static __always_inline u64 bounded_vtime(u64 vtime)
+{
+	u64 ahead = cfg.slice_ns * 100;
+
+	if (vtime_before(vtime, vtime_now - cfg.slice_lag_ns))
+		return vtime_now - cfg.slice_lag_ns;
+	if (vtime_before(vtime_now + ahead, vtime))
+		return vtime_now + ahead;
+	return vtime;
+}
+
 /* The more tasks wait in the global DSQs, the shorter each slice. */
 static __always_inline u64 task_slice(void)
 {
@@ -246,12 +271,23 @@ static __always_inline u64 ringbuf_wakeup_flags(void)
 	}
 }
 
+/*
+ * user mode: whether the scheduling thread has work: tasks in flight, or records in the
+ * ring it has not read (those may all be about trips the fallback already ended, and the
+ * thread must still drain them, or the ring stays full and every task bypasses the policy).
+ */
+static __always_inline bool sched_thread_has_work(void)
+{
+	return stats.nr_in_flight || bpf_ringbuf_query(&queued, BPF_RB_AVAIL_DATA);
+}
+
 /* user mode: send the task to user space; if that is impossible, dispatch it here. */
 static __always_inline void send_to_user(struct task_struct *p, struct task_ctx *tctx,
 					 u64 enq_flags)
 {
 	struct swl_queued_task *r;
-	u64 now = bpf_ktime_get_ns(), seq = tctx->enq_seq + 1;
+	/* One counter for all tasks: a record about an earlier task with a reused pid can never match. */
+	u64 now = bpf_ktime_get_ns(), seq = __sync_fetch_and_add(&last_enq_seq, 1) + 1;
 	struct trip trip = { .pid = p->pid, .seq = seq, .sent_ts = now };
 
 	r = bpf_ringbuf_reserve(&queued, sizeof(*r), 0);
@@ -283,7 +319,6 @@ static __always_inline void send_to_user(struct task_struct *p, struct task_ctx 
 	__builtin_memcpy(r->comm, p->comm, sizeof(r->comm));
 
 	/* Visible before the record is, so that no answer can arrive before it. */
-	tctx->enq_seq = seq;
 	tctx->sent_ts = now;
 	tctx->in_flight_seq = seq;
 	__sync_fetch_and_add(&stats.nr_in_flight, 1);
@@ -346,12 +381,12 @@ void SWL_OPS(swl_enqueue, struct task_struct *p, u64 enq_flags)
 	/*
 	 * user mode: the scheduling thread waits in its own DSQ. dispatch drains the user
 	 * ring first (so a yield of the thread delivers its decisions), then serves this DSQ
-	 * first while tasks are in flight. While they are, its CPU is kicked so that it does
+	 * first while the thread has work. While it has, its CPU is kicked so that it does
 	 * not wait for the running task's slice to end.
 	 */
 	if (user_mode() && p->pid == cfg.sched_tid) {
 		swl_dsq_insert(p, SWL_DSQ_SCHED, cfg.slice_ns, enq_flags);
-		if (stats.nr_in_flight)
+		if (sched_thread_has_work())
 			swl_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
 		return;
 	}
@@ -370,10 +405,7 @@ void SWL_OPS(swl_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	/* A task keeps at most slice_lag of vruntime credit across a sleep. */
-	vtime = p->scx.dsq_vtime;
-	if (vtime_before(vtime, vtime_now - cfg.slice_lag_ns))
-		vtime = vtime_now - cfg.slice_lag_ns;
+	vtime = bounded_vtime(p->scx.dsq_vtime);
 
 	slice = task_slice();
 	if (tctx->interactive) {
@@ -426,7 +458,7 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 		if (tctx)
 			seq = tctx->in_flight_seq;
 	}
-	verdict = swl_check_dispatch(&d, p, seq, ctx->nr_cpus, &cpu);
+	verdict = swl_check_dispatch(&d, p, seq, ctx->nr_cpus, online_cpus, &cpu);
 	switch (verdict) {
 	case SWL_VERDICT_INVALID:
 		count(&stats.nr_invalid_dispatches);
@@ -465,8 +497,9 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 }
 
 /*
- * user mode: dispatch, here, trips to user space that passed the fallback bound. The
- * trips queue is in send order, so the first recent one ends the scan.
+ * user mode: dispatch, here, up to @budget trips to user space that passed the fallback
+ * bound. The trips queue is in send order, so the first recent one ends the scan. Entries
+ * of trips that ended already are dropped on the way and use none of the budget.
  */
 static __always_inline void dispatch_expired(u64 now, u32 budget)
 {
@@ -475,7 +508,7 @@ static __always_inline void dispatch_expired(u64 now, u32 budget)
 	struct trip trip;
 	u32 i;
 
-	bpf_for(i, 0, 32) {
+	bpf_for(i, 0, 64) {
 		if (!budget || bpf_map_peek_elem(&trips, &trip) ||
 		    now - trip.sent_ts < cfg.fallback_ns)
 			break;
@@ -505,9 +538,8 @@ static __always_inline bool head_comes_after(u64 dsq_id, s32 cpu, u64 vtime)
 	bool after = true;
 	int seen = 0;
 
-	if (!bpf_ksym_exists(bpf_iter_scx_dsq_new))
+	if (!swl_dsq_iter_new(&it, dsq_id))
 		return false;
-	bpf_iter_scx_dsq_new(&it, dsq_id, 0);
 	while ((p = bpf_iter_scx_dsq_next(&it))) {
 		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 			after = vtime_before(vtime, p->scx.dsq_vtime);
@@ -526,7 +558,7 @@ static __always_inline bool head_comes_after(u64 dsq_id, s32 cpu, u64 vtime)
  * compared with it, and two CPU-bound tasks sharing a CPU would take turns a slice each,
  * whatever their weights. Give @prev another @slice while its vruntime, charged for the
  * slice it just used (runtime x 100 / weight), still comes before that task's, for at most
- * keep_max_ns in a row: then the waiting task runs, however light it is, long before the
+ * wait_max_ns in a row: then the waiting task runs, however light it is, long before the
  * watchdog would see it starve.
  */
 static __always_inline bool keep_running(struct task_struct *prev, struct task_ctx *tctx,
@@ -534,7 +566,7 @@ static __always_inline bool keep_running(struct task_struct *prev, struct task_c
 {
 	u64 used, vtime;
 
-	if (now - tctx->run_ts > cfg.keep_max_ns)
+	if (now - tctx->run_ts > cfg.wait_max_ns)
 		return false;
 	used = tctx->slice_at_run > prev->scx.slice ? tctx->slice_at_run - prev->scx.slice : 0;
 	vtime = prev->scx.dsq_vtime + used * 100 / prev->scx.weight;
@@ -599,19 +631,26 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev)
 {
 	struct drain_ctx ctx = {
 		.now = bpf_ktime_get_ns(),
-		.nr_cpus = swl_nr_cpu_ids(),
+		.nr_cpus = swl_nr_cpu_ids() < SWL_MAX_CPUS ? swl_nr_cpu_ids() : SWL_MAX_CPUS,
 		.budget = SWL_MAX_DISPATCH_BATCH,
 	};
 	long drained;
 
 	/* Decisions first: they wake the CPUs that will run them. */
 	drained = bpf_user_ringbuf_drain(&dispatched, handle_dispatch, &ctx, 0);
-	if (drained < 0)
+	if (drained == -EBUSY)
+		count(&stats.nr_drain_busy);
+	else if (drained < 0)
 		count(&stats.nr_drain_errors);
-	dispatch_expired(ctx.now, ctx.budget);
+	/*
+	 * A budget of its own: with the decisions' budget spent, expired trips would never
+	 * be looked at under a steady flow of decisions. Both together stay well within the
+	 * kernel's dispatch buffer (32 inserts per call).
+	 */
+	dispatch_expired(ctx.now, SWL_MAX_DISPATCH_BATCH);
 
 	/* Then swiftland's own scheduling thread, while it has work. */
-	if (stats.nr_in_flight && swl_dsq_move_to_local(SWL_DSQ_SCHED))
+	if (sched_thread_has_work() && swl_dsq_move_to_local(SWL_DSQ_SCHED))
 		return;
 
 	if (user_keep_prev(prev, cpu, ctx.now))
@@ -627,19 +666,99 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev)
 		prev->scx.slice = cfg.slice_ns;
 }
 
+/*
+ * Where a task the wait guard serves goes: the head of the per-CPU DSQ of this CPU when it
+ * may run here, else of the CPU it is on. A CPU moves a task out of its per-CPU DSQ only
+ * when it can run it, so this never asks a CPU to run what it may not (a task whose
+ * migration is disabled runs only where it is).
+ */
+static __always_inline s32 rescue_cpu(struct task_struct *p, s32 this_cpu)
+{
+	s32 cpu;
+
+	if ((u32)this_cpu < SWL_MAX_CPUS && !p->migration_disabled &&
+	    bpf_cpumask_test_cpu(this_cpu, p->cpus_ptr))
+		return this_cpu;
+	cpu = scx_bpf_task_cpu(p);
+	return (u32)cpu < SWL_MAX_CPUS ? cpu : -1;
+}
+
+/*
+ * The wait guard's work on one DSQ: every task of @dsq_id that has waited longer than
+ * wait_max_ns is served next, ahead of the DSQ's order (at most SWL_RESCUE_MAX per scan).
+ * In bpf mode it runs at vtime_now: it did not earn its turn, so it must not carry
+ * vtime_now forward either (every sleeper would then wake behind it).
+ */
+static __always_inline void rescue_waiting(u64 dsq_id, s32 this_cpu, u64 now)
+{
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	u32 moved = 0;
+	s32 cpu;
+
+	if (!swl_dsq_iter_new(&it, dsq_id))
+		return;
+	while ((p = bpf_iter_scx_dsq_next(&it))) {
+		tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
+		if (!tctx || (s64)(now - tctx->wait_ts) < (s64)cfg.wait_max_ns)
+			continue;
+		cpu = rescue_cpu(p, this_cpu);
+		if (cpu < 0)
+			continue;
+		if (!user_mode())
+			swl_dsq_move_set_vtime(&it, vtime_now);
+		if (!swl_dsq_move(&it, p, cpu, SCX_ENQ_HEAD))
+			continue;
+		count(&stats.nr_starvation_tasks);
+		if (cpu != this_cpu)
+			swl_kick_cpu(cpu, SCX_KICK_PREEMPT);
+		if (++moved >= SWL_RESCUE_MAX)
+			break;
+	}
+	bpf_iter_scx_dsq_destroy(&it);
+}
+
+/*
+ * The wait guard: no task waits for a CPU longer than about wait_max_ns, whatever its
+ * weight or its place in a queue. The queues' own order (vruntime, the starvation guard,
+ * keep_running) can leave a light task behind heavier ones for far longer than the
+ * watchdog allows; every wait_max_ns / 8 one CPU scans the shared queues for tasks that
+ * waited too long and serves them first. The per-CPU DSQs need no scan: each is served
+ * first by its own CPU.
+ */
+static __always_inline void guard_waits(s32 cpu, u64 now)
+{
+	u64 last = wait_scan_ts;
+
+	if ((s64)(now - last) < (s64)(cfg.wait_max_ns / 8) ||
+	    __sync_val_compare_and_swap(&wait_scan_ts, last, now) != last)
+		return;
+	if (user_mode()) {
+		rescue_waiting(SWL_DSQ_USER, cpu, now);
+		rescue_waiting(SWL_DSQ_SCHED, cpu, now);
+	} else {
+		rescue_waiting(SWL_DSQ_SHARED, cpu, now);
+		rescue_waiting(SWL_DSQ_PRIO, cpu, now);
+	}
+}
+
 void SWL_OPS(swl_dispatch, s32 cpu, struct task_struct *prev)
 {
-	u64 now, waiting;
+	u64 now = bpf_ktime_get_ns(), waiting;
 
+	guard_waits(cpu, now);
 	if (user_mode()) {
 		user_dispatch(cpu, prev);
 		return;
 	}
 
-	now = bpf_ktime_get_ns();
 	waiting = swl_dsq_nr_queued(SWL_DSQ_PRIO) + swl_dsq_nr_queued(SWL_DSQ_SHARED);
 	stats.nr_waiting = (stats.nr_waiting + waiting) / 2;
 
+	/* bpf mode's per-CPU DSQs hold only tasks the wait guard serves. */
+	if (swl_dsq_move_to_local(cpu))
+		return;
 	if (now - shared_served_ts > cfg.starvation_thresh_ns &&
 	    serve(SWL_DSQ_SHARED, &shared_served_ts, now)) {
 		count(&stats.nr_starvation_shared);
@@ -653,8 +772,6 @@ void SWL_OPS(swl_dispatch, s32 cpu, struct task_struct *prev)
 	if (keep_prev(prev, cpu, now))
 		return;
 
-	if (swl_dsq_move_to_local(cpu))
-		return;
 	if (serve(SWL_DSQ_PRIO, &prio_served_ts, now))
 		return;
 	if (serve(SWL_DSQ_SHARED, &shared_served_ts, now))
@@ -714,18 +831,21 @@ static __always_inline void update_interactive(struct task_struct *p, struct tas
 void SWL_OPS(swl_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx;
-	u64 used;
+	u64 used, now;
 
 	__sync_fetch_and_sub(&stats.nr_running, 1);
 
 	tctx = lookup_task_ctx(p);
 	if (!tctx)
 		return;
+	now = bpf_ktime_get_ns();
+	if (runnable)
+		tctx->wait_ts = now;
 
 	if (user_mode()) {
 		/* user space owns vruntime: it only needs the run times. */
-		tctx->stop_ts = bpf_ktime_get_ns();
-		tctx->exec_runtime += tctx->stop_ts - tctx->start_ts;
+		tctx->stop_ts = now;
+		tctx->exec_runtime += now - tctx->start_ts;
 		return;
 	}
 
@@ -734,17 +854,18 @@ void SWL_OPS(swl_stopping, struct task_struct *p, bool runnable)
 	p->scx.dsq_vtime += used * 100 / p->scx.weight;
 
 	if (cfg.nvcsw_max_thresh)
-		update_interactive(p, tctx, bpf_ktime_get_ns());
+		update_interactive(p, tctx, now);
 }
 
 void SWL_OPS(swl_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx;
 
-	if (!user_mode() || !(enq_flags & SCX_ENQ_WAKEUP))
-		return;
 	tctx = lookup_task_ctx(p);
-	if (tctx)
+	if (!tctx)
+		return;
+	tctx->wait_ts = bpf_ktime_get_ns();
+	if (user_mode() && (enq_flags & SCX_ENQ_WAKEUP))
 		tctx->exec_runtime = 0; /* it slept: a new burst starts */
 }
 
@@ -786,9 +907,10 @@ void SWL_OPS(swl_update_idle, s32 cpu, bool idle)
 }
 
 /*
- * user mode heartbeat: while tasks are in flight, wake user space (a record with pid 0)
- * and, once the oldest trip passes the fallback bound, kick a CPU so that its dispatch
- * runs the fallback even if every CPU is idle.
+ * user mode heartbeat: while the scheduling thread has work, wake it (a record with pid
+ * 0; none fits in a full ring, but then the thread has records to read anyway) and, when
+ * it waits for a CPU or the oldest trip passed the fallback bound, kick a CPU: its
+ * dispatch serves the thread first and runs the fallback even if every CPU was idle.
  */
 static __always_inline u64 heartbeat_period(void)
 {
@@ -802,10 +924,11 @@ static int heartbeat_fn(void *map, int *key, struct heartbeat *hb)
 	struct swl_queued_task beat = {};
 	struct trip trip;
 
-	if (stats.nr_in_flight) {
+	if (sched_thread_has_work()) {
 		bpf_ringbuf_output(&queued, &beat, sizeof(beat), BPF_RB_FORCE_WAKEUP);
-		if (!bpf_map_peek_elem(&trips, &trip) &&
-		    bpf_ktime_get_ns() - trip.sent_ts >= cfg.fallback_ns)
+		if (swl_dsq_nr_queued(SWL_DSQ_SCHED) ||
+		    (!bpf_map_peek_elem(&trips, &trip) &&
+		     bpf_ktime_get_ns() - trip.sent_ts >= cfg.fallback_ns))
 			swl_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_PREEMPT);
 	}
 	bpf_timer_start(&hb->timer, heartbeat_period(), 0);
@@ -826,6 +949,7 @@ s32 SWL_OPS(swl_init_task, struct task_struct *p, struct scx_init_task_args *arg
 		return -12; /* -ENOMEM */
 	tctx->nvcsw = p->nvcsw;
 	tctx->nvcsw_ts = bpf_ktime_get_ns();
+	tctx->wait_ts = tctx->nvcsw_ts;
 	return 0;
 }
 
@@ -848,12 +972,16 @@ s32 SWL_OPS_SLEEPABLE(swl_init)
 	struct heartbeat *hb;
 	s32 err;
 
-	online = scx_bpf_get_online_cpumask();
-	nr_online_cpus = bpf_cpumask_weight(online);
-	scx_bpf_put_cpumask(online);
-
 	if (nr_cpus > SWL_MAX_CPUS)
 		nr_cpus = SWL_MAX_CPUS;
+	online = scx_bpf_get_online_cpumask();
+	nr_online_cpus = bpf_cpumask_weight(online);
+	bpf_for(i, 0, nr_cpus) {
+		if (bpf_cpumask_test_cpu(i, online))
+			online_cpus[i / 64 & (SWL_MAX_CPUS / 64 - 1)] |= 1ULL << (i & 63);
+	}
+	scx_bpf_put_cpumask(online);
+
 	bpf_for(i, 0, nr_cpus) {
 		err = swl_create_dsq(i, -1);
 		if (err)

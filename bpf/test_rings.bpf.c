@@ -107,7 +107,12 @@ int produce(struct produce_args *args)
 
 struct check_args {
 	u32 nr_cpus;
+	u32 _pad;
+	u64 online[SWL_MAX_CPUS / 64]; /* the CPUs to treat as online */
 };
+
+/* check's online bitmap, copied out of its arguments (the context has no variable indexing). */
+static u64 online[SWL_MAX_CPUS / 64];
 
 /*
  * check: every dispatch record goes through swl_check_dispatch() as the scheduler's
@@ -140,7 +145,7 @@ static long check_one(struct bpf_dynptr *dynptr, void *data)
 	__builtin_memset(r, 0, sizeof(*r));
 	/* Syscall programs may sleep: p->cpus_ptr needs an explicit RCU read section. */
 	bpf_rcu_read_lock();
-	r->enq_flags = swl_check_dispatch(&d, p, in_flight, args->nr_cpus, &cpu);
+	r->enq_flags = swl_check_dispatch(&d, p, in_flight, args->nr_cpus, online, &cpu);
 	bpf_rcu_read_unlock();
 	r->pid = d.pid;
 	r->prev_cpu = cpu;
@@ -156,7 +161,45 @@ int check(struct check_args *args)
 {
 	struct check_args local = { .nr_cpus = args->nr_cpus };
 
+	__builtin_memcpy(online, args->online, sizeof(online));
 	nr_drained = 0;
 	nr_ring_full = 0;
 	return bpf_user_ringbuf_drain(&dispatched, check_one, &local, 0);
+}
+
+struct sink_args {
+	u64 count;
+	u64 seq_sum;
+	u64 pid_sum;
+};
+
+static long sink_one(struct bpf_dynptr *dynptr, void *data)
+{
+	struct sink_args *acc = data;
+	struct swl_dispatched_task d;
+
+	if (bpf_dynptr_read(&d, sizeof(d), dynptr, 0, 0))
+		return 1;
+	acc->count++;
+	acc->seq_sum += d.enq_seq;
+	acc->pid_sum += d.pid;
+	return 0;
+}
+
+/*
+ * sink: drains every dispatch record, adding to the caller's count and sums (the context
+ * is copied back to the caller), and writes nothing into the kernel ring: a stand-in for
+ * the scheduler's dispatch when user space's scheduling loop is under test.
+ */
+SEC("syscall")
+int sink(struct sink_args *args)
+{
+	struct sink_args acc = {};
+	long n;
+
+	n = bpf_user_ringbuf_drain(&dispatched, sink_one, &acc, 0);
+	args->count += acc.count;
+	args->seq_sum += acc.seq_sum;
+	args->pid_sum += acc.pid_sum;
+	return n < 0 ? n : 0;
 }

@@ -107,9 +107,9 @@ public struct SchedulerConfig: Sendable, Equatable {
         c.wakeup = wakeup.abi
         c.sched_tid = schedTid
         c.fallback_ns = UInt64(fallbackMs) * 1_000_000
-        // A quarter of the watchdog's timeout: a task waiting behind one that keeps its CPU
-        // (bpf/main.bpf.c, keep_running) runs long before the watchdog would eject us.
-        c.keep_max_ns = UInt64(timeoutMs) * 1_000_000 / 4
+        // A quarter of the watchdog's timeout: no task waits longer (bpf/main.bpf.c,
+        // guard_waits and keep_running), so the watchdog never has a reason to eject us.
+        c.wait_max_ns = UInt64(timeoutMs) * 1_000_000 / 4
         return c
     }
 }

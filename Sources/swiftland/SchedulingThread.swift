@@ -123,6 +123,8 @@ final class SchedulingThread: @unchecked Sendable {
         _ policy: inout P, _ queued: RingConsumer<swl_queued_task>, _ dispatched: RingProducer<swl_dispatched_task>
     ) throws(RingError) {
         let batch = max(options.batch, 1)
+        // Decisions waiting to be sent: the answers to one read's worth of records that the
+        // policy could not hold (at most `queued.capacity`), then one batch.
         let out = UnsafeMutableBufferPointer<swl_dispatched_task>.allocate(capacity: batch + queued.capacity)
         defer { out.deallocate() }
         var unsent = 0  // decisions the user ring had no room for, first in `out`
@@ -130,19 +132,26 @@ final class SchedulingThread: @unchecked Sendable {
         var n: UInt64 = 0
 
         while !stopFlag.load(ordering: .relaxed) {
-            // Block only with nothing to do; `spin` never blocks.
-            let idle = policy.isEmpty && unsent == 0
-            let got = idle && options.wakeup != .spin ? try queued.wait(timeoutMs: 100) : try queued.consume()
+            // New records are read only once every earlier decision went out, so that `out`
+            // always has room for what a read may add. Block only with nothing to do;
+            // `spin` never blocks.
+            var got = 0
+            if unsent == 0 {
+                let idle = policy.isEmpty
+                got = idle && options.wakeup != .spin ? try queued.wait(timeoutMs: 100) : try queued.consume()
+            }
             let now = Self.monotonicNs()
-            for record in queued.records where record.pid != 0 {  // pid 0: heartbeat
-                if let overflow = policy.enqueue(record, nowNs: now) {
-                    out[unsent] = overflow
-                    unsent += 1
+            if got > 0 {
+                for record in queued.records where record.pid != 0 {  // pid 0: heartbeat
+                    if let overflow = policy.enqueue(record, nowNs: now) {
+                        out[unsent] = overflow
+                        unsent += 1
+                    }
                 }
             }
 
             var idleCPUs = CPUMask(bitmap: idleBitmap!)
-            let room = UnsafeMutableBufferPointer(rebasing: out[unsent..<(unsent + batch)])
+            let room = UnsafeMutableBufferPointer(rebasing: out[unsent..<min(unsent + batch, out.count)])
             let decided = policy.dispatch(nowNs: now, idleCPUs: &idleCPUs, into: room)
             let total = unsent + decided
             if total > 0 {
@@ -157,8 +166,9 @@ final class SchedulingThread: @unchecked Sendable {
                     for i in sent..<total { out[i - sent] = out[i] }
                 }
                 unsent = total - sent
-                // Let this CPU's ops.dispatch drain what was sent (see bpf/main.bpf.c).
-                if sent > 0 { sched_yield() }
+                // Let this CPU's ops.dispatch drain what was sent, or make room for the
+                // rest (see bpf/main.bpf.c).
+                sched_yield()
             } else if got == 0 && options.wakeup == .spin {
                 sched_yield()
             }

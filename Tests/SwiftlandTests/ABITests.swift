@@ -36,7 +36,7 @@ struct ABITests {
             "wakeup": MemoryLayout<swl_config>.offset(of: \.wakeup),
             "sched_tid": MemoryLayout<swl_config>.offset(of: \.sched_tid),
             "fallback_ns": MemoryLayout<swl_config>.offset(of: \.fallback_ns),
-            "keep_max_ns": MemoryLayout<swl_config>.offset(of: \.keep_max_ns),
+            "wait_max_ns": MemoryLayout<swl_config>.offset(of: \.wait_max_ns),
         ])
     }
 
@@ -53,6 +53,7 @@ struct ABITests {
             "nr_starvation_shared": MemoryLayout<swl_stats>.offset(of: \.nr_starvation_shared),
             "nr_starvation_prio": MemoryLayout<swl_stats>.offset(of: \.nr_starvation_prio),
             "nr_kept": MemoryLayout<swl_stats>.offset(of: \.nr_kept),
+            "nr_starvation_tasks": MemoryLayout<swl_stats>.offset(of: \.nr_starvation_tasks),
             "nr_in_flight": MemoryLayout<swl_stats>.offset(of: \.nr_in_flight),
             "nr_sent": MemoryLayout<swl_stats>.offset(of: \.nr_sent),
             "nr_user_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_user_dispatches),
@@ -64,6 +65,7 @@ struct ABITests {
             "nr_ring_full": MemoryLayout<swl_stats>.offset(of: \.nr_ring_full),
             "nr_user_timeouts": MemoryLayout<swl_stats>.offset(of: \.nr_user_timeouts),
             "nr_drain_errors": MemoryLayout<swl_stats>.offset(of: \.nr_drain_errors),
+            "nr_drain_busy": MemoryLayout<swl_stats>.offset(of: \.nr_drain_busy),
             "nr_dequeued_in_flight": MemoryLayout<swl_stats>.offset(of: \.nr_dequeued_in_flight),
             "idle_in_flight_ns": MemoryLayout<swl_stats>.offset(of: \.idle_in_flight_ns),
             "decision_hist": MemoryLayout<swl_stats>.offset(of: \.decision_hist),

@@ -104,18 +104,43 @@ struct RingBridgeTests {
 
     struct Verdict: Equatable { var verdict: UInt64; var cpu: Int32 }
 
-    func check(_ records: [swl_dispatched_task], trips: [Int32: UInt64] = [:]) throws -> [Verdict] {
+    /// The check program's argument: CPU ids 0..<nrCPUs exist, those in `online` are online.
+    struct CheckArgs {
+        var nrCPUs: UInt32
+        var pad: UInt32 = 0
+        var online: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                     UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+        init(nrCPUs: UInt32, online: [Int]) {
+            self.nrCPUs = nrCPUs
+            withUnsafeMutableBytes(of: &self.online) { raw in
+                let words = raw.bindMemory(to: UInt64.self)
+                for cpu in online { words[cpu / 64] |= 1 << UInt64(cpu % 64) }
+            }
+        }
+    }
+
+    /// Runs every record through the validation with 4 CPUs, all online unless `online` says.
+    func check(_ records: [swl_dispatched_task], trips: [Int32: UInt64] = [:], nrCPUs: UInt32 = 4,
+               online: [Int] = [0, 1, 2, 3]) throws -> [Verdict] {
         let fd = try object.mapFD("trips")
         for (pid, seq) in trips {
             var k = pid, v = seq
             #expect(bpf_map_update_elem(fd, &k, &v, 0) == 0)
         }
-        for r in records { try dispatched.send(r) }
-        struct Args { var nrCPUs: UInt32 }
-        var args = Args(nrCPUs: 4)
-        _ = try object.run(program: "check", context: &args)
-        try queued.consume()
-        return queued.records.map { Verdict(verdict: $0.enq_flags, cpu: $0.prev_cpu) }
+        var verdicts: [Verdict] = []
+        // The kernel ring holds fewer verdicts than the user ring holds records: check in
+        // chunks that fit.
+        for start in stride(from: 0, to: records.count, by: 500) {
+            for r in records[start..<min(start + 500, records.count)] { try dispatched.send(r) }
+            var args = CheckArgs(nrCPUs: nrCPUs, online: online)
+            _ = try object.run(program: "check", context: &args)
+            while try queued.consume() > 0 {
+                verdicts += queued.records.map { Verdict(verdict: $0.enq_flags, cpu: $0.prev_cpu) }
+            }
+        }
+        return verdicts
     }
 
     static let dispatch = UInt64(0), bounce = UInt64(1), cancel = UInt64(2), noTask = UInt64(3), invalid = UInt64(4)
@@ -151,18 +176,86 @@ struct RingBridgeTests {
         ])
     }
 
-    @Test func randomBytesAreRejected() throws {
+    /// What the validation must answer, written independently of it: the test's model of
+    /// bpf/dispatch_check.bpf.h for a task that may run on every CPU.
+    static func expected(_ r: swl_dispatched_task, me: Int32, trip: UInt64, nrCPUs: Int32, online: Set<Int32>,
+                         allowed: Set<Int32>) -> Verdict {
+        let none: Int32 = -2
+        if r.pid <= 0 || r.enq_seq == 0 || r.slice_ns > 1_000_000_000 { return Verdict(verdict: invalid, cpu: none) }
+        if r.cpu != SWL_CPU_ANY && (r.cpu < 0 || r.cpu >= min(nrCPUs, 1024)) { return Verdict(verdict: invalid, cpu: none) }
+        if r.pid != me {
+            // Random pids are above any pid_max nearly always; one that exists has no trip.
+            let exists = kill(r.pid, 0) == 0 || errno == EPERM
+            return Verdict(verdict: exists ? cancel : noTask, cpu: none)
+        }
+        if r.enq_seq != trip { return Verdict(verdict: cancel, cpu: none) }
+        if r.cpu == SWL_CPU_ANY { return Verdict(verdict: dispatch, cpu: SWL_CPU_ANY) }
+        return online.contains(r.cpu) && allowed.contains(r.cpu)
+            ? Verdict(verdict: dispatch, cpu: r.cpu) : Verdict(verdict: bounce, cpu: SWL_CPU_ANY)
+    }
+
+    /// The CPUs this process may run on, from /proc/self/status ("Cpus_allowed_list: 0-3,6").
+    static func allowedCPUs() throws -> Set<Int32> {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") })
+        var cpus = Set<Int32>()
+        for range in line.dropFirst("Cpus_allowed_list:".count).trimmingCharacters(in: .whitespaces).split(separator: ",") {
+            let ends = range.split(separator: "-").compactMap { Int32($0) }
+            if let lo = ends.first, let hi = ends.last { cpus.formUnion(lo...hi) }
+        }
+        return cpus
+    }
+
+    @Test func randomRecordsGetTheVerdictsOfTheModel() throws {
+        let allowed = try Self.allowedCPUs()
+        let me = getpid(), trip: UInt64 = 0x5eed
+        let cpus = Int32(ProcessInfo.processInfo.activeProcessorCount)
+        // CPU ids 0..<cpus+2 exist; every other online CPU is taken offline in the model.
+        let nrCPUs = UInt32(cpus + 2)
+        let online = (0..<cpus).filter { $0 % 2 == 0 }
         var rng = SystemRandomNumberGenerator()
         var records: [swl_dispatched_task] = []
-        for _ in 0..<200 {
+        for i in 0..<2000 {
             var r = swl_dispatched_task()
-            withUnsafeMutableBytes(of: &r) { for i in $0.indices { $0[i] = rng.next() } }
+            withUnsafeMutableBytes(of: &r) { for j in $0.indices { $0[j] = rng.next() } }
+            if i % 8 == 4 {
+                // Random pids with an otherwise well-formed record: most name no task.
+                r.cpu = SWL_CPU_ANY
+                r.slice_ns = 0
+                r.enq_seq |= 1
+            } else if i % 4 != 0 {
+                // Most records name this task and its trip, so that they reach the CPU and
+                // slice checks with values near the limits.
+                r.pid = me
+                r.enq_seq = i % 4 == 1 ? trip : (i % 8 == 2 ? trip &+ 1 : trip)
+                r.cpu = Int32.random(in: -3...(Int32(nrCPUs) + 2), using: &rng)
+                if i % 16 == 3 { r.cpu = SWL_CPU_ANY }
+                r.slice_ns = [0, 1, 999_999_999, 1_000_000_000, 1_000_000_001, UInt64.max, r.slice_ns].randomElement(using: &rng)!
+            }
             records.append(r)
         }
-        let verdicts = try check(records)
-        #expect(verdicts.count == 200)
-        // No trip is registered, so nothing random may be dispatched.
-        #expect(verdicts.allSatisfy { $0.verdict != Self.dispatch && $0.verdict != Self.bounce })
+        let verdicts = try check(records, trips: [me: trip], nrCPUs: nrCPUs, online: online.map(Int.init))
+        let want = records.map {
+            Self.expected($0, me: me, trip: trip, nrCPUs: Int32(nrCPUs), online: Set(online), allowed: allowed)
+        }
+        try #require(verdicts.count == records.count)
+        let wrong = zip(records, zip(verdicts, want)).filter { $0.1.0 != $0.1.1 }
+        #expect(wrong.count == 0, "\(wrong.count) records judged otherwise than the model, e.g. \(wrong.prefix(3).map { "pid \($0.0.pid) cpu \($0.0.cpu) slice \($0.0.slice_ns) seq \($0.0.enq_seq): got \($0.1.0), want \($0.1.1)" })")
+        // The mix reaches every verdict, so each check above was exercised.
+        for v in [Self.dispatch, Self.bounce, Self.cancel, Self.noTask, Self.invalid] {
+            #expect(verdicts.contains { $0.verdict == v }, "no record got verdict \(v)")
+        }
+    }
+
+    @Test func offlineAndUncappedCPUsNeverDispatch() throws {
+        let me = getpid()
+        let v = try check([
+            swl_dispatched_task(pid: me, cpu: 1, slice_ns: 0, vtime: 0, enq_seq: 7),  // offline: bounce
+            swl_dispatched_task(pid: me, cpu: 0, slice_ns: 0, vtime: 0, enq_seq: 7),  // online: go
+            swl_dispatched_task(pid: me, cpu: 1500, slice_ns: 0, vtime: 0, enq_seq: 7),  // above the 1024 DSQs
+        ], trips: [me: 7], nrCPUs: 4096, online: [0])
+        #expect(v == [Verdict(verdict: Self.bounce, cpu: SWL_CPU_ANY), Verdict(verdict: Self.dispatch, cpu: 0),
+                      Verdict(verdict: Self.invalid, cpu: -2)])
     }
 
     @Test(.enabled(if: ProcessInfo.processInfo.activeProcessorCount >= 2, "needs 2 CPUs"))

@@ -9,7 +9,9 @@
  *                        on CPUs its affinity allows (re-pin it with taskset meanwhile);
  *                        prints "checks=N violations=V cpus=LIST"
  *   probe spin SECS [NICE]  spins for SECS seconds of wall time at nice NICE (set before it
- *                        starts); prints "cpu_ms=C" (its CPU time)
+ *                        starts); prints "cpu_ms=C max_wait_ms=W": its CPU time, and the
+ *                        longest it waited for a CPU (the largest gap between two of its
+ *                        clock reads, which are about 0.1 ms of work apart)
  *   probe forks N [SECS] a fork/exit storm: N short-lived processes (vfork, _exit at once,
  *                        reaped), for at most SECS seconds (default 300); prints
  *                        "forks=F failed=E secs=S" (far faster than stress-ng under TCG)
@@ -127,14 +129,20 @@ static int spin(int secs, int nice_value)
 {
 	if (nice_value && setpriority(PRIO_PROCESS, 0, nice_value))
 		return perror("setpriority"), 2;
-	long long end = now_ns() + secs * 1000000000LL;
-	while (now_ns() < end)
-		for (volatile int i = 0; i < 100000; i++)
+	long long start = now_ns(), end = start + secs * 1000000000LL, last = start, max_wait = 0;
+	for (long long t = start; t < end; t = now_ns()) {
+		if (t - last > max_wait)
+			max_wait = t - last;
+		last = t;
+		for (volatile int i = 0; i < 5000; i++)
 			;
+	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	printf("cpu_ms=%ld\n", ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
-				   ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000);
+	printf("cpu_ms=%ld max_wait_ms=%.1f\n",
+	       ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 + ru.ru_stime.tv_sec * 1000 +
+		       ru.ru_stime.tv_usec / 1000,
+	       max_wait / 1e6);
 	return 0;
 }
 
