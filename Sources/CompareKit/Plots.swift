@@ -65,12 +65,12 @@ struct ChartFrame {
 
 /// Styles by arm: the baseline dark grey and dashed, the others from a palette that stays
 /// distinguishable in print and for the common color-vision deficiencies (Okabe-Ito).
-func armStyles(_ arms: [Arm]) -> [Arm: ArmStyle] {
+func armStyles(_ arms: [Arm], baseline: Arm?) -> [Arm: ArmStyle] {
     let palette = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#8c564b", "#bcbd22", "#7f7f7f"]
     var styles: [Arm: ArmStyle] = [:]
     var next = 0
     for arm in arms {
-        if arm.isBaseline {
+        if arm == baseline {
             styles[arm] = ArmStyle(color: "#333333", dash: "7 4")
         } else {
             styles[arm] = ArmStyle(color: palette[next % palette.count])
@@ -144,7 +144,7 @@ public enum Plots {
         guard let w = summary.workloads.first(where: { $0.workload.name == workload }) else { return nil }
         let rows = w.rows.filter { !($0.runQueueLatency?.isEmpty ?? true) }
         guard let range = bucketRange(rows) else { return nil }
-        let styles = armStyles(summary.settings.arms)
+        let styles = armStyles(summary.settings.arms, baseline: summary.baseline)
         var series: [Series] = []
         var top = 0.0
         for row in rows {
@@ -167,7 +167,7 @@ public enum Plots {
         guard let w = summary.workloads.first(where: { $0.workload.name == workload }) else { return nil }
         let rows = w.rows.filter { !($0.runQueueLatency?.isEmpty ?? true) }
         guard let range = bucketRange(rows) else { return nil }
-        let styles = armStyles(summary.settings.arms)
+        let styles = armStyles(summary.settings.arms, baseline: summary.baseline)
         var series: [Series] = []
         var smallest = 1.0
         for row in rows {
@@ -201,7 +201,7 @@ public enum Plots {
     /// shared axes so the panels compare at a glance, each counted round one line. The
     /// bufferbloat as it happened.
     public static func inFlight(_ experiment: Experiment, workload: String) -> String? {
-        let styles = armStyles(experiment.settings.arms)
+        let styles = armStyles(experiment.settings.arms, baseline: experiment.settings.mainBaseline)
         let records = experiment.countedRecords.filter {
             $0.workload == workload && $0.arm.isUserMode && ($0.timeSeries[TimeSeriesName.inFlight]?.count ?? 0) > 0
         }
@@ -234,7 +234,7 @@ public enum Plots {
     /// policy's decision about it (`decision_hist`), share per log2 bucket, one line per
     /// user-mode arm, counted rounds pooled. bpf mode decides inside enqueue, so it has none.
     public static func decisionLatency(_ experiment: Experiment, workload: String) -> String? {
-        let styles = armStyles(experiment.settings.arms)
+        let styles = armStyles(experiment.settings.arms, baseline: experiment.settings.mainBaseline)
         var pooled: [(arm: Arm, histogram: Log2Histogram)] = []
         for arm in experiment.settings.arms where arm.isUserMode {
             let hs = experiment.countedRecords.filter { $0.arm == arm && $0.workload == workload }.compactMap(\.decisionLatency)
@@ -270,7 +270,7 @@ public enum Plots {
     public static func medians(_ summary: Summary) -> String? {
         let panels = summary.workloads.filter { $0.rows.contains { $0.median != nil } }
         guard !panels.isEmpty else { return nil }
-        let styles = armStyles(summary.settings.arms)
+        let styles = armStyles(summary.settings.arms, baseline: summary.baseline)
         let rowHeight = 26.0, left = 150.0, right = 250.0, width = 900.0
         let panelHeights = panels.map { 70 + Double($0.rows.count) * rowHeight + 30 }
         var svg = SVGWriter(width: width, height: 40 + panelHeights.reduce(0, +))
@@ -279,7 +279,7 @@ public enum Plots {
         var top = 40.0
         for (panel, panelHeight) in zip(panels, panelHeights) {
             let rows = panel.rows
-            let values = rows.compactMap(\.median).flatMap { [$0.lower, $0.upper] }
+            let values = rows.compactMap(\.median).flatMap { [$0.lower, $0.median, $0.upper] }.filter(\.isFinite)
             let axis = Axis.linear(from: min(0, values.min()!), to: values.max()!, title: panel.unit ?? "")
             let frame = ChartFrame(width: width, height: top + 70 + Double(rows.count) * rowHeight + 30,
                                    left: left, right: right, top: top + 48, bottom: 30)
@@ -304,14 +304,18 @@ public enum Plots {
                     svg.text("no figure", x: frame.plotLeft + 4, y: cy + 4, size: 11, fill: "#888")
                     continue
                 }
-                let x1 = frame.x(axis, m.lower), x2 = frame.x(axis, m.upper)
+                // An interval end beyond the instrument's range runs to the plot's edge, open.
+                let x1 = frame.x(axis, max(m.lower, axis.min)), x2 = frame.x(axis, min(m.upper, axis.max))
                 svg.line(x1, cy, x2, cy, stroke: color, width: 2)
-                svg.line(x1, cy - 6, x1, cy + 6, stroke: color, width: 2)
-                svg.line(x2, cy - 6, x2, cy + 6, stroke: color, width: 2)
+                if m.lower.isFinite { svg.line(x1, cy - 6, x1, cy + 6, stroke: color, width: 2) }
+                if m.upper.isFinite { svg.line(x2, cy - 6, x2, cy + 6, stroke: color, width: 2) }
                 svg.circle(frame.x(axis, m.median), cy, r: 5, fill: color)
-                var label = "\(formatNumber(m.median))  [\(formatNumber(m.lower)), \(formatNumber(m.upper))]"
+                var label = TerminalReport.formatEstimate(m, formatNumber) + "  " + TerminalReport.formatInterval(m, formatNumber)
                 if !m.reachesTarget { label += "*" }
-                if let r = row.ratio { label += "  \(formatRatio(r.ratio))x" }
+                if let c = panel.comparisons.first(where: { $0.arm == row.arm && $0.reference == summary.baseline }),
+                   let ratio = c.interval {
+                    label += "  " + TerminalReport.formatEstimate(ratio, formatRatio) + "x"
+                }
                 svg.text(label, x: frame.plotRight + 12, y: cy + 4, size: 11)
             }
             top += panelHeight

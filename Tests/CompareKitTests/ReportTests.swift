@@ -6,7 +6,7 @@ import Testing
 struct ReportTests {
     @Test("arms: spelled as --modes spells them, and back")
     func arms() throws {
-        #expect(try Arm(parsing: "eevdf").isBaseline)
+        #expect(try Arm(parsing: "eevdf").placement == .kernel)
         #expect(try Arm(parsing: "bpf").kind == .bpf)
         #expect(try Arm(parsing: "user:vruntime").kind == .user(policy: "vruntime", batch: nil))
         #expect(try Arm(parsing: "user:bpfland:8").kind == .user(policy: "bpfland", batch: 8))
@@ -31,11 +31,11 @@ struct ReportTests {
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains("\"arm\" : \"user:bpfland:8\""))
         #expect(text.contains("\"date\" : \"2026-09-21T"))
-        let future = text.replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 2")
+        let future = text.replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 3")
         #expect(throws: DecodingError.self) { try Experiment.decode(json: Data(future.utf8)) }
     }
 
-    @Test("summary: warm-up excluded, medians, intervals, ratios, pooled latency")
+    @Test("summary: warm-up excluded, medians, intervals, paired comparisons, pooled latency")
     func summary() throws {
         let summary = Summary(try sampleExperiment())
         #expect(summary.baseline == .eevdf)
@@ -45,12 +45,18 @@ struct ReportTests {
         #expect(eevdf.figures.count == 7 && !eevdf.figures.contains(99))
         #expect(abs(eevdf.median!.median - 1.04) < 1e-12)
         #expect(eevdf.median!.lower == 1.01 && eevdf.median!.upper == 1.07)
-        #expect(eevdf.ratio == nil)
-        let ratio = try #require(bpf.ratio)
-        #expect(abs(ratio.ratio - 0.84 / 1.04) < 1e-12)
-        #expect(abs(ratio.lower - 0.81 / 1.07) < 1e-12 && abs(ratio.upper! - 0.87 / 1.01) < 1e-12)
-        #expect(ratio.verdict(higherIsBetter: false) == .better)
-        #expect(hackbench.rows[2].ratio!.verdict(higherIsBetter: false) == .worse)
+        #expect(hackbench.comparisons.map(\.label) == [
+            "bpf / eevdf", "user:bpfland / eevdf", "user:bpfland:8 / eevdf", "user:bpfland / bpf", "user:bpfland:8 / bpf",
+        ])
+        let bpfVsEEVDF = hackbench.comparisons[0]
+        let ratio = try #require(bpfVsEEVDF.interval)
+        // Paired by cycle r = 1...7: (0.80 + r/100) / (1.00 + r/100); the median is cycle 4's.
+        #expect(abs(ratio.median - 0.84 / 1.04) < 1e-12)
+        #expect(abs(ratio.lower - 0.81 / 1.01) < 1e-12 && abs(ratio.upper - 0.87 / 1.07) < 1e-12)
+        #expect(bpfVsEEVDF.cycles.count == 7 && bpfVsEEVDF.betterCycles == 7)
+        #expect(bpfVsEEVDF.verdict == .better)
+        #expect(hackbench.comparisons[1].verdict == .worse)
+        #expect(hackbench.comparisons[3].verdict == .worse)
         let latency = try #require(eevdf.runQueueLatency)
         #expect(latency.total == 7000)
         #expect(latency.percentile(0.5)?.upperEdgeUs == 8)
@@ -80,7 +86,12 @@ struct ReportTests {
         let eevdfRow = try #require(text.split(separator: "\n").first { $0.hasPrefix("  eevdf ") })
         #expect(eevdfRow.contains("1.040") && eevdfRow.contains("[1.010, 1.070]"))
         let bpfRow = try #require(text.split(separator: "\n").first { $0.hasPrefix("  bpf ") })
-        #expect(bpfRow.contains("0.808") && bpfRow.contains("[0.757, 0.861]") && bpfRow.contains("better"))
+        #expect(bpfRow.contains("0.840") && bpfRow.contains("[0.810, 0.870]"))
+        let bpfVsEEVDF = try #require(text.split(separator: "\n").first { $0.hasPrefix("  bpf / eevdf ") })
+        #expect(bpfVsEEVDF.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            == ["bpf", "/", "eevdf", "7", "7:0", "0.808", "[0.802,", "0.813]", "98.4%", "better"])
+        let transport = try #require(text.split(separator: "\n").first { $0.hasPrefix("  user:bpfland / bpf ") })
+        #expect(transport.hasSuffix("worse"))
         #expect(text.replacingOccurrences(of: "\n", with: " ")
             .contains("With n = 7 it is [x(1), x(7)], covering the true median with probability 98.4%"))
         #expect(text.contains("cyclictest: run-queue latency, us (cyclictest only)"))
@@ -97,7 +108,7 @@ struct ReportTests {
         let text = TerminalReport.render(summary).replacingOccurrences(of: "\n", with: " ")
         #expect(text.contains("With n = 3 no interval reaches 95%"))
         #expect(text.contains("only 75%"))
-        #expect(text.contains("too few rounds"))
+        #expect(text.contains("undecided: 3 cycles, 6 needed"))
         #expect(text.contains("[1.010, 1.030]*"))
     }
 
@@ -111,7 +122,7 @@ struct ReportTests {
         #expect(Array(header.prefix(CSVReport.fixedColumns.count)) == CSVReport.fixedColumns)
         #expect(Array(header.dropFirst(CSVReport.fixedColumns.count))
             == ["nr_sent", "nr_kernel_dispatches", "nr_ring_full", "nr_direct_dispatches"])
-        #expect(lines[1].hasPrefix("0,1,eevdf,\"hack,\"\"bench\"\"\",time,99,s,0,,1000,8,16,128,4095,,,,"))
+        #expect(lines[1].hasPrefix("0,1,eevdf,\"hack,\"\"bench\"\"\",time,99,,s,0,,1000,8,16,128,4095,,,,"))
         let userRow = try #require(lines.first { $0.hasPrefix("3,0,user:bpfland:8,cyclictest,") })
         #expect(userRow.hasSuffix(",5000,50,1,1003"))
         #expect(CSVReport.field("a\r\nb") == "\"a\r\nb\"")
@@ -187,7 +198,8 @@ struct ReportTests {
             #expect(html.contains("<section id=\"\(id)\">"))
         }
         #expect(parsed.text.contains("QEMU TCG, 2 vCPUs"))
-        #expect(parsed.text.contains("[0.757, 0.861]"))
+        #expect(parsed.text.contains("[0.802, 0.813]"))
+        #expect(html.contains("<tr class=\"verdict-better\"><td>bpf / eevdf</td>"))
         #expect(parsed.text.contains("[4, 8)              4200 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|"))
         #expect(parsed.text.contains("To be written by whoever ran this experiment"))
         experiment.notes = "First paragraph.\n\nSecond one."
@@ -203,12 +215,19 @@ struct ReportTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let written = try ReportFiles.write(experiment, to: dir, converter: nil)
         let names = Set(written.files.map(\.lastPathComponent))
-        #expect(names == ["experiment.json", "rounds.csv", "summary.txt", "report.html", "medians.svg",
+        #expect(names == ["experiment.json", "rounds.csv", "comparisons.csv", "summary.txt", "report.html", "medians.svg",
                           "latency-hackbench.svg", "latency-tail-hackbench.svg", "in-flight-hackbench.svg",
                           "decisions-hackbench.svg", "latency-cyclictest.svg", "latency-tail-cyclictest.svg",
                           "in-flight-cyclictest.svg", "decisions-cyclictest.svg"])
         #expect(written.pngNote?.contains("librsvg2-bin") == true)
-        #expect(try Experiment.decode(json: Data(contentsOf: dir.appendingPathComponent("experiment.json"))) == experiment)
+        let decoded = try Experiment.decode(json: Data(contentsOf: dir.appendingPathComponent("experiment.json")))
+        #expect(decoded.records == experiment.records && decoded.settings == experiment.settings)
+        #expect(decoded.comparisons == Summary(experiment).comparisons)
+        let comparisons = try String(contentsOf: dir.appendingPathComponent("comparisons.csv"), encoding: .utf8)
+            .components(separatedBy: "\r\n")
+        #expect(comparisons[0] == CSVReport.comparisonColumns.joined(separator: ","))
+        #expect(comparisons[1].hasPrefix("hackbench,time,bpf,eevdf,0,7,0,7,0,0,0,0.8076923076923"))
+        #expect(comparisons[1].hasSuffix(",0.984375,0.015625,0.05,better,0"))
         #expect(ReportFiles.fileSlug("Hack bench/2!") == "hack-bench-2")
         #expect(ReportFiles.fileSlug("<>") == "workload")
 
