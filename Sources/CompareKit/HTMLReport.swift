@@ -51,6 +51,7 @@ public enum HTMLReport {
             }
         }
         h.append("<p class=\"method\">\(escapeMarkup(summary.methodNote))</p>")
+        if let svg = Plots.comparisons(summary) { h.append(figure(svg)) }
         if let svg = Plots.medians(summary) { h.append(figure(svg)) }
         h.append("</section>")
 
@@ -163,10 +164,11 @@ public enum HTMLReport {
         figure { margin: 1em 0; overflow-x: auto; } figure svg { max-width: 100%; height: auto; }
         p.method { font-size: .9em; color: #444; }
         p.warning { color: #a00; }
-        tr.verdict-better td:last-child { color: #006d2c; font-weight: bold; }
-        tr.verdict-worse td:last-child { color: #b30000; font-weight: bold; }
-        tr.verdict-same td:last-child { color: #08519c; }
-        tr.verdict-undecided td:last-child { color: #666; }
+        /* The verdicts' colors, as in the comparisons picture (Plots.verdictColors). */
+        tr.verdict-better td:last-child { color: #1b7837; font-weight: bold; }
+        tr.verdict-worse td:last-child { color: #b2182b; font-weight: bold; }
+        tr.verdict-same td:last-child { color: #2166ac; }
+        tr.verdict-undecided td:last-child { color: #777; }
         p.placeholder { color: #777; font-style: italic; border-left: 3px solid #ccc; padding-left: .8em; }
         footer { margin-top: 3em; font-size: .85em; color: #666; }
 

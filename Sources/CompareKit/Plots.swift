@@ -358,3 +358,107 @@ public enum Plots {
         return String(format: "%.\(decimals)f%%", percent)
     }
 }
+
+extension Plots {
+    /// Colors of the verdicts, in the comparisons picture and the HTML tables.
+    static let verdictColors: [Verdict: String] = [
+        .better: "#1b7837", .worse: "#b2182b", .same: "#2166ac", .undecided: "#777777",
+    ]
+
+    /// Every paired comparison as a row on a log axis of the ratio: each cycle's ratio as a
+    /// small dot, the median ratio with its interval in the verdict's color, 1 as a line
+    /// and the equivalence margin as a band; one panel per workload.
+    public static func comparisons(_ summary: Summary) -> String? {
+        let panels = summary.workloads.filter { $0.comparisons.contains { $0.interval != nil } }
+        guard !panels.isEmpty else { return nil }
+        var ends = [1 / (1 + summary.margin), 1 + summary.margin]
+        for c in panels.flatMap(\.comparisons) {
+            ends += c.cycles.flatMap { [$0.ratio.lower, $0.ratio.upper] }
+            if let m = c.interval { ends += [m.lower, m.upper] }
+        }
+        let finite = ends.filter { $0.isFinite && $0 > 0 }
+        let axis = ratioAxis(from: finite.min()!, to: finite.max()!)
+        let rowHeight = 26.0, left = 190.0, right = 250.0, width = 900.0
+        let panelHeights = panels.map { 60 + Double($0.comparisons.count) * rowHeight + 30 }
+        var svg = SVGWriter(width: width, height: 64 + panelHeights.reduce(0, +))
+        svg.rect(0, 0, svg.width, svg.height, fill: "#ffffff")
+        let title = "Paired comparisons: arm / reference, cycle by cycle"
+        svg.text(title, x: 16, y: 24, size: 15, weight: "bold")
+        svg.text("dots: each cycle's ratio; bar: the \(formatPercent(summary.confidence)) interval of the median ratio; "
+                 + "band: the margin (+-\(formatPercent(summary.margin)))", x: 16, y: 44, size: 11, fill: "#555")
+        var top = 64.0
+        for (panel, panelHeight) in zip(panels, panelHeights) {
+            let rows = panel.comparisons
+            let frame = ChartFrame(width: width, height: top + panelHeight, left: left, right: right, top: top + 40, bottom: 30)
+            let heading = "\(panel.workload.name): \(panel.figureName ?? "figure")"
+                + (panel.higherIsBetter ? ", higher is better" : ", lower is better")
+            svg.text(heading, x: 16, y: top + 22, size: 13, weight: "bold")
+            let band1 = frame.x(axis, log10(1 / (1 + summary.margin))), band2 = frame.x(axis, log10(1 + summary.margin))
+            svg.rect(band1, frame.plotTop - 6, band2 - band1, frame.plotBottom - frame.plotTop + 6, fill: "#e8eef7")
+            for tick in axis.ticks {
+                let px = frame.x(axis, tick.value)
+                svg.line(px, frame.plotTop - 6, px, frame.plotBottom, stroke: "#e4e4e4")
+                svg.text(tick.label, x: px, y: frame.plotBottom + 16, size: 11, anchor: "middle")
+            }
+            svg.line(frame.plotLeft, frame.plotBottom, frame.plotRight, frame.plotBottom, stroke: "#444")
+            let one = frame.x(axis, 0)
+            svg.line(one, frame.plotTop - 6, one, frame.plotBottom, stroke: "#333", dash: "4 3")
+            func x(_ ratio: Double) -> Double {
+                guard ratio > 0 else { return frame.plotLeft }
+                return frame.x(axis, min(max(log10(ratio), axis.min), axis.max))
+            }
+            for (i, c) in rows.enumerated() {
+                let cy = frame.plotTop + rowHeight * (Double(i) + 0.5)
+                let color = verdictColors[c.verdict]!
+                svg.text(c.label, x: left - 10, y: cy + 4, size: 12, anchor: "end")
+                for cycle in c.cycles {
+                    // A cycle known only on one side sits at its known end.
+                    let r = cycle.ratio.isExact ? cycle.ratio.lower : (cycle.ratio.upper.isFinite ? cycle.ratio.upper : cycle.ratio.lower)
+                    svg.circle(x(r), cy - 8, r: 2.5, fill: "#999999")
+                }
+                guard let m = c.interval else {
+                    svg.text("no cycle", x: frame.plotLeft + 4, y: cy + 4, size: 11, fill: "#888")
+                    continue
+                }
+                let x1 = x(m.lower), x2 = x(m.upper)
+                svg.line(x1, cy, x2, cy, stroke: color, width: 2.5)
+                if m.lower > 0 && m.lower.isFinite { svg.line(x1, cy - 5, x1, cy + 5, stroke: color, width: 2) }
+                if m.upper.isFinite { svg.line(x2, cy - 5, x2, cy + 5, stroke: color, width: 2) }
+                svg.circle(x(m.median), cy, r: 5, fill: color)
+                let label = TerminalReport.formatEstimate(m, formatRatio) + "x  " + c.verdictText
+                svg.text(label, x: frame.plotRight + 12, y: cy + 4, size: 11, fill: color)
+            }
+            top += panelHeight
+        }
+        return svg.document(title: title)
+    }
+
+    /// A log10 axis of ratios from `lo` to `hi` with ticks at round ratios (0.5x, 1x, 2x,
+    /// ...), finer ones when the range is narrow.
+    static func ratioAxis(from lo: Double, to hi: Double) -> Axis {
+        let lo = log10(lo) - 0.02, hi = log10(hi) + 0.02
+        let mantissaSets: [[Double]] = [[1], [1, 2, 5], [1, 1.5, 2, 3, 5, 7], [1, 1.1, 1.2, 1.3, 1.5, 1.7, 2, 2.5, 3, 4, 5, 6, 7, 8, 9]]
+        var ticks: [(Double, String)] = []
+        for mantissas in mantissaSets {
+            ticks = []
+            for power in Int(floor(lo))...Int(ceil(hi)) {
+                for m in mantissas {
+                    let ratio = m * pow(10, Double(power))
+                    let v = log10(ratio)
+                    if v >= lo, v <= hi { ticks.append((v, formatTickRatio(ratio))) }
+                }
+            }
+            if ticks.count >= 4 { break }
+        }
+        if ticks.count < 2 { ticks = [(lo, formatTickRatio(pow(10, lo))), (hi, formatTickRatio(pow(10, hi)))] }
+        return Axis(min: lo, max: hi, ticks: ticks, title: "ratio")
+    }
+
+    /// "0.5x", "1x", "1.1x", "20x".
+    static func formatTickRatio(_ r: Double) -> String {
+        var s = String(format: r < 0.1 ? "%.3f" : "%.2f", r)
+        while s.contains("."), s.hasSuffix("0") { s.removeLast() }
+        if s.hasSuffix(".") { s.removeLast() }
+        return s + "x"
+    }
+}

@@ -39,6 +39,7 @@ public enum ReportFiles {
 
         var svgs: [(String, String)] = []
         if let svg = Plots.medians(summary) { svgs.append(("medians", svg)) }
+        if let svg = Plots.comparisons(summary) { svgs.append(("comparisons", svg)) }
         for w in experiment.settings.workloads {
             let slug = fileSlug(w.name)
             if let svg = Plots.latencyDistribution(summary, workload: w.name) { svgs.append(("latency-\(slug)", svg)) }

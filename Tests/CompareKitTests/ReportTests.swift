@@ -135,7 +135,7 @@ struct ReportTests {
         let plots = [
             Plots.latencyDistribution(summary, workload: "hackbench"), Plots.latencyTail(summary, workload: "hackbench"),
             Plots.inFlight(experiment, workload: "hackbench"), Plots.medians(summary),
-            Plots.decisionLatency(experiment, workload: "hackbench"),
+            Plots.decisionLatency(experiment, workload: "hackbench"), Plots.comparisons(summary),
         ]
         for svg in plots {
             let svg = try #require(svg)
@@ -160,6 +160,11 @@ struct ReportTests {
         #expect(!decisions.text.contains("eevdf") && !decisions.text.contains("bpf ("))
         #expect(decisions.elements.filter { $0 == "polyline" }.count == 2)
         #expect(Plots.decisionLatency(experiment, workload: "nope") == nil)
+        let comparisons = parseXML(plots[5]!)
+        #expect(comparisons.text.contains("user:bpfland / bpf") && comparisons.text.contains("0.808x  better"))
+        #expect(comparisons.text.contains("1x") && comparisons.text.contains("hackbench: time, lower is better"))
+        #expect(comparisons.elements.filter { $0 == "circle" }.count == 2 * 5 * (7 + 1), "a dot per cycle and one per estimate")
+        #expect(Plots.formatTickRatio(0.5) == "0.5x" && Plots.formatTickRatio(20) == "20x" && Plots.formatTickRatio(1.25) == "1.25x")
     }
 
     @Test("names with markup characters are escaped in SVG and HTML")
@@ -187,8 +192,8 @@ struct ReportTests {
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         let parsed = parseXML(html)
         #expect(parsed.error == nil, "\(parsed.error ?? "")")
-        // medians; per workload: latency distribution and tail, in flight, decisions.
-        #expect(parsed.elements.filter { $0 == "svg" }.count == 1 + 2 * 2 + 2 * 2)
+        // comparisons, medians; per workload: latency distribution and tail, in flight, decisions.
+        #expect(parsed.elements.filter { $0 == "svg" }.count == 2 + 2 * 2 + 2 * 2)
         #expect(parsed.elements.contains("style"))
         for external in ["<script", "<link", "src=", "@import", "url("] { #expect(!html.contains(external)) }
         // The only URLs are the SVG namespace and the relative links to the raw data.
@@ -215,7 +220,7 @@ struct ReportTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let written = try ReportFiles.write(experiment, to: dir, converter: nil)
         let names = Set(written.files.map(\.lastPathComponent))
-        #expect(names == ["experiment.json", "rounds.csv", "comparisons.csv", "summary.txt", "report.html", "medians.svg",
+        #expect(names == ["experiment.json", "rounds.csv", "comparisons.csv", "summary.txt", "report.html", "medians.svg", "comparisons.svg",
                           "latency-hackbench.svg", "latency-tail-hackbench.svg", "in-flight-hackbench.svg",
                           "decisions-hackbench.svg", "latency-cyclictest.svg", "latency-tail-cyclictest.svg",
                           "in-flight-cyclictest.svg", "decisions-cyclictest.svg"])
@@ -236,7 +241,7 @@ struct ReportTests {
             let withPNG = try ReportFiles.write(experiment, to: dir, converter: converter)
             #expect(withPNG.pngNote == nil, "\(withPNG.pngNote ?? "")")
             let pngs = withPNG.files.filter { $0.pathExtension == "png" }
-            #expect(pngs.count == 9)
+            #expect(pngs.count == 10)
             for png in pngs {
                 let magic = try Data(contentsOf: png).prefix(4)
                 #expect(magic == Data([0x89, 0x50, 0x4E, 0x47]))
