@@ -78,7 +78,7 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "cmd workload: a higher figure is better (default: lower is better).")
     var workloadHigherIsBetter = false
 
-    @Option(help: "Directory for the results: experiment.json, rounds.csv, summary.txt, SVG/PNG plots, report.html.")
+    @Option(help: "Directory for the results: experiment.json, rounds.csv, comparisons.csv, summary.txt, SVG/PNG plots, report.html.")
     var out: String = "results"
 
     @OptionGroup(title: "Comparisons")
