@@ -44,10 +44,12 @@ public enum HTMLReport {
             h.append("<h3>\(escapeMarkup(TerminalReport.workloadHeading(w)))</h3>")
             h.append(table(header: TerminalReport.figureHeader(summary), rows: w.rows.map(TerminalReport.figureCells),
                            numeric: [1, 2, 3]))
-            if !w.comparisons.isEmpty {
+            for metric in w.comparedMetrics {
+                let group = w.comparisons.filter { $0.metric == metric }
+                if metric != w.figureName { h.append("<p>\(escapeMarkup(metric)):</p>") }
                 h.append(table(header: TerminalReport.comparisonHeader(summary),
-                               rows: w.comparisons.map(TerminalReport.comparisonCells), numeric: [1, 2, 3, 4, 5],
-                               rowClasses: w.comparisons.map { "verdict-\($0.verdict.rawValue)" }))
+                               rows: group.map(TerminalReport.comparisonCells), numeric: [1, 2, 3, 4, 5],
+                               rowClasses: group.map { "verdict-\($0.verdict.rawValue)" }))
             }
         }
         h.append("<p class=\"method\">\(escapeMarkup(summary.methodNote))</p>")

@@ -28,8 +28,16 @@ public struct Summary: Sendable {
         public let higherIsBetter: Bool
         /// In the settings' arm order.
         public let rows: [Row]
-        /// The paired comparisons of the figure, in `ComparisonRule.pairs` order.
+        /// The paired comparisons of the figure (and of any other per-round number), in
+        /// `ComparisonRule.pairs` order for each.
         public let comparisons: [PairedComparison]
+
+        /// The numbers compared, in order of first appearance: the figure's name first.
+        public var comparedMetrics: [String] {
+            var seen: [String] = []
+            for c in comparisons where !seen.contains(c.metric) { seen.append(c.metric) }
+            return seen
+        }
     }
 
     public let settings: ExperimentSettings

@@ -55,9 +55,11 @@ public enum TerminalReport {
             out.append(workloadHeading(w))
             out.append(renderTextTable(header: figureHeader(summary), rows: w.rows.map(figureCells),
                                        rightAligned: [1, 2, 3], indent: "  "))
-            if !w.comparisons.isEmpty {
+            for metric in w.comparedMetrics {
                 out.append("")
-                out.append(renderTextTable(header: comparisonHeader(summary), rows: w.comparisons.map(comparisonCells),
+                if metric != w.figureName { out.append("  \(metric):") }
+                out.append(renderTextTable(header: comparisonHeader(summary),
+                                           rows: w.comparisons.filter { $0.metric == metric }.map(comparisonCells),
                                            rightAligned: [1, 2, 3, 4, 5], indent: "  "))
             }
         }

@@ -67,6 +67,53 @@ struct ReportTests {
         #expect(eevdf.counterMedians.isEmpty)
     }
 
+    @Test("any per-round number compares like the figure: the counters as an example")
+    func otherMetric() throws {
+        let experiment = try sampleExperiment()
+        let records = experiment.countedRecords.filter { $0.workload == "hackbench" }
+        let pairs = ComparisonRule.pairs(arms: experiment.settings.arms, baseline: Arm(.bpf))
+        let comparisons = Summary.compare(
+            pairs, records: records, workload: "hackbench", metric: "nr_direct_dispatches", higherIsBetter: true,
+            confidence: 0.95, margin: 0.05) { $0.counters["nr_direct_dispatches"].map { .exact(Double($0)) } }
+        // eevdf has no such counter: its comparison uses no cycle; the user arms tie with bpf.
+        #expect(comparisons.map(\.label) == ["eevdf / bpf", "user:bpfland / bpf", "user:bpfland:8 / bpf"])
+        #expect(comparisons[0].cycles.isEmpty && comparisons[0].leftOutRounds.count == 7)
+        #expect(comparisons[1].tiedCycles == 7 && comparisons[1].verdict == .same)
+    }
+
+    @Test("censored and failed rounds in the tables: counted, marked, and left out of their cycle only")
+    func censoredAndFailed() throws {
+        var experiment = try sampleExperiment()
+        let user = try Arm(parsing: "user:bpfland")
+        for i in experiment.records.indices where !experiment.records[i].isWarmup && experiment.records[i].workload == "cyclictest" {
+            let r = experiment.records[i]
+            if r.arm == user, r.round == 2 || r.round == 5 {
+                experiment.records[i].figure = Figure(name: "p99 latency", value: 400, unit: "us", higherIsBetter: false, bound: .atLeast)
+            }
+            if r.arm == Arm(.bpf), r.round == 3 {
+                experiment.records[i].figure = nil
+                experiment.records[i].failure = "cyclictest printed nothing"
+            }
+        }
+        let summary = Summary(experiment)
+        let cyclictest = summary.workloads[1]
+        #expect(cyclictest.rows[2].censoredRounds == 2 && cyclictest.rows[1].failedRounds == 1)
+        let text = TerminalReport.render(summary, histograms: false)
+        let lines = text.split(separator: "\n").map(String.init)
+        let userRow = try #require(lines.first { $0.hasPrefix("  user:bpfland ") && $0.contains("beyond range") })
+        #expect(userRow.contains("7 (2 beyond range)") && userRow.contains(", inf]"))
+        let userVsEEVDF = try #require(cyclictest.comparisons.first { $0.arm == user && $0.reference == .eevdf })
+        #expect(userVsEEVDF.cycles.count == 7 && userVsEEVDF.worseCycles == 7 && userVsEEVDF.interval?.upper == .infinity)
+        #expect(userVsEEVDF.verdict == .worse)
+        // bpf's failed round 3 removes cycle 3 from bpf's comparisons only.
+        let userVsBPF = try #require(cyclictest.comparisons.first { $0.arm == user && $0.reference == Arm(.bpf) })
+        #expect(userVsBPF.leftOutRounds == [3] && userVsBPF.cycles.count == 6)
+        let batch8 = try Arm(parsing: "user:bpfland:8")
+        #expect(cyclictest.comparisons.first { $0.arm == batch8 && $0.reference == .eevdf }?.leftOutRounds == [])
+        let row = try #require(lines.first { $0.hasPrefix("  user:bpfland / bpf ") && $0.contains("left out") })
+        #expect(row.contains("6 (1 left out)") && row.contains("0:6") && row.contains("inf]"))
+    }
+
     @Test("failed rounds are counted, not averaged in as 0")
     func failures() throws {
         var experiment = try sampleExperiment()
