@@ -95,7 +95,7 @@ struct CompareCommand: ParsableCommand {
 
     func validate() throws {
         _ = try comparison.baselineArm(among: arms())
-        _ = try specs(cpus: 2)
+        try comparison.checkComparable(arms: arms(), workloads: specs(cpus: 2).map(\.name))
         if rounds < 1 || rounds > 100 { throw ValidationError("--rounds must be from 1 to 100") }
         if warmup < 0 || warmup > 10 { throw ValidationError("--warmup must be from 0 to 10") }
         if seconds < 1 || seconds > 3600 { throw ValidationError("--seconds must be from 1 to 3600") }

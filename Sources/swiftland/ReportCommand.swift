@@ -28,6 +28,20 @@ struct ComparisonOptions: ParsableArguments {
         if let checkAgainst { _ = try Self.load(checkAgainst, option: "--check-against") }
     }
 
+    /// Refuses, before an experiment runs, a `--check-against` experiment that shares no
+    /// workload or fewer than two arms with it: none of their comparisons could match.
+    func checkComparable(arms: [Arm], workloads: [String]) throws {
+        guard let checkAgainst else { return }
+        let previous = try Self.load(checkAgainst, option: "--check-against").settings
+        let sharedArms = arms.filter(previous.arms.contains)
+        let sharedWorkloads = workloads.filter { name in previous.workloads.contains { $0.name == name } }
+        guard sharedArms.count >= 2, !sharedWorkloads.isEmpty else {
+            throw ValidationError("--check-against \(checkAgainst): not comparable: it ran "
+                + "\(previous.arms.map(\.description).joined(separator: ",")) on \(previous.workloads.map(\.name).joined(separator: ",")), "
+                + "this run \(arms.map(\.description).joined(separator: ",")) on \(workloads.joined(separator: ","))")
+        }
+    }
+
     /// The chosen baseline, checked against the arms that run.
     func baselineArm(among arms: [Arm]) throws -> Arm? {
         guard let baseline else { return nil }

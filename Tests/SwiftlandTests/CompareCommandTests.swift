@@ -84,6 +84,19 @@ struct CompareCommandTests {
                 #expect(ReportCommand.message(for: error).contains(message), "\(ReportCommand.message(for: error))")
             }
         }
+        // compare refuses, before it runs anything, an earlier experiment with nothing in common.
+        for (arguments, message) in [
+            (["--modes", "eevdf,user:fifo", "--check-against", a.path], "not comparable: it ran eevdf,bpf on hackbench"),
+            (["--workloads", "stress", "--check-against", a.path], "this run eevdf,bpf,user:bpfland:1,user:bpfland:8 on stress"),
+        ] {
+            do {
+                _ = try CompareCommand.parse(arguments)
+                Issue.record("compare \(arguments) was accepted")
+            } catch {
+                #expect(CompareCommand.message(for: error).contains(message), "\(CompareCommand.message(for: error))")
+            }
+        }
+        #expect(throws: Never.self) { try CompareCommand.parse(["--modes", "eevdf,bpf,user:fifo", "--check-against", a.path]) }
         try Data("{\"formatVersion\": 9}".utf8).write(to: root.appendingPathComponent("experiment.json"))
         #expect(throws: (any Error).self) { try ReportCommand.parse([root.path]) }
     }
