@@ -242,14 +242,4 @@ public enum ComparisonRule {
     public static func baseline(arms: [Arm], chosen: Arm?) -> Arm? {
         chosen ?? arms.first(where: { $0.kind == .eevdf }) ?? arms.first
     }
-
-    /// Says why a comparison is in the report, for the table: "against the baseline",
-    /// "user space against BPF, same policy".
-    public static func reason(arm: Arm, reference: Arm, baseline: Arm?) -> String {
-        if reference == baseline { return "against the baseline" }
-        if arm.placement == .user, reference.placement == .bpf {
-            return arm.policy == reference.policy ? "the trip through user space, same policy" : "user space against BPF"
-        }
-        return ""
-    }
 }

@@ -187,7 +187,5 @@ struct ComparisonTests {
         #expect(ComparisonRule.pairs(arms: noBPF, baseline: .eevdf).count == 1)
         #expect(ComparisonRule.baseline(arms: noBPF, chosen: nil) == .eevdf)
         #expect(ComparisonRule.baseline(arms: [Arm(.bpf), try Arm(parsing: "user:fifo")], chosen: nil) == Arm(.bpf))
-        #expect(ComparisonRule.reason(arm: arms[2], reference: arms[1], baseline: .eevdf) == "the trip through user space, same policy")
-        #expect(ComparisonRule.reason(arm: arms[4], reference: arms[1], baseline: .eevdf) == "user space against BPF")
     }
 }
