@@ -65,7 +65,7 @@ let package = Package(
             name: "SwiftlandTests",
             dependencies: [
                 "BPFLoader", "VMRunner", "swiftland", "SwiftlandABI", "Embedded", "RingBridge", "TestObjects",
-                "CLibbpf", "CBPFShim", "ScxStats", .product(name: "Logging", package: "swift-log"),
+                "CLibbpf", "CBPFShim", "ScxStats", "CompareKit", .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"]),
     ],

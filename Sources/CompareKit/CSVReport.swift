@@ -13,7 +13,7 @@ public enum CSVReport {
     ]
 
     public static let fixedColumns = [
-        "round", "warmup", "arm", "workload", "figure", "value", "unit", "higher_is_better", "failure",
+        "round", "warmup", "arm", "workload", "figure", "value", "bound", "unit", "higher_is_better", "failure",
         "rqlat_samples", "rqlat_p50_us", "rqlat_p90_us", "rqlat_p99_us", "rqlat_max_us",
     ]
 
@@ -35,7 +35,8 @@ public enum CSVReport {
             }
             var cells = [
                 String(r.round), r.isWarmup ? "1" : "0", r.arm.description, r.workload,
-                r.figure?.name ?? "", r.figure.map { numberCell($0.value) } ?? "", r.figure?.unit ?? "",
+                r.figure?.name ?? "", r.figure.map { numberCell($0.value) } ?? "", r.figure?.bound?.rawValue ?? "",
+                r.figure?.unit ?? "",
                 r.figure.map { $0.higherIsBetter ? "1" : "0" } ?? "", r.failure ?? "",
                 h.map { String($0.total) } ?? "", edge(0.5), edge(0.9), edge(0.99),
                 h?.largestUs.map { formatNumber($0.value) } ?? "",
@@ -46,9 +47,32 @@ public enum CSVReport {
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 
-    /// Full precision, so the CSV loses nothing the JSON has.
+    public static let comparisonColumns = [
+        "workload", "figure", "arm", "reference", "higher_is_better", "cycles_used", "cycles_left_out", "better_cycles",
+        "worse_cycles", "tied_cycles", "unknown_cycles", "ratio", "ratio_bound", "ci_lower", "ci_upper", "coverage",
+        "sign_test_p", "margin", "verdict", "within_margin",
+    ]
+
+    /// One row per paired comparison, with its verdict and the cycles it used.
+    public static func comparisons(_ summary: Summary) -> String {
+        var lines = [comparisonColumns.map(field).joined(separator: ",")]
+        for c in summary.comparisons {
+            let m = c.interval
+            func number(_ x: Double?) -> String { x.map(numberCell) ?? "" }
+            let counts: [Int] = [c.cycles.count, c.leftOutRounds.count, c.betterCycles, c.worseCycles, c.tiedCycles, c.unknownCycles]
+            var cells: [String] = [c.workload, c.metric, c.arm.description, c.reference.description, c.higherIsBetter ? "1" : "0"]
+            cells += counts.map { String($0) }
+            cells += [number(m?.median), m?.medianBound?.rawValue ?? "", number(m?.lower), number(m?.upper), number(m?.coverage)]
+            cells += [numberCell(c.signTestPValue), numberCell(c.margin), c.verdict.rawValue, c.withinMargin ? "1" : "0"]
+            lines.append(cells.map(field).joined(separator: ","))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    /// Full precision, so the CSV loses nothing the JSON has; infinity as "inf".
     static func numberCell(_ x: Double) -> String {
-        x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x)
+        if x.isInfinite { return x > 0 ? "inf" : "-inf" }
+        return x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x)
     }
 
     /// Quoted when it holds a comma, a quote or a line break; quotes doubled.

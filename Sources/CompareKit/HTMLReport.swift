@@ -42,10 +42,18 @@ public enum HTMLReport {
         h.append("<section id=\"results\">\n<h2>Results</h2>")
         for w in summary.workloads {
             h.append("<h3>\(escapeMarkup(TerminalReport.workloadHeading(w)))</h3>")
-            h.append(table(header: TerminalReport.figureHeader(summary),
-                           rows: w.rows.map { TerminalReport.figureCells($0, w, summary) }, numeric: [1, 2, 3, 4, 5]))
+            h.append(table(header: TerminalReport.figureHeader(summary), rows: w.rows.map(TerminalReport.figureCells),
+                           numeric: [1, 2, 3]))
+            for metric in w.comparedMetrics {
+                let group = w.comparisons.filter { $0.metric == metric }
+                if metric != w.figureName { h.append("<p>\(escapeMarkup(metric)):</p>") }
+                h.append(table(header: TerminalReport.comparisonHeader(summary),
+                               rows: group.map(TerminalReport.comparisonCells), numeric: [1, 2, 3, 4, 5],
+                               rowClasses: group.map { "verdict-\($0.verdict.rawValue)" }))
+            }
         }
         h.append("<p class=\"method\">\(escapeMarkup(summary.methodNote))</p>")
+        if let svg = Plots.comparisons(summary) { h.append(figure(svg)) }
         if let svg = Plots.medians(summary) { h.append(figure(svg)) }
         h.append("</section>")
 
@@ -110,19 +118,20 @@ public enum HTMLReport {
         }
         h.append("</section>")
         h.append("<footer>Raw data: <a href=\"\(ReportFiles.jsonName)\">\(ReportFiles.jsonName)</a> (everything), "
-            + "<a href=\"\(ReportFiles.csvName)\">\(ReportFiles.csvName)</a> (one row per round).</footer>")
+            + "<a href=\"\(ReportFiles.csvName)\">\(ReportFiles.csvName)</a> (one row per round), "
+            + "<a href=\"\(ReportFiles.comparisonsName)\">\(ReportFiles.comparisonsName)</a> (one row per comparison).</footer>")
         h.append("</body>\n</html>\n")
         return h.joined(separator: "\n")
     }
 
-    static func table(header: [String], rows: [[String]], numeric: Set<Int>) -> String {
+    static func table(header: [String], rows: [[String]], numeric: Set<Int>, rowClasses: [String]? = nil) -> String {
         var t = "<table>\n<thead><tr>"
         for (i, cell) in header.enumerated() {
             t += "<th\(numeric.contains(i) ? " class=\"num\"" : "")>\(escapeMarkup(cell))</th>"
         }
         t += "</tr></thead>\n<tbody>\n"
-        for row in rows {
-            t += "<tr>"
+        for (r, row) in rows.enumerated() {
+            t += rowClasses.map { "<tr class=\"\($0[r])\">" } ?? "<tr>"
             for (i, cell) in row.enumerated() {
                 t += "<td\(numeric.contains(i) ? " class=\"num\"" : "")>\(escapeMarkup(cell))</td>"
             }
@@ -157,6 +166,11 @@ public enum HTMLReport {
         figure { margin: 1em 0; overflow-x: auto; } figure svg { max-width: 100%; height: auto; }
         p.method { font-size: .9em; color: #444; }
         p.warning { color: #a00; }
+        /* The verdicts' colors, as in the comparisons picture (Plots.verdictColors). */
+        tr.verdict-better td:last-child { color: #1b7837; font-weight: bold; }
+        tr.verdict-worse td:last-child { color: #b2182b; font-weight: bold; }
+        tr.verdict-same td:last-child { color: #2166ac; }
+        tr.verdict-undecided td:last-child { color: #777; }
         p.placeholder { color: #777; font-style: italic; border-left: 3px solid #ccc; padding-left: .8em; }
         footer { margin-top: 3em; font-size: .85em; color: #666; }
 

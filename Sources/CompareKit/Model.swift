@@ -5,8 +5,12 @@ import Foundation
 /// The whole model is Codable so that one JSON file holds everything a report is made
 /// from; a report can be rebuilt from that file alone.
 public struct Experiment: Codable, Sendable, Equatable {
-    /// Raised when the JSON layout changes incompatibly, so an old file is not misread.
-    public static let currentFormatVersion = 1
+    /// Raised when the JSON layout changes incompatibly, so a file is not misread by a
+    /// swiftland that does not know its layout. Format 2 adds censored figures
+    /// (`Figure.bound`), the main baseline, the margin and the comparisons; format 1 files
+    /// read as format 2 without them.
+    public static let currentFormatVersion = 2
+    static let readableFormatVersions = 1...2
 
     public var formatVersion: Int
     public var settings: ExperimentSettings
@@ -15,6 +19,9 @@ public struct Experiment: Codable, Sendable, Equatable {
     /// The "what this shows and what it does not" paragraph, written by the person who ran
     /// the experiment. Nil until then; the report shows a placeholder.
     public var notes: String?
+    /// The paired comparisons as the report showed them, written with the file for people
+    /// and scripts that read it; swiftland itself recomputes them from `records`.
+    public var comparisons: [PairedComparison]?
 
     public init(settings: ExperimentSettings, records: [RoundRecord] = [], notes: String? = nil) {
         formatVersion = Self.currentFormatVersion
@@ -30,11 +37,13 @@ public struct Experiment: Codable, Sendable, Equatable {
     /// The rounds statistics are computed from: warm-up rounds excluded.
     public var countedRecords: [RoundRecord] { records.filter { !$0.isWarmup } }
 
-    /// Pretty-printed, keys sorted (stable diffs), ISO 8601 dates.
+    /// Pretty-printed, keys sorted (stable diffs), ISO 8601 dates; an unbounded interval's
+    /// end as the string "inf" or "-inf".
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try encoder.encode(self)
     }
 
@@ -42,12 +51,15 @@ public struct Experiment: Codable, Sendable, Equatable {
     public static func decode(json data: Data) throws -> Experiment {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        let experiment = try decoder.decode(Experiment.self, from: data)
-        guard experiment.formatVersion == currentFormatVersion else {
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        var experiment = try decoder.decode(Experiment.self, from: data)
+        guard readableFormatVersions.contains(experiment.formatVersion) else {
             throw DecodingError.dataCorrupted(.init(
                 codingPath: [], debugDescription:
-                    "experiment format \(experiment.formatVersion); this swiftland reads format \(currentFormatVersion)"))
+                    "experiment format \(experiment.formatVersion); this swiftland reads formats "
+                    + "\(readableFormatVersions.lowerBound) to \(readableFormatVersions.upperBound)"))
         }
+        experiment.formatVersion = currentFormatVersion
         return experiment
     }
 }
@@ -55,7 +67,7 @@ public struct Experiment: Codable, Sendable, Equatable {
 /// What the experiment ran and where: printed at the top of every report, because a
 /// number without its machine and settings cannot be interpreted.
 public struct ExperimentSettings: Codable, Sendable, Equatable {
-    /// In the order given; the baseline (eevdf) is compared against when present.
+    /// In the order given.
     public var arms: [Arm]
     public var workloads: [WorkloadSpec]
     /// Counted rounds per arm and workload (warm-up rounds not included).
@@ -68,10 +80,17 @@ public struct ExperimentSettings: Codable, Sendable, Equatable {
     public var kernel: String
     /// The `swiftland compare ...` command line, so the run can be repeated.
     public var commandLine: String?
+    /// The arm every other arm is compared against (`--baseline`); nil: the default of
+    /// `ComparisonRule.baseline` (eevdf when it ran).
+    public var baseline: Arm?
+    /// The equivalence margin in percent (`--margin`); nil: `defaultMarginPercent`.
+    public var marginPercent: Double?
+
+    public static let defaultMarginPercent = 5.0
 
     public init(
         arms: [Arm], workloads: [WorkloadSpec], rounds: Int, warmupRounds: Int = 1, date: Date,
-        machine: String, kernel: String, commandLine: String? = nil
+        machine: String, kernel: String, commandLine: String? = nil, baseline: Arm? = nil, marginPercent: Double? = nil
     ) {
         self.arms = arms
         self.workloads = workloads
@@ -81,7 +100,15 @@ public struct ExperimentSettings: Codable, Sendable, Equatable {
         self.machine = machine
         self.kernel = kernel
         self.commandLine = commandLine
+        self.baseline = baseline
+        self.marginPercent = marginPercent
     }
+
+    /// The main baseline: `baseline`, else eevdf when it ran, else the first arm.
+    public var mainBaseline: Arm? { ComparisonRule.baseline(arms: arms, chosen: baseline) }
+
+    /// The equivalence margin as a fraction, e.g. 0.05.
+    public var margin: Double { (marginPercent ?? Self.defaultMarginPercent) / 100 }
 }
 
 /// One arm of the experiment, as `--modes` spells it: `eevdf` (no sched_ext scheduler),
@@ -91,7 +118,7 @@ public struct ExperimentSettings: Codable, Sendable, Equatable {
 /// nor the loader); the command validates them. Encoded as its spelling, so the JSON reads like the command line.
 public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
     public enum Kind: Hashable, Sendable {
-        /// The kernel's own scheduler: the baseline every ratio is taken against.
+        /// The kernel's own scheduler: the default baseline.
         case eevdf
         case bpf
         /// `batch` nil: the scheduler's default batch size; `wakeup` nil: its default
@@ -141,7 +168,36 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         }
     }
 
-    public var isBaseline: Bool { kind == .eevdf }
+    /// Where an arm's scheduling decisions are made.
+    public enum Placement: Sendable, Equatable {
+        /// The kernel's built-in scheduler, no sched_ext.
+        case kernel
+        /// A sched_ext scheduler whose policy runs wholly in BPF.
+        case bpf
+        /// A sched_ext scheduler whose policy runs in a user-space process, tasks
+        /// travelling to it and back over rings.
+        case user
+    }
+
+    /// Decides which comparisons the report shows (`ComparisonRule`).
+    public var placement: Placement {
+        switch kind {
+        case .eevdf: .kernel
+        case .bpf: .bpf
+        case .user: .user
+        }
+    }
+
+    /// The rules that order tasks: "eevdf"; "bpfland" for bpf mode, which runs scx_bpfland's
+    /// rules; user mode's policy. Equal policies at different placements isolate the
+    /// placement's cost.
+    public var policy: String {
+        switch kind {
+        case .eevdf: "eevdf"
+        case .bpf: "bpfland"
+        case .user(let policy, _, _): policy
+        }
+    }
 
     /// User-mode arms are the ones with an in-flight depth to plot.
     public var isUserMode: Bool {
@@ -182,14 +238,27 @@ public struct Figure: Codable, Sendable, Equatable {
     public var value: Double
     /// E.g. "s", "us", "bogo ops/s".
     public var unit: String
-    /// Decides what "better" means in the ratio against EEVDF.
+    /// Decides what "better" means in a comparison.
     public var higherIsBetter: Bool
+    /// Nil for a measured value; `.atLeast` when the true figure lay beyond the top of the
+    /// instrument's range and `value` is that range's end (censored, not failed).
+    public var bound: Bound?
 
-    public init(name: String, value: Double, unit: String, higherIsBetter: Bool) {
+    public init(name: String, value: Double, unit: String, higherIsBetter: Bool, bound: Bound? = nil) {
         self.name = name
         self.value = value
         self.unit = unit
         self.higherIsBetter = higherIsBetter
+        self.bound = bound
+    }
+
+    /// The figure as the statistics take it: exact, or known on one side.
+    public var measured: Measured {
+        switch bound {
+        case nil: .exact(value)
+        case .atLeast: Measured(lower: value, upper: .infinity)
+        case .atMost: Measured(lower: 0, upper: value)  // figures are not negative
+        }
     }
 }
 

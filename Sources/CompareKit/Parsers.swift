@@ -174,7 +174,18 @@ public struct CyclictestOutput: Sendable, Equatable {
             return ParsedOutput(figure: Figure(name: "avg latency", value: avgUs, unit: "us", higherIsBetter: false),
                                 details: details)
         case .p99Us:
-            guard let p99 = try percentileUs(0.99) else {
+            let p99: Double?
+            do {
+                p99 = try percentileUs(0.99)
+            } catch .beyondHistogram(_, let limitUs, _, _) {
+                // Censored, not failed: the p99 is known to be at least the histogram's end,
+                // which still orders it against any round whose p99 lay inside.
+                return ParsedOutput(
+                    figure: Figure(name: "p99 latency", value: Double(limitUs), unit: "us", higherIsBetter: false,
+                                   bound: .atLeast),
+                    details: details)
+            }
+            guard let p99 else {
                 throw .missing(tool: "cyclictest", what: "latency histogram (run it with -h N for a p99 figure)", tail: "")
             }
             details["p99_us"] = p99

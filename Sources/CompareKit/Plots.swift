@@ -65,12 +65,12 @@ struct ChartFrame {
 
 /// Styles by arm: the baseline dark grey and dashed, the others from a palette that stays
 /// distinguishable in print and for the common color-vision deficiencies (Okabe-Ito).
-func armStyles(_ arms: [Arm]) -> [Arm: ArmStyle] {
+func armStyles(_ arms: [Arm], baseline: Arm?) -> [Arm: ArmStyle] {
     let palette = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#8c564b", "#bcbd22", "#7f7f7f"]
     var styles: [Arm: ArmStyle] = [:]
     var next = 0
     for arm in arms {
-        if arm.isBaseline {
+        if arm == baseline {
             styles[arm] = ArmStyle(color: "#333333", dash: "7 4")
         } else {
             styles[arm] = ArmStyle(color: palette[next % palette.count])
@@ -144,7 +144,7 @@ public enum Plots {
         guard let w = summary.workloads.first(where: { $0.workload.name == workload }) else { return nil }
         let rows = w.rows.filter { !($0.runQueueLatency?.isEmpty ?? true) }
         guard let range = bucketRange(rows) else { return nil }
-        let styles = armStyles(summary.settings.arms)
+        let styles = armStyles(summary.settings.arms, baseline: summary.baseline)
         var series: [Series] = []
         var top = 0.0
         for row in rows {
@@ -167,7 +167,7 @@ public enum Plots {
         guard let w = summary.workloads.first(where: { $0.workload.name == workload }) else { return nil }
         let rows = w.rows.filter { !($0.runQueueLatency?.isEmpty ?? true) }
         guard let range = bucketRange(rows) else { return nil }
-        let styles = armStyles(summary.settings.arms)
+        let styles = armStyles(summary.settings.arms, baseline: summary.baseline)
         var series: [Series] = []
         var smallest = 1.0
         for row in rows {
@@ -201,7 +201,7 @@ public enum Plots {
     /// shared axes so the panels compare at a glance, each counted round one line. The
     /// bufferbloat as it happened.
     public static func inFlight(_ experiment: Experiment, workload: String) -> String? {
-        let styles = armStyles(experiment.settings.arms)
+        let styles = armStyles(experiment.settings.arms, baseline: experiment.settings.mainBaseline)
         let records = experiment.countedRecords.filter {
             $0.workload == workload && $0.arm.isUserMode && ($0.timeSeries[TimeSeriesName.inFlight]?.count ?? 0) > 0
         }
@@ -234,7 +234,7 @@ public enum Plots {
     /// policy's decision about it (`decision_hist`), share per log2 bucket, one line per
     /// user-mode arm, counted rounds pooled. bpf mode decides inside enqueue, so it has none.
     public static func decisionLatency(_ experiment: Experiment, workload: String) -> String? {
-        let styles = armStyles(experiment.settings.arms)
+        let styles = armStyles(experiment.settings.arms, baseline: experiment.settings.mainBaseline)
         var pooled: [(arm: Arm, histogram: Log2Histogram)] = []
         for arm in experiment.settings.arms where arm.isUserMode {
             let hs = experiment.countedRecords.filter { $0.arm == arm && $0.workload == workload }.compactMap(\.decisionLatency)
@@ -270,7 +270,7 @@ public enum Plots {
     public static func medians(_ summary: Summary) -> String? {
         let panels = summary.workloads.filter { $0.rows.contains { $0.median != nil } }
         guard !panels.isEmpty else { return nil }
-        let styles = armStyles(summary.settings.arms)
+        let styles = armStyles(summary.settings.arms, baseline: summary.baseline)
         let rowHeight = 26.0, left = 150.0, right = 250.0, width = 900.0
         let panelHeights = panels.map { 70 + Double($0.rows.count) * rowHeight + 30 }
         var svg = SVGWriter(width: width, height: 40 + panelHeights.reduce(0, +))
@@ -279,7 +279,7 @@ public enum Plots {
         var top = 40.0
         for (panel, panelHeight) in zip(panels, panelHeights) {
             let rows = panel.rows
-            let values = rows.compactMap(\.median).flatMap { [$0.lower, $0.upper] }
+            let values = rows.compactMap(\.median).flatMap { [$0.lower, $0.median, $0.upper] }.filter(\.isFinite)
             let axis = Axis.linear(from: min(0, values.min()!), to: values.max()!, title: panel.unit ?? "")
             let frame = ChartFrame(width: width, height: top + 70 + Double(rows.count) * rowHeight + 30,
                                    left: left, right: right, top: top + 48, bottom: 30)
@@ -304,14 +304,18 @@ public enum Plots {
                     svg.text("no figure", x: frame.plotLeft + 4, y: cy + 4, size: 11, fill: "#888")
                     continue
                 }
-                let x1 = frame.x(axis, m.lower), x2 = frame.x(axis, m.upper)
+                // An interval end beyond the instrument's range runs to the plot's edge, open.
+                let x1 = frame.x(axis, max(m.lower, axis.min)), x2 = frame.x(axis, min(m.upper, axis.max))
                 svg.line(x1, cy, x2, cy, stroke: color, width: 2)
-                svg.line(x1, cy - 6, x1, cy + 6, stroke: color, width: 2)
-                svg.line(x2, cy - 6, x2, cy + 6, stroke: color, width: 2)
+                if m.lower.isFinite { svg.line(x1, cy - 6, x1, cy + 6, stroke: color, width: 2) }
+                if m.upper.isFinite { svg.line(x2, cy - 6, x2, cy + 6, stroke: color, width: 2) }
                 svg.circle(frame.x(axis, m.median), cy, r: 5, fill: color)
-                var label = "\(formatNumber(m.median))  [\(formatNumber(m.lower)), \(formatNumber(m.upper))]"
+                var label = TerminalReport.formatEstimate(m, formatNumber) + "  " + TerminalReport.formatInterval(m, formatNumber)
                 if !m.reachesTarget { label += "*" }
-                if let r = row.ratio { label += "  \(formatRatio(r.ratio))x" }
+                if let c = panel.comparisons.first(where: { $0.arm == row.arm && $0.reference == summary.baseline }),
+                   let ratio = c.interval {
+                    label += "  " + TerminalReport.formatEstimate(ratio, formatRatio) + "x"
+                }
                 svg.text(label, x: frame.plotRight + 12, y: cy + 4, size: 11)
             }
             top += panelHeight
@@ -352,5 +356,110 @@ public enum Plots {
         if percent >= 1 { return "\(Int(percent.rounded()))%" }
         let decimals = Int(-floor(log10(percent)))
         return String(format: "%.\(decimals)f%%", percent)
+    }
+}
+
+extension Plots {
+    /// Colors of the verdicts, in the comparisons picture and the HTML tables.
+    static let verdictColors: [Verdict: String] = [
+        .better: "#1b7837", .worse: "#b2182b", .same: "#2166ac", .undecided: "#777777",
+    ]
+
+    /// Every paired comparison as a row on a log axis of the ratio: each cycle's ratio as a
+    /// small dot, the median ratio with its interval in the verdict's color, 1 as a line
+    /// and the equivalence margin as a band; one panel per workload.
+    public static func comparisons(_ summary: Summary) -> String? {
+        let panels = summary.workloads.filter { $0.comparisons.contains { $0.interval != nil } }
+        guard !panels.isEmpty else { return nil }
+        var ends = [1 / (1 + summary.margin), 1 + summary.margin]
+        for c in panels.flatMap(\.comparisons) {
+            ends += c.cycles.flatMap { [$0.ratio.lower, $0.ratio.upper] }
+            if let m = c.interval { ends += [m.lower, m.upper] }
+        }
+        let finite = ends.filter { $0.isFinite && $0 > 0 }
+        let axis = ratioAxis(from: finite.min()!, to: finite.max()!)
+        let rowHeight = 26.0, left = 190.0, right = 250.0, width = 900.0
+        let panelHeights = panels.map { 60 + Double($0.comparisons.count) * rowHeight + 30 }
+        var svg = SVGWriter(width: width, height: 64 + panelHeights.reduce(0, +))
+        svg.rect(0, 0, svg.width, svg.height, fill: "#ffffff")
+        let title = "Paired comparisons: arm / reference, cycle by cycle"
+        svg.text(title, x: 16, y: 24, size: 15, weight: "bold")
+        svg.text("dots: each cycle's ratio; bar: the \(formatPercent(summary.confidence)) interval of the median ratio; "
+                 + "band: the margin (+-\(formatPercent(summary.margin)))", x: 16, y: 44, size: 11, fill: "#555")
+        var top = 64.0
+        for (panel, panelHeight) in zip(panels, panelHeights) {
+            let rows = panel.comparisons
+            let frame = ChartFrame(width: width, height: top + panelHeight, left: left, right: right, top: top + 40, bottom: 30)
+            let heading = "\(panel.workload.name): \(panel.figureName ?? "figure")"
+                + (panel.higherIsBetter ? ", higher is better" : ", lower is better")
+            svg.text(heading, x: 16, y: top + 22, size: 13, weight: "bold")
+            let band1 = frame.x(axis, log10(1 / (1 + summary.margin))), band2 = frame.x(axis, log10(1 + summary.margin))
+            svg.rect(band1, frame.plotTop - 6, band2 - band1, frame.plotBottom - frame.plotTop + 6, fill: "#e8eef7")
+            for tick in axis.ticks {
+                let px = frame.x(axis, tick.value)
+                svg.line(px, frame.plotTop - 6, px, frame.plotBottom, stroke: "#e4e4e4")
+                svg.text(tick.label, x: px, y: frame.plotBottom + 16, size: 11, anchor: "middle")
+            }
+            svg.line(frame.plotLeft, frame.plotBottom, frame.plotRight, frame.plotBottom, stroke: "#444")
+            let one = frame.x(axis, 0)
+            svg.line(one, frame.plotTop - 6, one, frame.plotBottom, stroke: "#333", dash: "4 3")
+            func x(_ ratio: Double) -> Double {
+                guard ratio > 0 else { return frame.plotLeft }
+                return frame.x(axis, min(max(log10(ratio), axis.min), axis.max))
+            }
+            for (i, c) in rows.enumerated() {
+                let cy = frame.plotTop + rowHeight * (Double(i) + 0.5)
+                let color = verdictColors[c.verdict]!
+                let name = c.metric == panel.figureName ? c.label : "\(c.metric): \(c.label)"
+                svg.text(name, x: left - 10, y: cy + 4, size: 12, anchor: "end")
+                for cycle in c.cycles {
+                    // A cycle known only on one side sits at its known end.
+                    let r = cycle.ratio.isExact ? cycle.ratio.lower : (cycle.ratio.upper.isFinite ? cycle.ratio.upper : cycle.ratio.lower)
+                    svg.circle(x(r), cy - 8, r: 2.5, fill: "#999999")
+                }
+                guard let m = c.interval else {
+                    svg.text("no cycle", x: frame.plotLeft + 4, y: cy + 4, size: 11, fill: "#888")
+                    continue
+                }
+                let x1 = x(m.lower), x2 = x(m.upper)
+                svg.line(x1, cy, x2, cy, stroke: color, width: 2.5)
+                if m.lower > 0 && m.lower.isFinite { svg.line(x1, cy - 5, x1, cy + 5, stroke: color, width: 2) }
+                if m.upper.isFinite { svg.line(x2, cy - 5, x2, cy + 5, stroke: color, width: 2) }
+                svg.circle(x(m.median), cy, r: 5, fill: color)
+                let label = TerminalReport.formatEstimate(m, formatRatio) + "x  " + c.verdictText
+                svg.text(label, x: frame.plotRight + 12, y: cy + 4, size: 11, fill: color)
+            }
+            top += panelHeight
+        }
+        return svg.document(title: title)
+    }
+
+    /// A log10 axis of ratios from `lo` to `hi` with ticks at round ratios (0.5x, 1x, 2x,
+    /// ...), finer ones when the range is narrow.
+    static func ratioAxis(from lo: Double, to hi: Double) -> Axis {
+        let lo = log10(lo) - 0.02, hi = log10(hi) + 0.02
+        let mantissaSets: [[Double]] = [[1], [1, 2, 5], [1, 1.5, 2, 3, 5, 7], [1, 1.1, 1.2, 1.3, 1.5, 1.7, 2, 2.5, 3, 4, 5, 6, 7, 8, 9]]
+        var ticks: [(Double, String)] = []
+        for mantissas in mantissaSets {
+            ticks = []
+            for power in Int(floor(lo))...Int(ceil(hi)) {
+                for m in mantissas {
+                    let ratio = m * pow(10, Double(power))
+                    let v = log10(ratio)
+                    if v >= lo, v <= hi { ticks.append((v, formatTickRatio(ratio))) }
+                }
+            }
+            if ticks.count >= 4 { break }
+        }
+        if ticks.count < 2 { ticks = [(lo, formatTickRatio(pow(10, lo))), (hi, formatTickRatio(pow(10, hi)))] }
+        return Axis(min: lo, max: hi, ticks: ticks, title: "ratio")
+    }
+
+    /// "0.5x", "1x", "1.1x", "20x".
+    static func formatTickRatio(_ r: Double) -> String {
+        var s = String(format: r < 0.1 ? "%.3f" : "%.2f", r)
+        while s.contains("."), s.hasSuffix("0") { s.removeLast() }
+        if s.hasSuffix(".") { s.removeLast() }
+        return s + "x"
     }
 }

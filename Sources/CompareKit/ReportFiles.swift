@@ -1,11 +1,12 @@
 import Foundation
 
-/// Writes an experiment's files into one directory: the raw data (JSON, CSV), the terminal
-/// summary as text, the plots as SVG (and PNG where a converter is installed) and the HTML
+/// Writes an experiment's files into one directory: the raw data (JSON, CSV), the
+/// comparisons (CSV), the terminal summary as text, the plots as SVG (and PNG where a converter is installed) and the HTML
 /// page.
 public enum ReportFiles {
     public static let jsonName = "experiment.json"
     public static let csvName = "rounds.csv"
+    public static let comparisonsName = "comparisons.csv"
     public static let summaryName = "summary.txt"
     public static let htmlName = "report.html"
 
@@ -29,12 +30,16 @@ public enum ReportFiles {
             try data.write(to: url, options: .atomic)
             files.append(url)
         }
-        try put(jsonName, experiment.jsonData())
+        var withComparisons = experiment
+        withComparisons.comparisons = summary.comparisons
+        try put(jsonName, withComparisons.jsonData())
         try put(csvName, Data(CSVReport.render(experiment).utf8))
+        try put(comparisonsName, Data(CSVReport.comparisons(summary).utf8))
         try put(summaryName, Data(TerminalReport.render(summary).utf8))
 
         var svgs: [(String, String)] = []
         if let svg = Plots.medians(summary) { svgs.append(("medians", svg)) }
+        if let svg = Plots.comparisons(summary) { svgs.append(("comparisons", svg)) }
         for w in experiment.settings.workloads {
             let slug = fileSlug(w.name)
             if let svg = Plots.latencyDistribution(summary, workload: w.name) { svgs.append(("latency-\(slug)", svg)) }

@@ -1,14 +1,39 @@
 import Foundation
 
+/// A number known exactly, or only on one side: `lower <= true value <= upper`.
+///
+/// A figure beyond its instrument's range (cyclictest's p99 past its histogram) is known
+/// only to be at least the range's end: `Measured(lower: 100000, upper: .infinity)`. The
+/// statistics below work on these bounds, so such a figure still counts where its side is
+/// all that matters (its order among the others, its direction against a baseline inside
+/// the range) and widens a result where its size would matter.
+public struct Measured: Codable, Sendable, Equatable {
+    public var lower: Double
+    public var upper: Double
+
+    public init(lower: Double, upper: Double) {
+        self.lower = lower
+        self.upper = upper
+    }
+
+    public static func exact(_ value: Double) -> Measured { Measured(lower: value, upper: value) }
+
+    public var isExact: Bool { lower == upper }
+}
+
 /// The median of a few rounds, with a distribution-free confidence interval.
 ///
 /// Method: the order-statistic (binomial, "sign test") interval. Sort the n values
 /// x(1) <= ... <= x(n). Each value falls below the true median with probability 1/2, so
 /// the number below it is B ~ Binomial(n, 1/2), and [x(l), x(n+1-l)] covers the true median
-/// with probability 1 - 2 P(B <= l - 1), whatever the distribution (only independent
-/// rounds from one continuous distribution are assumed). We take the narrowest such
-/// interval whose coverage reaches the target. That is: for n = 7, [x(1), x(7)] (98.4%);
-/// n = 10, [x(2), x(9)] (97.9%); n = 20, [x(6), x(15)] (95.9%).
+/// with probability at least 1 - 2 P(B <= l - 1), whatever the distribution (only independent
+/// rounds are assumed; ties only raise the coverage of the closed interval). We take the
+/// narrowest such interval whose coverage reaches the target. That is: for n = 7,
+/// [x(1), x(7)] (98.4%); n = 10, [x(2), x(9)] (97.9%); n = 20, [x(6), x(15)] (95.9%).
+///
+/// Values known only on one side (`Measured`) give a conservative interval: its lower end
+/// is the l-th smallest lower bound, its upper end the l-th largest upper bound, which
+/// contain [x(l), x(n+1-l)] whatever the censored values are.
 ///
 /// Why not a bootstrap: with 3 to 7 rounds a resample holds at most n distinct values, and
 /// the percentile bootstrap interval is narrower than the data allow and covers less than it
@@ -17,14 +42,19 @@ import Foundation
 /// interval says so through `coverage` and `reachesTarget` rather than pretending to 95%.
 public struct MedianInterval: Codable, Sendable, Equatable {
     public let n: Int
-    /// The sample median (the mean of the two middle values for even n).
+    /// The sample median (the mean of the two middle values for even n); where censored
+    /// values make it uncertain, the bound on the side that is known (see `medianBound`).
     public let median: Double
+    /// Nil when the median is exact; `.atLeast` or `.atMost` when `median` is a bound.
+    public let medianBound: Bound?
+    /// May be -infinity or +infinity when the interval reaches a censored value.
     public let lower: Double
     public let upper: Double
     /// 1-based ranks of `lower` and `upper` in the sorted values.
     public let lowerRank: Int
     public let upperRank: Int
-    /// Exact probability that such an interval covers the true median.
+    /// Exact probability that such an interval covers the true median (a lower bound when
+    /// values tie).
     public let coverage: Double
     /// The coverage asked for, e.g. 0.95.
     public let target: Double
@@ -34,12 +64,29 @@ public struct MedianInterval: Codable, Sendable, Equatable {
     public var reachesTarget: Bool { coverage >= target - 1e-12 }
 }
 
+/// Which side of a figure is known, when only one is.
+public enum Bound: String, Codable, Sendable, Equatable {
+    /// The true value is this or more (beyond the top of the instrument's range).
+    case atLeast
+    /// The true value is this or less.
+    case atMost
+}
+
 public enum OrderStatistics {
-    /// P(B <= k) for B ~ Binomial(n, 1/2). Each term C(n, i) / 2^n follows from the one
-    /// before in log space, so that 2^n cannot underflow for large n.
+    /// P(B <= k) for B ~ Binomial(n, 1/2). Up to n = 50 the sum of C(n, i) is an integer
+    /// below 2^53, so the result is the exact fraction, correctly rounded; beyond, each term
+    /// C(n, i) / 2^n follows from the one before in log space, so that 2^n cannot underflow.
     public static func binomialHalfCDF(_ k: Int, n: Int) -> Double {
         guard k >= 0 else { return 0 }
         guard k < n else { return 1 }
+        if n <= 50 {
+            var term: UInt64 = 1, sum: UInt64 = 1  // C(n, 0)
+            for i in stride(from: 1, through: k, by: 1) {
+                term = term * UInt64(n - i + 1) / UInt64(i)
+                sum += term
+            }
+            return Double(sum) / Double(UInt64(1) << UInt64(n))
+        }
         var logTerm = Double(n) * log(0.5)  // i = 0
         var sum = exp(logTerm)
         for i in stride(from: 1, through: k, by: 1) {
@@ -47,6 +94,13 @@ public enum OrderStatistics {
             sum += exp(logTerm)
         }
         return min(sum, 1)
+    }
+
+    /// The exact two-sided sign test (R's `binom.test(k, n)`): the probability, with no
+    /// difference, of a split of the n untied pairs at least as uneven as k : n - k.
+    public static func signTestPValue(_ k: Int, n: Int) -> Double {
+        guard n > 0 else { return 1 }
+        return min(1, 2 * binomialHalfCDF(min(k, n - k), n: n))
     }
 
     /// Coverage of [x(l), x(n+1-l)] as an interval for the median.
@@ -74,59 +128,20 @@ public enum OrderStatistics {
 
     /// The median of `values` with its interval (see `intervalRanks`). Nil for no values.
     public static func medianInterval(_ values: [Double], confidence: Double = 0.95) -> MedianInterval? {
-        guard let median = median(values) else { return nil }
-        let sorted = values.sorted()
-        let ranks = intervalRanks(n: sorted.count, confidence: confidence)
-        return MedianInterval(n: sorted.count, median: median, lower: sorted[ranks.lower - 1], upper: sorted[ranks.upper - 1],
+        medianInterval(bounds: values.map(Measured.exact), confidence: confidence)
+    }
+
+    /// The median of values some of which are known only on one side, with its
+    /// conservative interval (see `MedianInterval`). Nil for no values.
+    public static func medianInterval(bounds values: [Measured], confidence: Double = 0.95) -> MedianInterval? {
+        guard let low = median(values.map(\.lower)), let high = median(values.map(\.upper)) else { return nil }
+        let lowers = values.map(\.lower).sorted(), uppers = values.map(\.upper).sorted()
+        let ranks = intervalRanks(n: values.count, confidence: confidence)
+        let (median, bound): (Double, Bound?) =
+            low == high ? (low, nil) : (high == .infinity ? (low, .atLeast) : low == -.infinity ? (high, .atMost) : (low, .atLeast))
+        return MedianInterval(n: values.count, median: median, medianBound: bound,
+                              lower: lowers[ranks.lower - 1], upper: uppers[ranks.upper - 1],
                               lowerRank: ranks.lower, upperRank: ranks.upper, coverage: ranks.coverage,
                               target: confidence)
-    }
-}
-
-/// median(arm) / median(baseline), with an interval for the ratio of the true medians.
-///
-/// Method: each median gets its own order-statistic interval at 1 - (1 - c)/2 (97.5% for
-/// c = 95%), and the ratio interval is [lowerA / upperB, upperA / lowerB]. Whenever both
-/// intervals cover their medians, the ratio interval covers the ratio of the medians, so by
-/// Bonferroni it covers with probability at least coverageA + coverageB - 1, whatever the
-/// two distributions are and however the rounds are correlated. It is conservative (wide),
-/// and the point estimate always lies inside it. Positive figures only: a baseline interval
-/// that reaches 0 leaves the upper end unbounded.
-public struct RatioInterval: Codable, Sendable, Equatable {
-    public let ratio: Double
-    public let lower: Double
-    /// Nil when the baseline's interval reaches 0.
-    public let upper: Double?
-    /// A lower bound on the probability the interval covers the true ratio.
-    public let coverageAtLeast: Double
-    public let target: Double
-
-    public var reachesTarget: Bool { coverageAtLeast >= target - 1e-12 }
-
-    /// Compares the interval with 1 (no difference): a verdict only when the interval
-    /// reaches its target coverage and lies wholly on one side.
-    public func verdict(higherIsBetter: Bool) -> Verdict {
-        guard reachesTarget else { return .tooFewRounds }
-        if lower > 1 { return higherIsBetter ? .better : .worse }
-        if let upper, upper < 1 { return higherIsBetter ? .worse : .better }
-        return .noClearDifference
-    }
-
-    public enum Verdict: String, Sendable, Equatable {
-        case better, worse
-        case noClearDifference = "no clear difference"
-        case tooFewRounds = "too few rounds"
-    }
-
-    /// Nil when either side has no values or the baseline median is not positive.
-    public static func ofMedians(_ values: [Double], over baseline: [Double], confidence: Double = 0.95) -> RatioInterval? {
-        let each = 1 - (1 - confidence) / 2
-        guard let a = OrderStatistics.medianInterval(values, confidence: each),
-              let b = OrderStatistics.medianInterval(baseline, confidence: each),
-              b.median > 0, a.lower >= 0
-        else { return nil }
-        return RatioInterval(
-            ratio: a.median / b.median, lower: a.lower / b.upper, upper: b.lower > 0 ? a.upper / b.lower : nil,
-            coverageAtLeast: max(0, a.coverage + b.coverage - 1), target: confidence)
     }
 }

@@ -40,8 +40,8 @@ public enum HistogramText {
 }
 
 /// The summary printed at the end of `swiftland compare`: per workload the medians with
-/// their intervals and the ratio against EEVDF, the run-queue latency percentiles, the
-/// method, and one histogram per arm.
+/// their intervals and the paired comparisons with their verdicts, the run-queue latency
+/// percentiles, the method, and one histogram per arm.
 public enum TerminalReport {
     public static func render(_ summary: Summary, histograms: Bool = true) -> String {
         var out: [String] = []
@@ -53,8 +53,15 @@ public enum TerminalReport {
         for w in summary.workloads {
             out.append("")
             out.append(workloadHeading(w))
-            out.append(renderTextTable(header: figureHeader(summary), rows: w.rows.map { figureCells($0, w, summary) },
-                                       rightAligned: [1, 2, 3, 4, 5], indent: "  "))
+            out.append(renderTextTable(header: figureHeader(summary), rows: w.rows.map(figureCells),
+                                       rightAligned: [1, 2, 3], indent: "  "))
+            for metric in w.comparedMetrics {
+                out.append("")
+                if metric != w.figureName { out.append("  \(metric):") }
+                out.append(renderTextTable(header: comparisonHeader(summary),
+                                           rows: w.comparisons.filter { $0.metric == metric }.map(comparisonCells),
+                                           rightAligned: [1, 2, 3, 4, 5], indent: "  "))
+            }
         }
         out.append("")
         out.append(wrap(summary.methodNote, width: 100))
@@ -91,26 +98,48 @@ public enum TerminalReport {
     }
 
     static func figureHeader(_ summary: Summary) -> [String] {
-        let ci = "\(formatPercent(summary.confidence)) CI"
-        let base = summary.baseline?.description ?? "baseline"
-        return ["arm", "rounds", "median", ci, "vs \(base)", "ratio CI", "verdict"]
+        ["arm", "rounds", "median", "\(formatPercent(summary.confidence)) CI"]
     }
 
     /// Cells of one arm's figure row, shared with the HTML table.
-    static func figureCells(_ row: Summary.Row, _ w: Summary.WorkloadSummary, _ summary: Summary) -> [String] {
-        let rounds = row.failedRounds > 0 ? "\(row.figures.count) (\(row.failedRounds) failed)" : "\(row.figures.count)"
-        guard let m = row.median else { return [row.arm.description, rounds, "-", "-", "-", "-", ""] }
-        let ci = m.n < 2 ? "-" : "[\(formatNumber(m.lower)), \(formatNumber(m.upper))]" + (m.reachesTarget ? "" : "*")
-        var ratio = "", ratioCI = "", verdict = ""
-        if row.arm == summary.baseline {
-            ratio = "1"
-        } else if let r = row.ratio {
-            ratio = formatRatio(r.ratio)
-            ratioCI = "[\(formatRatio(r.lower)), \(r.upper.map(formatRatio) ?? "inf")] >=\(formatPercent(r.coverageAtLeast))"
-                + (r.reachesTarget ? "" : "*")
-            verdict = r.verdict(higherIsBetter: w.higherIsBetter).rawValue
+    static func figureCells(_ row: Summary.Row) -> [String] {
+        var notes: [String] = []
+        if row.failedRounds > 0 { notes.append("\(row.failedRounds) failed") }
+        if row.censoredRounds > 0 { notes.append("\(row.censoredRounds) beyond range") }
+        let rounds = "\(row.figures.count)" + (notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))")
+        guard let m = row.median else { return [row.arm.description, rounds, "-", "-"] }
+        let ci = m.n < 2 ? "-" : formatInterval(m, formatNumber) + (m.reachesTarget ? "" : "*")
+        return [row.arm.description, rounds, formatEstimate(m, formatNumber), ci]
+    }
+
+    static func comparisonHeader(_ summary: Summary) -> [String] {
+        ["paired by cycle", "cycles", "better:worse", "ratio", "\(formatPercent(summary.confidence)) CI", "covers", "verdict"]
+    }
+
+    /// Cells of one comparison's row, shared with the HTML table.
+    static func comparisonCells(_ c: PairedComparison) -> [String] {
+        let cycles = "\(c.cycles.count)" + (c.leftOutRounds.isEmpty ? "" : " (\(c.leftOutRounds.count) left out)")
+        var split = "\(c.betterCycles):\(c.worseCycles)"
+        if c.tiedCycles > 0 { split += " \(c.tiedCycles) tied" }
+        if c.unknownCycles > 0 { split += " \(c.unknownCycles) unknown" }
+        guard let m = c.interval else { return [c.label, cycles, split, "-", "-", "-", c.verdictText] }
+        return [c.label, cycles, split, formatEstimate(m, formatRatio), formatInterval(m, formatRatio) + (m.reachesTarget ? "" : "*"),
+                formatPercent(m.coverage), c.verdictText]
+    }
+
+    /// "3.924", or ">=100000" when censored values leave only a bound.
+    static func formatEstimate(_ m: MedianInterval, _ format: (Double) -> String) -> String {
+        switch m.medianBound {
+        case nil: format(m.median)
+        case .atLeast: ">=" + format(m.median)
+        case .atMost: "<=" + format(m.median)
         }
-        return [row.arm.description, rounds, formatNumber(m.median), ci, ratio, ratioCI, verdict]
+    }
+
+    /// "[2.691, 8.385]", "[17.70, inf]".
+    static func formatInterval(_ m: MedianInterval, _ format: (Double) -> String) -> String {
+        func end(_ x: Double) -> String { x.isInfinite ? (x > 0 ? "inf" : "-inf") : format(x) }
+        return "[\(end(m.lower)), \(end(m.upper))]"
     }
 
     static let latencyHeader = ["arm", "samples", "p50", "p90", "p99", "max"]

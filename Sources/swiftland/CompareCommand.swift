@@ -15,10 +15,22 @@ struct CompareCommand: ParsableCommand {
             that drift of a shared machine hits every arm alike; the first round is a warm-up \
             and is not counted. Every arm is measured with one instrument: swiftland's \
             run-queue latency tracer on the kernel's scheduler tracepoints. The report gives, \
-            per arm and workload, the median with a distribution-free 95% interval and the \
-            ratio against EEVDF, run-queue latency percentiles and histograms, and for user \
-            mode the queueing through user space (in flight over time, fallbacks, CPU time \
-            idle while tasks waited in user space).
+            per arm and workload, the median with a distribution-free 95% interval; run-queue \
+            latency percentiles and histograms; and for user mode the queueing through user \
+            space (in flight over time, fallbacks, CPU time idle while tasks waited in user \
+            space).
+
+            Comparisons are paired by cycle (one round of every arm): per cycle the ratio of \
+            the arm's figure to its reference's, the median of these ratios, and the exact \
+            sign-test 95% interval for it. Verdict: better or worse when the interval \
+            excludes 1, same when it lies within --margin (5%), undecided otherwise; it \
+            takes at least 6 counted rounds (6 cycles all one way: 96.9%). A cycle where \
+            either arm failed is left out of that comparison; a cyclictest p99 beyond its \
+            histogram counts as "at least" its end. Every arm is compared against the \
+            baseline (--baseline, default eevdf), and every user-mode arm against bpf mode: \
+            with the same policy (user:bpfland), the cost of the trip through user space. \
+            --check-against DIR then says whether the verdicts agree with an earlier \
+            experiment's (also: `swiftland report DIR --check-against OTHER`).
 
             Arms (--modes): eevdf (no sched_ext scheduler), bpf, user:POLICY[:BATCH[:WAKEUP]] \
             with POLICY one of bpfland, vruntime, fifo and WAKEUP one of adaptive, always, \
@@ -42,7 +54,7 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Workloads, comma-separated: hackbench, cyclictest, stress, cmd.")
     var workloads: String = "hackbench,cyclictest"
 
-    @Option(parsing: .unconditional, help: "Counted rounds per arm and workload (7 for a full run; with fewer than 6 no 95% interval exists and the report says so).")
+    @Option(parsing: .unconditional, help: "Counted rounds per arm and workload (7 for a full run; with fewer than 6 no 95% interval exists, no comparison is decided, and the report says so).")
     var rounds: Int = 7
 
     @Option(parsing: .unconditional, help: "Warm-up rounds, run but not counted.")
@@ -66,8 +78,11 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "cmd workload: a higher figure is better (default: lower is better).")
     var workloadHigherIsBetter = false
 
-    @Option(help: "Directory for the results: experiment.json, rounds.csv, summary.txt, SVG/PNG plots, report.html.")
+    @Option(help: "Directory for the results: experiment.json, rounds.csv, comparisons.csv, summary.txt, SVG/PNG plots, report.html.")
     var out: String = "results"
+
+    @OptionGroup(title: "Comparisons")
+    var comparison: ComparisonOptions
 
     @Option(parsing: .unconditional, help: "In the VM: guest CPUs.")
     var vmCpus: Int = 2
@@ -79,8 +94,8 @@ struct CompareCommand: ParsableCommand {
     var insideVM = false
 
     func validate() throws {
-        _ = try arms()
-        _ = try specs(cpus: 2)
+        _ = try comparison.baselineArm(among: arms())
+        try comparison.checkComparable(arms: arms(), workloads: specs(cpus: 2).map(\.name))
         if rounds < 1 || rounds > 100 { throw ValidationError("--rounds must be from 1 to 100") }
         if warmup < 0 || warmup > 10 { throw ValidationError("--warmup must be from 0 to 10") }
         if seconds < 1 || seconds > 3600 { throw ValidationError("--seconds must be from 1 to 3600") }
@@ -174,7 +189,8 @@ struct CompareCommand: ParsableCommand {
             settings: ExperimentSettings(
                 arms: arms(), workloads: specs(cpus: cpus), rounds: rounds, warmupRounds: warmup, date: Date(),
                 machine: Self.machineDescription(insideVM: insideVM, cpus: cpus), kernel: Preflight.kernelRelease(),
-                commandLine: CommandLine.arguments.joined(separator: " ")))
+                commandLine: CommandLine.arguments.joined(separator: " "),
+                baseline: comparison.baselineArm(among: arms()), marginPercent: comparison.margin))
         var result = ExperimentRunner(experiment: experiment, hogSeconds: seconds).run()
         if insideVM {
             result.notes = """
@@ -189,9 +205,12 @@ struct CompareCommand: ParsableCommand {
         }
         Terminal.out(TerminalReport.render(Summary(result)))
         let written = try ReportFiles.write(result, to: URL(fileURLWithPath: out))
+        // Inside the VM the host names its own directory and redraws the pictures (it may
+        // have a converter we lack): a guest path would name a place the user cannot open.
+        guard !insideVM else { return }
         Terminal.out("swiftland compare: \(written.files.count) files in \(out)/ (open \(out)/report.html)")
-        // Inside the VM the host redraws the pictures (it may have a converter we lack).
-        if let note = written.pngNote, !insideVM { Terminal.out("swiftland compare: \(note)") }
+        if let note = written.pngNote { Terminal.out("swiftland compare: \(note)") }
+        if let table = try comparison.agreement(with: result) { Terminal.out(table) }
     }
 
     /// The same experiment inside a sched_ext VM, its files brought back to --out.
@@ -208,6 +227,9 @@ struct CompareCommand: ParsableCommand {
         var args = Array(CommandLine.arguments.dropFirst())
         if let i = args.firstIndex(of: "--out"), i + 1 < args.count { args.removeSubrange(i...(i + 1)) }
         args.removeAll { $0.hasPrefix("--out=") }
+        // The earlier experiment is on this host: the agreement is checked here, afterwards.
+        if let i = args.firstIndex(of: "--check-against"), i + 1 < args.count { args.removeSubrange(i...(i + 1)) }
+        args.removeAll { $0.hasPrefix("--check-against=") }
         options.command = (["swiftland"] + args + ["--out", guestOut, "--inside-vm"]).map(Self.shellQuote).joined(separator: " ")
         let hostOut = out.hasPrefix("/") ? out : FileManager.default.currentDirectoryPath + "/" + out
         try FileManager.default.createDirectory(atPath: hostOut, withIntermediateDirectories: true)
@@ -220,8 +242,9 @@ struct CompareCommand: ParsableCommand {
         let json = URL(fileURLWithPath: hostOut).appendingPathComponent(ReportFiles.jsonName)
         let experiment = try Experiment.decode(json: Data(contentsOf: json))
         let written = try ReportFiles.write(experiment, to: URL(fileURLWithPath: hostOut))
-        Terminal.out("swiftland compare: results in \(out)/ (open \(out)/report.html)")
+        Terminal.out("swiftland compare: \(written.files.count) files in \(out)/ (open \(out)/report.html)")
         if let note = written.pngNote { Terminal.out("swiftland compare: \(note)") }
+        if let table = try comparison.agreement(with: experiment) { Terminal.out(table) }
     }
 
     private func vmStatusMeaning(_ status: Int32) -> String {

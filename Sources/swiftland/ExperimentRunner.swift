@@ -33,7 +33,7 @@ struct ExperimentRunner {
                     Terminal.out("[\(done)/\(total)] \(roundName) · \(arm) · \(workload.name)" + (left.map { " · about \(Self.duration($0)) left" } ?? ""))
                     let record = runOne(round: round, warm: warm, arm: arm, workload: workload)
                     if let f = record.figure {
-                        Terminal.out("    \(workload.name): \(Self.number(f.value)) \(f.unit)" + (record.runQueueLatency.map { h in " · run-queue waits \(h.counts.reduce(0, +))" } ?? ""))
+                        Terminal.out("    \(workload.name): \(f.bound == .atLeast ? ">=" : f.bound == .atMost ? "<=" : "")\(Self.number(f.value)) \(f.unit)" + (record.runQueueLatency.map { h in " · run-queue waits \(h.counts.reduce(0, +))" } ?? ""))
                     } else {
                         Terminal.out("    failed: \(record.failure ?? "unknown")")
                     }

@@ -17,7 +17,7 @@ struct Swiftland: ParsableCommand {
             On a kernel without sched_ext, `swiftland vm` boots one under QEMU:
               sudo swiftland vm -- swiftland run --duration 20 --stats 5
             """,
-        subcommands: [RunCommand.self, MetricsCommand.self, CompareCommand.self, VMCommand.self])
+        subcommands: [RunCommand.self, MetricsCommand.self, CompareCommand.self, ReportCommand.self, VMCommand.self])
 
     @Flag(name: [.customShort("V"), .customLong("version")], help: "Print the version and exit.")
     var printVersion = false

@@ -6,7 +6,7 @@ import Testing
 struct ReportTests {
     @Test("arms: spelled as --modes spells them, and back")
     func arms() throws {
-        #expect(try Arm(parsing: "eevdf").isBaseline)
+        #expect(try Arm(parsing: "eevdf").placement == .kernel)
         #expect(try Arm(parsing: "bpf").kind == .bpf)
         #expect(try Arm(parsing: "user:vruntime").kind == .user(policy: "vruntime", batch: nil))
         #expect(try Arm(parsing: "user:bpfland:8").kind == .user(policy: "bpfland", batch: 8))
@@ -31,11 +31,11 @@ struct ReportTests {
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains("\"arm\" : \"user:bpfland:8\""))
         #expect(text.contains("\"date\" : \"2026-09-21T"))
-        let future = text.replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 2")
+        let future = text.replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 3")
         #expect(throws: DecodingError.self) { try Experiment.decode(json: Data(future.utf8)) }
     }
 
-    @Test("summary: warm-up excluded, medians, intervals, ratios, pooled latency")
+    @Test("summary: warm-up excluded, medians, intervals, paired comparisons, pooled latency")
     func summary() throws {
         let summary = Summary(try sampleExperiment())
         #expect(summary.baseline == .eevdf)
@@ -45,12 +45,18 @@ struct ReportTests {
         #expect(eevdf.figures.count == 7 && !eevdf.figures.contains(99))
         #expect(abs(eevdf.median!.median - 1.04) < 1e-12)
         #expect(eevdf.median!.lower == 1.01 && eevdf.median!.upper == 1.07)
-        #expect(eevdf.ratio == nil)
-        let ratio = try #require(bpf.ratio)
-        #expect(abs(ratio.ratio - 0.84 / 1.04) < 1e-12)
-        #expect(abs(ratio.lower - 0.81 / 1.07) < 1e-12 && abs(ratio.upper! - 0.87 / 1.01) < 1e-12)
-        #expect(ratio.verdict(higherIsBetter: false) == .better)
-        #expect(hackbench.rows[2].ratio!.verdict(higherIsBetter: false) == .worse)
+        #expect(hackbench.comparisons.map(\.label) == [
+            "bpf / eevdf", "user:bpfland / eevdf", "user:bpfland:8 / eevdf", "user:bpfland / bpf", "user:bpfland:8 / bpf",
+        ])
+        let bpfVsEEVDF = hackbench.comparisons[0]
+        let ratio = try #require(bpfVsEEVDF.interval)
+        // Paired by cycle r = 1...7: (0.80 + r/100) / (1.00 + r/100); the median is cycle 4's.
+        #expect(abs(ratio.median - 0.84 / 1.04) < 1e-12)
+        #expect(abs(ratio.lower - 0.81 / 1.01) < 1e-12 && abs(ratio.upper - 0.87 / 1.07) < 1e-12)
+        #expect(bpfVsEEVDF.cycles.count == 7 && bpfVsEEVDF.betterCycles == 7)
+        #expect(bpfVsEEVDF.verdict == .better)
+        #expect(hackbench.comparisons[1].verdict == .worse)
+        #expect(hackbench.comparisons[3].verdict == .worse)
         let latency = try #require(eevdf.runQueueLatency)
         #expect(latency.total == 7000)
         #expect(latency.percentile(0.5)?.upperEdgeUs == 8)
@@ -59,6 +65,53 @@ struct ReportTests {
         #expect(latency.maxUs == 4095)
         #expect(bpf.counterMedians["nr_direct_dispatches"] == 1004)
         #expect(eevdf.counterMedians.isEmpty)
+    }
+
+    @Test("any per-round number compares like the figure: the counters as an example")
+    func otherMetric() throws {
+        let experiment = try sampleExperiment()
+        let records = experiment.countedRecords.filter { $0.workload == "hackbench" }
+        let pairs = ComparisonRule.pairs(arms: experiment.settings.arms, baseline: Arm(.bpf))
+        let comparisons = Summary.compare(
+            pairs, records: records, workload: "hackbench", metric: "nr_direct_dispatches", higherIsBetter: true,
+            confidence: 0.95, margin: 0.05) { $0.counters["nr_direct_dispatches"].map { .exact(Double($0)) } }
+        // eevdf has no such counter: its comparison uses no cycle; the user arms tie with bpf.
+        #expect(comparisons.map(\.label) == ["eevdf / bpf", "user:bpfland / bpf", "user:bpfland:8 / bpf"])
+        #expect(comparisons[0].cycles.isEmpty && comparisons[0].leftOutRounds.count == 7)
+        #expect(comparisons[1].tiedCycles == 7 && comparisons[1].verdict == .same)
+    }
+
+    @Test("censored and failed rounds in the tables: counted, marked, and left out of their cycle only")
+    func censoredAndFailed() throws {
+        var experiment = try sampleExperiment()
+        let user = try Arm(parsing: "user:bpfland")
+        for i in experiment.records.indices where !experiment.records[i].isWarmup && experiment.records[i].workload == "cyclictest" {
+            let r = experiment.records[i]
+            if r.arm == user, r.round == 2 || r.round == 5 {
+                experiment.records[i].figure = Figure(name: "p99 latency", value: 400, unit: "us", higherIsBetter: false, bound: .atLeast)
+            }
+            if r.arm == Arm(.bpf), r.round == 3 {
+                experiment.records[i].figure = nil
+                experiment.records[i].failure = "cyclictest printed nothing"
+            }
+        }
+        let summary = Summary(experiment)
+        let cyclictest = summary.workloads[1]
+        #expect(cyclictest.rows[2].censoredRounds == 2 && cyclictest.rows[1].failedRounds == 1)
+        let text = TerminalReport.render(summary, histograms: false)
+        let lines = text.split(separator: "\n").map(String.init)
+        let userRow = try #require(lines.first { $0.hasPrefix("  user:bpfland ") && $0.contains("beyond range") })
+        #expect(userRow.contains("7 (2 beyond range)") && userRow.contains(", inf]"))
+        let userVsEEVDF = try #require(cyclictest.comparisons.first { $0.arm == user && $0.reference == .eevdf })
+        #expect(userVsEEVDF.cycles.count == 7 && userVsEEVDF.worseCycles == 7 && userVsEEVDF.interval?.upper == .infinity)
+        #expect(userVsEEVDF.verdict == .worse)
+        // bpf's failed round 3 removes cycle 3 from bpf's comparisons only.
+        let userVsBPF = try #require(cyclictest.comparisons.first { $0.arm == user && $0.reference == Arm(.bpf) })
+        #expect(userVsBPF.leftOutRounds == [3] && userVsBPF.cycles.count == 6)
+        let batch8 = try Arm(parsing: "user:bpfland:8")
+        #expect(cyclictest.comparisons.first { $0.arm == batch8 && $0.reference == .eevdf }?.leftOutRounds == [])
+        let row = try #require(lines.first { $0.hasPrefix("  user:bpfland / bpf ") && $0.contains("left out") })
+        #expect(row.contains("6 (1 left out)") && row.contains("0:6") && row.contains("inf]"))
     }
 
     @Test("failed rounds are counted, not averaged in as 0")
@@ -80,7 +133,12 @@ struct ReportTests {
         let eevdfRow = try #require(text.split(separator: "\n").first { $0.hasPrefix("  eevdf ") })
         #expect(eevdfRow.contains("1.040") && eevdfRow.contains("[1.010, 1.070]"))
         let bpfRow = try #require(text.split(separator: "\n").first { $0.hasPrefix("  bpf ") })
-        #expect(bpfRow.contains("0.808") && bpfRow.contains("[0.757, 0.861]") && bpfRow.contains("better"))
+        #expect(bpfRow.contains("0.840") && bpfRow.contains("[0.810, 0.870]"))
+        let bpfVsEEVDF = try #require(text.split(separator: "\n").first { $0.hasPrefix("  bpf / eevdf ") })
+        #expect(bpfVsEEVDF.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            == ["bpf", "/", "eevdf", "7", "7:0", "0.808", "[0.802,", "0.813]", "98.4%", "better"])
+        let transport = try #require(text.split(separator: "\n").first { $0.hasPrefix("  user:bpfland / bpf ") })
+        #expect(transport.hasSuffix("worse"))
         #expect(text.replacingOccurrences(of: "\n", with: " ")
             .contains("With n = 7 it is [x(1), x(7)], covering the true median with probability 98.4%"))
         #expect(text.contains("cyclictest: run-queue latency, us (cyclictest only)"))
@@ -97,7 +155,7 @@ struct ReportTests {
         let text = TerminalReport.render(summary).replacingOccurrences(of: "\n", with: " ")
         #expect(text.contains("With n = 3 no interval reaches 95%"))
         #expect(text.contains("only 75%"))
-        #expect(text.contains("too few rounds"))
+        #expect(text.contains("undecided: 3 cycles, 6 needed"))
         #expect(text.contains("[1.010, 1.030]*"))
     }
 
@@ -111,7 +169,7 @@ struct ReportTests {
         #expect(Array(header.prefix(CSVReport.fixedColumns.count)) == CSVReport.fixedColumns)
         #expect(Array(header.dropFirst(CSVReport.fixedColumns.count))
             == ["nr_sent", "nr_kernel_dispatches", "nr_ring_full", "nr_direct_dispatches"])
-        #expect(lines[1].hasPrefix("0,1,eevdf,\"hack,\"\"bench\"\"\",time,99,s,0,,1000,8,16,128,4095,,,,"))
+        #expect(lines[1].hasPrefix("0,1,eevdf,\"hack,\"\"bench\"\"\",time,99,,s,0,,1000,8,16,128,4095,,,,"))
         let userRow = try #require(lines.first { $0.hasPrefix("3,0,user:bpfland:8,cyclictest,") })
         #expect(userRow.hasSuffix(",5000,50,1,1003"))
         #expect(CSVReport.field("a\r\nb") == "\"a\r\nb\"")
@@ -124,7 +182,7 @@ struct ReportTests {
         let plots = [
             Plots.latencyDistribution(summary, workload: "hackbench"), Plots.latencyTail(summary, workload: "hackbench"),
             Plots.inFlight(experiment, workload: "hackbench"), Plots.medians(summary),
-            Plots.decisionLatency(experiment, workload: "hackbench"),
+            Plots.decisionLatency(experiment, workload: "hackbench"), Plots.comparisons(summary),
         ]
         for svg in plots {
             let svg = try #require(svg)
@@ -149,6 +207,11 @@ struct ReportTests {
         #expect(!decisions.text.contains("eevdf") && !decisions.text.contains("bpf ("))
         #expect(decisions.elements.filter { $0 == "polyline" }.count == 2)
         #expect(Plots.decisionLatency(experiment, workload: "nope") == nil)
+        let comparisons = parseXML(plots[5]!)
+        #expect(comparisons.text.contains("user:bpfland / bpf") && comparisons.text.contains("0.808x  better"))
+        #expect(comparisons.text.contains("1x") && comparisons.text.contains("hackbench: time, lower is better"))
+        #expect(comparisons.elements.filter { $0 == "circle" }.count == 2 * 5 * (7 + 1), "a dot per cycle and one per estimate")
+        #expect(Plots.formatTickRatio(0.5) == "0.5x" && Plots.formatTickRatio(20) == "20x" && Plots.formatTickRatio(1.25) == "1.25x")
     }
 
     @Test("names with markup characters are escaped in SVG and HTML")
@@ -176,8 +239,8 @@ struct ReportTests {
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         let parsed = parseXML(html)
         #expect(parsed.error == nil, "\(parsed.error ?? "")")
-        // medians; per workload: latency distribution and tail, in flight, decisions.
-        #expect(parsed.elements.filter { $0 == "svg" }.count == 1 + 2 * 2 + 2 * 2)
+        // comparisons, medians; per workload: latency distribution and tail, in flight, decisions.
+        #expect(parsed.elements.filter { $0 == "svg" }.count == 2 + 2 * 2 + 2 * 2)
         #expect(parsed.elements.contains("style"))
         for external in ["<script", "<link", "src=", "@import", "url("] { #expect(!html.contains(external)) }
         // The only URLs are the SVG namespace and the relative links to the raw data.
@@ -187,7 +250,8 @@ struct ReportTests {
             #expect(html.contains("<section id=\"\(id)\">"))
         }
         #expect(parsed.text.contains("QEMU TCG, 2 vCPUs"))
-        #expect(parsed.text.contains("[0.757, 0.861]"))
+        #expect(parsed.text.contains("[0.802, 0.813]"))
+        #expect(html.contains("<tr class=\"verdict-better\"><td>bpf / eevdf</td>"))
         #expect(parsed.text.contains("[4, 8)              4200 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|"))
         #expect(parsed.text.contains("To be written by whoever ran this experiment"))
         experiment.notes = "First paragraph.\n\nSecond one."
@@ -203,12 +267,19 @@ struct ReportTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let written = try ReportFiles.write(experiment, to: dir, converter: nil)
         let names = Set(written.files.map(\.lastPathComponent))
-        #expect(names == ["experiment.json", "rounds.csv", "summary.txt", "report.html", "medians.svg",
+        #expect(names == ["experiment.json", "rounds.csv", "comparisons.csv", "summary.txt", "report.html", "medians.svg", "comparisons.svg",
                           "latency-hackbench.svg", "latency-tail-hackbench.svg", "in-flight-hackbench.svg",
                           "decisions-hackbench.svg", "latency-cyclictest.svg", "latency-tail-cyclictest.svg",
                           "in-flight-cyclictest.svg", "decisions-cyclictest.svg"])
         #expect(written.pngNote?.contains("librsvg2-bin") == true)
-        #expect(try Experiment.decode(json: Data(contentsOf: dir.appendingPathComponent("experiment.json"))) == experiment)
+        let decoded = try Experiment.decode(json: Data(contentsOf: dir.appendingPathComponent("experiment.json")))
+        #expect(decoded.records == experiment.records && decoded.settings == experiment.settings)
+        #expect(decoded.comparisons == Summary(experiment).comparisons)
+        let comparisons = try String(contentsOf: dir.appendingPathComponent("comparisons.csv"), encoding: .utf8)
+            .components(separatedBy: "\r\n")
+        #expect(comparisons[0] == CSVReport.comparisonColumns.joined(separator: ","))
+        #expect(comparisons[1].hasPrefix("hackbench,time,bpf,eevdf,0,7,0,7,0,0,0,0.8076923076923"))
+        #expect(comparisons[1].hasSuffix(",0.984375,0.015625,0.05,better,0"))
         #expect(ReportFiles.fileSlug("Hack bench/2!") == "hack-bench-2")
         #expect(ReportFiles.fileSlug("<>") == "workload")
 
@@ -217,7 +288,7 @@ struct ReportTests {
             let withPNG = try ReportFiles.write(experiment, to: dir, converter: converter)
             #expect(withPNG.pngNote == nil, "\(withPNG.pngNote ?? "")")
             let pngs = withPNG.files.filter { $0.pathExtension == "png" }
-            #expect(pngs.count == 9)
+            #expect(pngs.count == 10)
             for png in pngs {
                 let magic = try Data(contentsOf: png).prefix(4)
                 #expect(magic == Data([0x89, 0x50, 0x4E, 0x47]))

@@ -57,27 +57,39 @@ struct StatisticsTests {
         #expect(one.median == 5 && one.coverage == 0 && !one.reachesTarget)
     }
 
-    @Test("ratio of medians: Bonferroni of two 97.5% intervals")
-    func ratio() throws {
-        let arm: [Double] = [10, 11, 12, 13, 14, 15, 16]
-        let eevdf: [Double] = [20, 21, 22, 23, 24, 25, 26]
-        let r = try #require(RatioInterval.ofMedians(arm, over: eevdf))
-        #expect(r.ratio == 13.0 / 23.0)
-        // n = 7 at 97.5% is still [min, max] (98.4%), so the ratio interval is [10/26, 16/20].
-        #expect(r.lower == 10.0 / 26.0)
-        #expect(r.upper == 16.0 / 20.0)
-        #expect(abs(r.coverageAtLeast - (2 * (1 - 2.0 / 128) - 1)) < 1e-12)
-        #expect(r.verdict(higherIsBetter: false) == .better)
-        #expect(r.verdict(higherIsBetter: true) == .worse)
+    @Test("censored values: the median and interval ends they reach are bounds")
+    func censoredMedian() throws {
+        let beyond = Measured(lower: 100_000, upper: .infinity)
+        let six = [71803, 85000, 92569, 80000].map(Measured.exact) + [beyond, beyond]
+        let m = try #require(OrderStatistics.medianInterval(bounds: six))
+        #expect(m.median == 88784.5 && m.medianBound == nil)
+        #expect(m.lower == 71803 && m.upper == .infinity && m.reachesTarget)
+        let mostlyBeyond = try #require(OrderStatistics.medianInterval(bounds: [.exact(90000), beyond, beyond]))
+        #expect(mostlyBeyond.median == 100_000 && mostlyBeyond.medianBound == .atLeast)
+    }
 
-        let overlapping = try #require(RatioInterval.ofMedians([19, 20, 21, 22, 23, 24, 30], over: eevdf))
-        #expect(overlapping.verdict(higherIsBetter: true) == .noClearDifference)
+    /// Two-sided exact binomial p-values from scipy 1.17.1, `scipy.stats.binomtest(k, n, 0.5).pvalue`
+    /// (the same as R's `binom.test(k, n)$p.value`).
+    static let binomTest: [(k: Int, n: Int, p: Double)] = [
+        (6, 6, 0.03125), (0, 6, 0.03125), (3, 6, 1.0), (5, 6, 0.21875), (1, 6, 0.21875), (9, 10, 0.021484375),
+        (8, 10, 0.109375), (5, 5, 0.0625), (7, 7, 0.015625), (2, 7, 0.453125), (1, 1, 1.0),
+    ]
 
-        let five = try #require(RatioInterval.ofMedians([1, 2, 3, 4, 5], over: [10, 11, 12, 13, 14]))
-        #expect(five.coverageAtLeast == 0.875)
-        #expect(five.verdict(higherIsBetter: true) == .tooFewRounds)
+    @Test("exact sign test p-values against scipy's binomtest", arguments: binomTest)
+    func signTest(k: Int, n: Int, p: Double) {
+        #expect(abs(OrderStatistics.signTestPValue(k, n: n) - p) < 1e-12)
+    }
 
-        #expect(RatioInterval.ofMedians([1, 2], over: [0, 0]) == nil)
-        #expect(try #require(RatioInterval.ofMedians([1, 2, 3], over: [0, 1, 2])).upper == nil)
+    /// Narrowest ranks whose coverage reaches 95%, from scipy 1.17.1:
+    /// `1 - 2 * scipy.stats.binom.cdf(l - 1, n, 0.5)` for each l.
+    static let scipyRanks: [(n: Int, lower: Int, coverage: Double)] = [
+        (6, 1, 0.96875), (7, 1, 0.984375), (10, 2, 0.978515625), (12, 3, 0.96142578125), (20, 6, 0.9586105346679688),
+    ]
+
+    @Test("interval ranks and coverage against scipy's binomial CDF", arguments: scipyRanks)
+    func ranksAgainstScipy(n: Int, lower: Int, coverage: Double) {
+        let ranks = OrderStatistics.intervalRanks(n: n)
+        #expect(ranks.lower == lower && ranks.upper == n + 1 - lower)
+        #expect(abs(ranks.coverage - coverage) < 1e-12)
     }
 }

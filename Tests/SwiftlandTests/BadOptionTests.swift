@@ -93,6 +93,13 @@ struct BadOptionTests {
         (["--vm-cpus", "0"], "--vm-cpus"), (["--vm-cpus", "65"], "--vm-cpus"), (["--vm-cpus=-1"], "--vm-cpus"),
         (["--vm-cpus", "two"], "two"), (["--vm-memory", "100M"], "--vm-memory"), (["--vm-memory", "lots"], "--vm-memory"),
         (["--vm-memory", "0"], "--vm-memory"),
+        (["--margin", "0"], "--margin must lie above 0 and below 100"), (["--margin", "100"], "--margin must lie above 0"),
+        (["--margin=-5"], "--margin must lie above 0"), (["--margin", "nan"], "--margin must lie above 0"),
+        (["--margin", "five"], "five"),
+        (["--baseline", "cfs"], "--baseline: 'cfs' is not an arm"),
+        (["--baseline", "user:fifo"], "--baseline user:fifo is not one of the arms (eevdf, bpf, user:bpfland:1, user:bpfland:8)"),
+        (["--modes", "bpf,user:bpfland", "--baseline", "eevdf"], "--baseline eevdf is not one of the arms (bpf, user:bpfland)"),
+        (["--check-against", "/nonexistent"], "--check-against /nonexistent: cannot read /nonexistent/experiment.json"),
     ])
     func compareRefuses(arguments: [String], message: String) {
         do {

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CompareKit
+import Foundation
 @testable import swiftland
 import Testing
 
@@ -33,6 +35,70 @@ struct CompareCommandTests {
             let text = CompareCommand.message(for: error)
             #expect(text.contains(message), "\(arguments): \(text)")
         }
+    }
+
+    @Test func comparisonOptions() throws {
+        let cmd = try CompareCommand.parse(["--baseline", "bpf", "--margin", "2.5"])
+        #expect(try cmd.comparison.baselineArm(among: cmd.arms()) == Arm(.bpf))
+        #expect(cmd.comparison.margin == 2.5)
+        let plain = try CompareCommand.parse([])
+        #expect(try plain.comparison.baselineArm(among: plain.arms()) == nil && plain.comparison.margin == nil)
+    }
+
+    /// An experiment of two arms over six cycles, bpf better on every one, written as
+    /// `compare --out` writes it.
+    static func writeExperiment(bpfTimes: [Double], to dir: URL) throws {
+        let settings = ExperimentSettings(
+            arms: [.eevdf, Arm(.bpf)],
+            workloads: [WorkloadSpec(name: "hackbench", command: ["hackbench"], extractor: .hackbench)],
+            rounds: 6, warmupRounds: 0, date: Date(timeIntervalSince1970: 1_790_000_000), machine: "test", kernel: "7.3")
+        var experiment = Experiment(settings: settings)
+        for (round, bpf) in bpfTimes.enumerated() {
+            for (arm, value) in [(Arm.eevdf, 1.0), (Arm(.bpf), bpf)] {
+                experiment.append(RoundRecord(round: round, arm: arm, workload: "hackbench",
+                                              figure: Figure(name: "time", value: value, unit: "s", higherIsBetter: false)))
+            }
+        }
+        _ = try ReportFiles.write(experiment, to: dir, converter: nil)
+    }
+
+    @Test func reportAndCheckAgainst() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("swiftland-report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let a = root.appendingPathComponent("a"), b = root.appendingPathComponent("b")
+        try Self.writeExperiment(bpfTimes: [0.6, 0.65, 0.62, 0.7, 0.6, 0.64], to: a)
+        try Self.writeExperiment(bpfTimes: [1.1, 0.9, 1.2, 0.8, 1.15, 1.0], to: b)
+        let report = try ReportCommand.parse([a.path, "--check-against", b.path])
+        let table = try #require(try report.comparison.agreement(with: ComparisonOptions.load(a.path, option: "report")))
+        #expect(table.contains("1 comparison in both: 1 decided in one run only"))
+        #expect(table.contains("better, 6 cycles") && table.contains("undecided, 6 cycles"))
+        for (arguments, message) in [
+            ([a.path, "--baseline", "user:fifo"], "--baseline user:fifo is not one of the arms (eevdf, bpf)"),
+            ([root.path], "report \(root.path): cannot read"),
+            ([a.path, "--margin", "100"], "--margin"),
+        ] {
+            do {
+                _ = try ReportCommand.parse(arguments)
+                Issue.record("report \(arguments) was accepted")
+            } catch {
+                #expect(ReportCommand.message(for: error).contains(message), "\(ReportCommand.message(for: error))")
+            }
+        }
+        // compare refuses, before it runs anything, an earlier experiment with nothing in common.
+        for (arguments, message) in [
+            (["--modes", "eevdf,user:fifo", "--check-against", a.path], "not comparable: it ran eevdf,bpf on hackbench"),
+            (["--workloads", "stress", "--check-against", a.path], "this run eevdf,bpf,user:bpfland:1,user:bpfland:8 on stress"),
+        ] {
+            do {
+                _ = try CompareCommand.parse(arguments)
+                Issue.record("compare \(arguments) was accepted")
+            } catch {
+                #expect(CompareCommand.message(for: error).contains(message), "\(CompareCommand.message(for: error))")
+            }
+        }
+        #expect(throws: Never.self) { try CompareCommand.parse(["--modes", "eevdf,bpf,user:fifo", "--check-against", a.path]) }
+        try Data("{\"formatVersion\": 9}".utf8).write(to: root.appendingPathComponent("experiment.json"))
+        #expect(throws: (any Error).self) { try ReportCommand.parse([root.path]) }
     }
 
     @Test func ownWorkload() throws {
