@@ -1,6 +1,7 @@
 import Glibc
 import RingBridge
 import SwiftlandABI
+import UserSched
 
 /// TEST HOOK (`swiftland run --mode user --test-hostile-records`, hidden): the scheduling
 /// thread sends, once, a set of dispatch records the kernel side must reject, through the
@@ -55,5 +56,61 @@ enum HostileRecords {
         return try records.withUnsafeBufferPointer { (buffer) throws(RingError) -> Int in
             try ring.send(buffer)
         }
+    }
+}
+
+/// TEST HOOK (`swiftland run --mode user --test-flood-cpu N`, hidden): a policy that sends
+/// every decision of the policy it wraps to CPU N, except those about tasks pinned to N,
+/// which it sends to any CPU. CPU N's own queue is then never empty while the tasks pinned
+/// to it wait in the shared one, which N serves only after its own: the fault suite checks
+/// that the kernel side still runs them long before the watchdog would eject swiftland. With
+/// N offline, every decision names a CPU that cannot run anything.
+struct FloodingPolicy<Inner: SchedulingPolicy & ~Copyable>: SchedulingPolicy, ~Copyable {
+    private var inner: Inner
+    private let cpu: Int32
+    /// Bit per pid: the task was pinned to `cpu` when last enqueued (pids stay below 2^22).
+    private let pinned: UnsafeMutableBufferPointer<UInt64>
+    private static var pidLimit: Int { 1 << 22 }
+
+    init(wrapping inner: consuming Inner, cpu: Int32) {
+        self.inner = inner
+        self.cpu = cpu
+        pinned = .allocate(capacity: Self.pidLimit / 64)
+        pinned.initialize(repeating: 0)
+    }
+
+    deinit {
+        pinned.deallocate()
+    }
+
+    var name: String { "flooding(\(inner.name), cpu \(cpu))" }
+    var count: Int { inner.count }
+    var counters: PolicyCounters { inner.counters }
+
+    mutating func enqueue(_ task: swl_queued_task, nowNs: UInt64) -> swl_dispatched_task? {
+        if task.pid > 0, Int(task.pid) < Self.pidLimit {
+            let word = Int(task.pid) / 64, bit = UInt64(1) << UInt64(task.pid % 64)
+            if task.nr_cpus_allowed == 1 && task.prev_cpu == cpu { pinned[word] |= bit } else { pinned[word] &= ~bit }
+        }
+        guard let decision = inner.enqueue(task, nowNs: nowNs) else { return nil }
+        return redirect(decision)
+    }
+
+    mutating func next(nowNs: UInt64, idleCPUs: inout CPUMask) -> swl_dispatched_task? {
+        guard let decision = inner.next(nowNs: nowNs, idleCPUs: &idleCPUs) else { return nil }
+        return redirect(decision)
+    }
+
+    @discardableResult
+    mutating func remove(pid: Int32) -> Bool {
+        inner.remove(pid: pid)
+    }
+
+    private func redirect(_ decision: swl_dispatched_task) -> swl_dispatched_task {
+        var d = decision
+        let isPinned = d.pid > 0 && Int(d.pid) < Self.pidLimit
+            && pinned[Int(d.pid) / 64] & (UInt64(1) << UInt64(d.pid % 64)) != 0
+        d.cpu = isPinned ? SWL_CPU_ANY : cpu
+        return d
     }
 }

@@ -119,6 +119,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: ArgumentHelp("Test hook, user mode: send hostile dispatch records once through the real ring (see HostileRecords.swift).", visibility: .hidden))
     var testHostileRecords = false
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("Test hook, user mode: every decision names this CPU, even an offline one (FloodingPolicy in HostileRecords.swift).", valueName: "cpu", visibility: .hidden))
+    var testFloodCpu: Int32?
+
     var config: SchedulerConfig {
         var c = SchedulerConfig()
         c.sliceUs = sliceUs
@@ -149,7 +152,7 @@ struct RunCommand: ParsableCommand {
         pc.nrCPUs = max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1)
         if let problem = pc.problem() { throw ValidationError(problem) }
         return .init(policy: name, policyConfig: pc, batch: batch, wakeup: wakeup, loopDelayUs: loopDelayUs,
-                     hostileRecords: testHostileRecords)
+                     hostileRecords: testHostileRecords, floodCPU: testFloodCpu)
     }
 
     func validate() throws {
@@ -161,6 +164,9 @@ struct RunCommand: ParsableCommand {
         }
         if batch < 1 || batch > 4096 { throw ValidationError("--batch must be from 1 to 4096") }
         if loopDelayUs > 1_000_000 { throw ValidationError("--loop-delay-us must be at most 1000000") }
+        if let testFloodCpu, testFloodCpu < 0 || testFloodCpu >= 1024 {
+            throw ValidationError("--test-flood-cpu must be a CPU number from 0 to 1023")
+        }
         do {
             _ = try userOptions()
         } catch let error as PolicyError {
@@ -171,7 +177,7 @@ struct RunCommand: ParsableCommand {
                 ("--policy", policy != PolicyName.bpfland.rawValue), ("--batch", batch != Self.defaultBatch),
                 ("--wakeup", wakeup != .adaptive), ("--fallback-ms", fallbackMs != 50),
                 ("--ring-kib", ringKib != 512), ("--loop-delay-us", loopDelayUs != 0),
-                ("--test-hostile-records", testHostileRecords),
+                ("--test-hostile-records", testHostileRecords), ("--test-flood-cpu", testFloodCpu != nil),
             ]
             if let (name, _) = userOnly.first(where: { $0.1 }) {
                 throw ValidationError("\(name) applies to --mode user only")

@@ -24,6 +24,8 @@ final class SchedulingThread: @unchecked Sendable {
         var loopDelayUs: UInt32
         /// Test hook: send the hostile records of `HostileRecords` once.
         var hostileRecords = false
+        /// Test hook: the policy's decisions all name this CPU (`FloodingPolicy`).
+        var floodCPU: Int32?
     }
 
     /// What the thread publishes for the stats output (relaxed atomics: a report, not a
@@ -110,12 +112,24 @@ final class SchedulingThread: @unchecked Sendable {
             let dispatched = try RingProducer<swl_dispatched_task>(mapFD: Int32(truncatingIfNeeded: packed & 0xffff_ffff))
             // Switch once on the policy, so the loop is specialised and free of existentials.
             switch options.policy {
-            case .bpfland: var p = BpflandPolicy(config: options.policyConfig); try loop(&p, queued, dispatched)
-            case .vruntime: var p = VruntimePolicy(config: options.policyConfig); try loop(&p, queued, dispatched)
-            case .fifo: var p = FifoPolicy(config: options.policyConfig); try loop(&p, queued, dispatched)
+            case .bpfland: try run(BpflandPolicy(config: options.policyConfig), queued, dispatched)
+            case .vruntime: try run(VruntimePolicy(config: options.policyConfig), queued, dispatched)
+            case .fifo: try run(FifoPolicy(config: options.policyConfig), queued, dispatched)
             }
         } catch {
             failure.withLock { $0 = "\(error)" }
+        }
+    }
+
+    private func run<P: SchedulingPolicy & ~Copyable>(
+        _ policy: consuming P, _ queued: RingConsumer<swl_queued_task>, _ dispatched: RingProducer<swl_dispatched_task>
+    ) throws(RingError) {
+        if let cpu = options.floodCPU {
+            var flooding = FloodingPolicy(wrapping: policy, cpu: cpu)
+            try loop(&flooding, queued, dispatched)
+        } else {
+            var p = policy
+            try loop(&p, queued, dispatched)
         }
     }
 

@@ -47,8 +47,8 @@ struct StatsTests {
         #expect(sample.values.count == CounterDefinition.schema.fields.count)
         #expect(sample["mode"] == .string("user"))
         let line = Counters.line(sample, for: .user)
-        #expect(line.hasPrefix("nr_running=1 nr_direct_dispatches=126 nr_kthread_dispatches=60 nr_kept=134 "))
-        #expect(line.contains(" nr_sent=2828 nr_user_dispatches=2827 ") && line.hasSuffix(" starvation=233"))
+        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=176 nr_kthread_dispatches=54 nr_kept=742 nr_starvation_tasks=0 "))
+        #expect(line.contains(" nr_sent=932 nr_user_dispatches=932 ") && line.contains(" nr_drain_busy=1 ") && line.hasSuffix(" starvation=85"))
     }
 
     @Test func helpStatsDescribesEveryCounter() throws {
