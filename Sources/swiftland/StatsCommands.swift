@@ -8,7 +8,8 @@ import ScxStats
 /// stats socket, one line every SECS seconds.
 struct StatsMonitor {
     let path: String
-    let intervalSeconds: Double
+    /// Between two readings (RunCommand.intervalSeconds bounds it).
+    let intervalMs: Int
 
     /// The exit status: 0 when the monitored swiftland stopped or on SIGINT/SIGTERM, 1 when
     /// none could be read.
@@ -34,7 +35,7 @@ struct StatsMonitor {
             }
             let mode = sample["mode"].flatMap { if case .string(let s) = $0 { SchedulerMode(rawValue: s) } else { nil } } ?? .bpf
             Terminal.out("swiftland: \(Counters.line(sample, for: mode))")
-            if signals.wait(milliseconds: Int(intervalSeconds * 1000)) != nil { return 0 }
+            if signals.wait(milliseconds: intervalMs) != nil { return 0 }
         }
     }
 
