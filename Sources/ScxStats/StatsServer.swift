@@ -65,7 +65,7 @@ public final class StatsServer: @unchecked Sendable {
 
     private struct Client {
         let fd: Int32
-        var input: [UInt8] = []
+        var input: LineBuffer
         var output: [UInt8] = []
         /// The client shut down its side: send what is pending, then close.
         var eof = false
@@ -113,7 +113,7 @@ public final class StatsServer: @unchecked Sendable {
             }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-            clients.append(Client(fd: fd))
+            clients.append(Client(fd: fd, input: LineBuffer(maxLineBytes: limits.maxRequestBytes)))
         }
     }
 
@@ -128,7 +128,7 @@ public final class StatsServer: @unchecked Sendable {
         var buf = [UInt8](repeating: 0, count: 4096)
         let got = buf.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
         if got > 0 {
-            c.input.append(contentsOf: buf[0..<got])
+            c.input.append(buf[0..<got])
         } else if got == 0 {
             c.eof = true
         } else if errno != EAGAIN && errno != EINTR {
@@ -137,17 +137,18 @@ public final class StatsServer: @unchecked Sendable {
     }
 
     private func answerCompleteLines(_ c: inout Client) {
-        var start = 0
-        while let nl = c.input[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            enqueueReply(responder.reply(to: Array(c.input[start..<nl])), to: &c)
-            start = nl + 1
-        }
-        c.input.removeFirst(start)
-        if c.input.count > limits.maxRequestBytes {
-            enqueueReply(StatsResponder.reply(errno: StatsResponder.einval, "request longer than \(limits.maxRequestBytes) bytes"), to: &c)
-            c.input.removeAll()
-            c.closing = true
-            flush(&c)
+        while !c.closing {
+            switch c.input.next() {
+            case .line(let request):
+                enqueueReply(responder.reply(to: request), to: &c)
+            case .incomplete:
+                return
+            case .tooLong:
+                enqueueReply(StatsResponder.reply(errno: StatsResponder.einval, "request longer than \(limits.maxRequestBytes) bytes"), to: &c)
+                c.input.removeAll()
+                c.closing = true
+                flush(&c)
+            }
         }
     }
 

@@ -20,6 +20,8 @@ public enum StatsSocketError: Error, Sendable, Equatable, CustomStringConvertibl
     case closed(path: String)
     /// The reply was not the protocol's.
     case badReply(String)
+    /// A reply line longer than the client reads (`StatsClient`'s `maxReplyBytes`).
+    case replyTooLong(path: String, maxBytes: Int)
     /// The server answered with a non-zero errno.
     case refused(errno: Int32, message: String)
     case system(call: String, path: String, errno: Int32)
@@ -34,6 +36,7 @@ public enum StatsSocketError: Error, Sendable, Equatable, CustomStringConvertibl
         case .timedOut(let p): "the stats server at \(p) did not answer in time"
         case .closed(let p): "the stats server at \(p) closed the connection"
         case .badReply(let why): "malformed reply from the stats server: \(why)"
+        case .replyTooLong(let p, let max): "the stats server at \(p) sent a reply line longer than \(max) bytes; not reading it"
         case .refused(let e, let m): "the stats server refused the request (errno \(e)): \(m)"
         case .system(let call, let p, let e): "\(call) \(p): \(String(cString: strerror(e)))"
         }

@@ -137,6 +137,33 @@ struct ServerTests {
         #expect(throws: StatsSocketError.self) { try extra.request(.init(req: "stats"), as: StatsSample.self) }
     }
 
+    /// A server that never ends its reply line: the client stops at its cap with an error
+    /// that says so, instead of buffering without bound.
+    @Test func replyLongerThanTheCapIsRefused() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let server = try ScriptedServer(path: path) { _ in [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20) }
+        defer { server.stop() }
+        let client = try StatsClient(path: path, maxReplyBytes: 64 * 1024)
+        #expect(throws: StatsSocketError.replyTooLong(path: path, maxBytes: 64 * 1024)) { try client.exchange("{}") }
+        #expect(StatsSocketError.replyTooLong(path: path, maxBytes: 65536).description
+                    == "the stats server at \(path) sent a reply line longer than 65536 bytes; not reading it")
+    }
+
+    /// The default cap, 4 MiB: a reply of exactly that is read, one byte more is not.
+    @Test func defaultReplyCap() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let cap = StatsClient.defaultMaxReplyBytes
+        #expect(cap == 4 * 1024 * 1024)
+        let server = try ScriptedServer(path: path) { request in
+            [UInt8](repeating: UInt8(ascii: "y"), count: request == "fits" ? cap : cap + 1) + [UInt8(ascii: "\n")]
+        }
+        defer { server.stop() }
+        #expect(try StatsClient(path: path).exchange("fits").utf8.count == cap)
+        #expect(throws: StatsSocketError.replyTooLong(path: path, maxBytes: cap)) { try StatsClient(path: path).exchange("over") }
+    }
+
     @Test func staleSocketFromACrashedRunIsReplaced() throws {
         let (path, cleanup) = temporarySocketPath()
         defer { cleanup() }

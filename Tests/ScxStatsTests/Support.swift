@@ -43,3 +43,49 @@ func leaveStaleSocket(at path: String) throws {
     precondition(rc == 0, "bind: \(errno)")
     close(fd)
 }
+
+/// A server that is not a StatsServer: it answers each request line with `reply(line)`,
+/// byte for byte, one connection at a time, as another program on the socket would.
+final class ScriptedServer: @unchecked Sendable {
+    private let fd: Int32
+    private let thread: Thread
+
+    init(path: String, reply: @escaping @Sendable (String) -> [UInt8]) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        precondition(fd >= 0)
+        let rc = try UnixSocket.withAddress(path) { bind(fd, $0, $1) }
+        precondition(rc == 0 && listen(fd, 8) == 0, "bind/listen: \(errno)")
+        self.fd = fd
+        thread = Thread {
+            while true {
+                let conn = accept(fd, nil, nil)
+                if conn < 0 { return }  // stop() shut the listener down
+                var pending: [UInt8] = []
+                var buf = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let n = buf.withUnsafeMutableBytes { recv(conn, $0.baseAddress, $0.count, 0) }
+                    if n <= 0 { break }
+                    pending += buf[0..<n]
+                    while let nl = pending.firstIndex(of: 0x0a) {
+                        let out = reply(String(decoding: pending[..<nl], as: UTF8.self))
+                        pending.removeFirst(nl + 1)
+                        var sent = 0
+                        while sent < out.count {
+                            let s = out[sent...].withUnsafeBytes { send(conn, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                            if s <= 0 { break }
+                            sent += s
+                        }
+                    }
+                }
+                close(conn)
+            }
+        }
+        thread.start()
+    }
+
+    func stop() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+}
