@@ -33,6 +33,28 @@ public final class StatsClient {
         }
     }
 
+    /// Checks that the server serves `schema`: its `stats_meta` marks a struct of that name
+    /// as the top one. Every sched-ext scheduler (scx_bpfland, scx_lavd, ...) speaks this
+    /// protocol on the same default socket, each with its own top struct ("Metrics" for
+    /// scx_bpfland); their counters must not pass for `schema`'s. The metadata is read
+    /// leniently (scx_stats leaves out empty members), so any such server is named.
+    public func expectServer(of schema: StatsSchema) throws(StatsSocketError) {
+        let meta: [String: StructHead]
+        do {
+            meta = try request(.init(req: "stats_meta"))
+        } catch .refused {
+            throw .otherServer(path: path, expected: schema.name, found: [])
+        }
+        let tops = meta.filter { $0.value.top == "true" }.keys.sorted()
+        guard !tops.contains(schema.name) else { return }
+        throw .otherServer(path: path, expected: schema.name, found: tops.isEmpty ? meta.keys.sorted() : tops)
+    }
+
+    /// What `expectServer` reads of each struct in `stats_meta`.
+    private struct StructHead: Decodable {
+        let top: String?
+    }
+
     /// Sends one line (a newline is added) and returns the reply line, without its newline.
     public func exchange(_ line: String) throws(StatsSocketError) -> String {
         try send(Array(line.utf8) + [UInt8(ascii: "\n")])

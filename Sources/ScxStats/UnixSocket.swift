@@ -24,6 +24,9 @@ public enum StatsSocketError: Error, Sendable, Equatable, CustomStringConvertibl
     case replyTooLong(path: String, maxBytes: Int)
     /// The server answered with a non-zero errno.
     case refused(errno: Int32, message: String)
+    /// The server's top stats struct is not the one expected: another program, such as
+    /// another sched-ext scheduler, serves the socket. `found`: the structs it describes.
+    case otherServer(path: String, expected: String, found: [String])
     case system(call: String, path: String, errno: Int32)
 
     public var description: String {
@@ -38,6 +41,10 @@ public enum StatsSocketError: Error, Sendable, Equatable, CustomStringConvertibl
         case .badReply(let why): "malformed reply from the stats server: \(why)"
         case .replyTooLong(let p, let max): "the stats server at \(p) sent a reply line longer than \(max) bytes; not reading it"
         case .refused(let e, let m): "the stats server refused the request (errno \(e)): \(m)"
+        case .otherServer(let p, let expected, let found) where found.isEmpty:
+            "the stats server at \(p) is not \(expected): it describes no stats (stats_meta)"
+        case .otherServer(let p, let expected, let found):
+            "the stats server at \(p) is not \(expected): its stats are \(found.map { "\"\($0)\"" }.joined(separator: ", ")), not \"\(expected)\" (another sched_ext scheduler serves this socket)"
         case .system(let call, let p, let e): "\(call) \(p): \(String(cString: strerror(e)))"
         }
     }

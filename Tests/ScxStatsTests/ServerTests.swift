@@ -164,6 +164,67 @@ struct ServerTests {
         #expect(throws: StatsSocketError.replyTooLong(path: path, maxBytes: cap)) { try StatsClient(path: path).exchange("over") }
     }
 
+    /// scx_bpfland's `stats_meta` reply, as scx_stats serializes its `Metrics` struct (empty
+    /// members left out; two of its fields kept): the client names what it found.
+    static let bpflandMeta = #"{"errno":0,"args":{"resp":{"Metrics":{"name":"Metrics","top":"true","fields":{"#
+        + #""nr_running":{"datum":"u64","desc":"Number of running tasks"},"#
+        + #""nr_cpus":{"datum":"u64","desc":"Number of online CPUs"}}}}}}"#
+
+    @Test func anotherSchedulersServerIsNamed() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let bpfland = try ScriptedServer(path: path) { request in
+            Array(((request.contains("stats_meta") ? Self.bpflandMeta : #"{"errno":0,"args":{"resp":{"nr_running":2}}}"#) + "\n").utf8)
+        }
+        defer { bpfland.stop() }
+        let client = try StatsClient(path: path)
+        #expect(throws: StatsSocketError.otherServer(path: path, expected: "teststats", found: ["Metrics"])) {
+            try client.expectServer(of: testSchema)
+        }
+        #expect(StatsSocketError.otherServer(path: path, expected: "teststats", found: ["Metrics"]).description
+                    == "the stats server at \(path) is not teststats: its stats are \"Metrics\", not \"teststats\" (another sched_ext scheduler serves this socket)")
+    }
+
+    /// A server refusing `stats_meta`, or describing no top struct, is not ours either.
+    @Test func aServerWithoutOurTopStructIsRefused() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let refusing = try ScriptedServer(path: path) { request in
+            switch request {
+            case "{\"args\":{},\"req\":\"stats_meta\"}": Array(#"{"errno":22,"args":{"resp":"unknown request"}}"#.utf8) + [0x0a]
+            default: Array("{}\n".utf8)
+            }
+        }
+        defer { refusing.stop() }
+        #expect(throws: StatsSocketError.otherServer(path: path, expected: "teststats", found: [])) {
+            try StatsClient(path: path).expectServer(of: testSchema)
+        }
+        // Two structs, neither marked top, one of them with our name.
+        let (path2, cleanup2) = temporarySocketPath()
+        defer { cleanup2() }
+        let untopped = try ScriptedServer(path: path2) { _ in
+            Array(#"{"errno":0,"args":{"resp":{"teststats":{"name":"teststats","fields":{}},"Other":{"name":"Other","fields":{}}}}}"#.utf8) + [0x0a]
+        }
+        defer { untopped.stop() }
+        #expect(throws: StatsSocketError.otherServer(path: path2, expected: "teststats", found: ["Other", "teststats"])) {
+            try StatsClient(path: path2).expectServer(of: testSchema)
+        }
+    }
+
+    @Test func ourOwnServerPassesTheCheck() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let server = try StatsServer(path: path, responder: fixedResponder())
+        defer { server.stop() }
+        let client = try StatsClient(path: path)
+        try client.expectServer(of: testSchema)
+        #expect(try client.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+        let other = StatsSchema(name: "other", desc: "", metricPrefix: "o_", fields: testSchema.fields)
+        #expect(throws: StatsSocketError.otherServer(path: path, expected: "other", found: ["teststats"])) {
+            try client.expectServer(of: other)
+        }
+    }
+
     @Test func staleSocketFromACrashedRunIsReplaced() throws {
         let (path, cleanup) = temporarySocketPath()
         defer { cleanup() }
