@@ -15,17 +15,35 @@ struct StatsMonitor {
     /// none could be read.
     func run() -> Int32 {
         let signals = SignalWaiter([SIGINT, SIGTERM])
-        let client: StatsClient
+        var client: StatsClient
         do {
             client = try Self.connect(path)
         } catch {
             Log.swiftland.error("\(Self.message(for: error, path: path))")
             return 1
         }
+        // A connection closed before it gave a sample ends the monitor.
+        var fresh = true
         while true {
             let sample: StatsSample
             switch Result(catching: { () throws(StatsSocketError) in try Self.read(client) }) {
-            case .success(let s): sample = s
+            case .success(let s):
+                sample = s
+                fresh = false
+            case .failure(.closed) where !fresh:
+                // The server closes a connection idle longer than its timeout (an interval
+                // above 30 s); a swiftland still serving takes a new one.
+                do {
+                    client = try Self.connect(path)
+                    fresh = true
+                    continue
+                } catch .noServer {
+                    Log.swiftland.notice("the monitored swiftland stopped")
+                    return 0
+                } catch {
+                    Log.swiftland.error("\(Self.message(for: error, path: path))")
+                    return 1
+                }
             case .failure(.closed):
                 Log.swiftland.notice("the monitored swiftland stopped")
                 return 0

@@ -124,7 +124,9 @@ struct ServerTests {
         _ = idle
     }
 
-    @Test func clientsBeyondTheLimitAreClosedNotQueued() throws {
+    /// A full table: the newcomer is served, and the client idle longest is closed to make
+    /// room; the others, which asked since, keep their connections.
+    @Test func aNewcomerToAFullTableReplacesTheLongestIdle() throws {
         let (path, cleanup) = temporarySocketPath()
         defer { cleanup() }
         var limits = StatsServer.Limits()
@@ -133,8 +135,63 @@ struct ServerTests {
         defer { server.stop() }
         let held = try (0..<4).map { _ in try StatsClient(path: path) }
         for c in held { #expect(try c.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3)) }
-        let extra = try StatsClient(path: path, timeoutMs: 2000)
-        #expect(throws: StatsSocketError.self) { try extra.request(.init(req: "stats"), as: StatsSample.self) }
+        usleep(10_000)
+        for c in held[1...] { #expect(try c.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3)) }
+        let newcomer = try StatsClient(path: path)
+        #expect(try newcomer.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+        #expect(throws: StatsSocketError.closed(path: path)) { try held[0].request(.init(req: "stats"), as: StatsSample.self) }
+        for c in held[1...] { #expect(try c.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3)) }
+    }
+
+    /// Idle connections are closed after the timeout (here 300 ms); one that asks more
+    /// often than that stays open however long it lives.
+    @Test func idleClientsAreClosed() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        var limits = StatsServer.Limits()
+        limits.idleTimeout = .milliseconds(300)
+        let server = try StatsServer(path: path, responder: fixedResponder(), limits: limits)
+        defer { server.stop() }
+        let silent = try StatsClient(path: path)
+        let asked = try StatsClient(path: path)
+        #expect(try asked.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+        let busy = try StatsClient(path: path)
+        for _ in 0..<8 {
+            #expect(try busy.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+            usleep(100_000)
+        }
+        #expect(throws: StatsSocketError.closed(path: path)) { try silent.receiveLine() }
+        #expect(throws: StatsSocketError.closed(path: path)) { try asked.request(.init(req: "stats"), as: StatsSample.self) }
+        #expect(try busy.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+    }
+
+    /// A client that sends requests and never reads: once the socket's buffer is full it
+    /// takes nothing, and is closed after the timeout with replies still pending (reading
+    /// afterwards gets what the buffer held, then the end).
+    @Test func aClientThatNeverReadsIsClosedWhenIdle() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        var limits = StatsServer.Limits()
+        limits.idleTimeout = .milliseconds(300)
+        limits.maxPendingReplyBytes = 64 << 20
+        let server = try StatsServer(path: path, responder: fixedResponder(), limits: limits)
+        defer { server.stop() }
+        let deaf = try StatsClient(path: path)
+        let requests = 20_000  // about 13 MB of replies, more than any socket buffer holds
+        try deaf.send(Array(String(repeating: StatsResponder.Request(req: "stats_meta").line + "\n", count: requests).utf8))
+        usleep(1_000_000)
+        var replies = 0
+        var ending: StatsSocketError?
+        while ending == nil {
+            do throws(StatsSocketError) {
+                _ = try deaf.receiveLine()
+                replies += 1
+            } catch {
+                ending = error
+            }
+        }
+        #expect(ending == .closed(path: path))
+        #expect(replies > 0 && replies < requests, "\(replies) of \(requests)")
     }
 
     /// A server that never ends its reply line: the client stops at its cap with an error

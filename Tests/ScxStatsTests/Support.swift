@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 @testable import ScxStats
 
 /// A small schema with one field of each kind, and a fixed reading of it.
@@ -48,7 +49,9 @@ func leaveStaleSocket(at path: String) throws {
 /// byte for byte, one connection at a time, as another program on the socket would.
 final class ScriptedServer: @unchecked Sendable {
     private let fd: Int32
-    private let thread: Thread
+    /// The connection being served, so that stop() can end it; -1 between connections.
+    private let connection = Atomic<Int32>(-1)
+    private let exited = DispatchSemaphore(value: 0)
 
     init(path: String, reply: @escaping @Sendable (String) -> [UInt8]) throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -57,35 +60,47 @@ final class ScriptedServer: @unchecked Sendable {
         let rc = try UnixSocket.withAddress(path) { bind(fd, $0, $1) }
         precondition(rc == 0 && listen(fd, 8) == 0, "bind/listen: \(errno)")
         self.fd = fd
-        thread = Thread {
+        Thread { [self] in
+            defer { exited.signal() }
             while true {
                 let conn = accept(fd, nil, nil)
                 if conn < 0 { return }  // stop() shut the listener down
-                var pending: [UInt8] = []
-                var buf = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let n = buf.withUnsafeMutableBytes { recv(conn, $0.baseAddress, $0.count, 0) }
-                    if n <= 0 { break }
-                    pending += buf[0..<n]
-                    while let nl = pending.firstIndex(of: 0x0a) {
-                        let out = reply(String(decoding: pending[..<nl], as: UTF8.self))
-                        pending.removeFirst(nl + 1)
-                        var sent = 0
-                        while sent < out.count {
-                            let s = out[sent...].withUnsafeBytes { send(conn, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                            if s <= 0 { break }
-                            sent += s
-                        }
-                    }
-                }
+                connection.store(conn, ordering: .sequentiallyConsistent)
+                Self.serve(conn, reply)
+                connection.store(-1, ordering: .sequentiallyConsistent)
                 close(conn)
             }
-        }
-        thread.start()
+        }.start()
     }
 
+    private static func serve(_ conn: Int32, _ reply: (String) -> [UInt8]) {
+        var pending: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(conn, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return }
+            pending += buf[0..<n]
+            while let nl = pending.firstIndex(of: 0x0a) {
+                let out = reply(String(decoding: pending[..<nl], as: UTF8.self))
+                pending.removeFirst(nl + 1)
+                var sent = 0
+                while sent < out.count {
+                    let s = out[sent...].withUnsafeBytes { send(conn, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    if s <= 0 { return }
+                    sent += s
+                }
+            }
+        }
+    }
+
+    /// Ends the connection being served and the listener, and waits for the thread, so
+    /// that it never runs on with a descriptor number reused by the next test.
     func stop() {
         shutdown(fd, Int32(SHUT_RDWR))
+        while exited.wait(timeout: .now() + .milliseconds(10)) == .timedOut {
+            let conn = connection.load(ordering: .sequentiallyConsistent)
+            if conn >= 0 { shutdown(conn, Int32(SHUT_RDWR)) }
+        }
         close(fd)
     }
 }

@@ -73,7 +73,7 @@ struct StatsTests {
         #expect(monitor.output.contains("no swiftland is running"), "\(monitor.output)")
     }
 
-    static func fakeServer(_ path: String) throws -> StatsServer {
+    static func fakeServer(_ path: String, limits: StatsServer.Limits = .init()) throws -> StatsServer {
         var s = swl_stats()
         s.nr_running = 2
         s.nr_sent = 1234
@@ -81,7 +81,32 @@ struct StatsTests {
         var u = UserSpaceCounters()
         u.loops = 77
         let sample = Counters(s, userSpace: u).sample(mode: .user)
-        return try StatsServer(path: path, responder: StatsResponder(schema: CounterDefinition.schema) { sample })
+        return try StatsServer(path: path, responder: StatsResponder(schema: CounterDefinition.schema) { sample }, limits: limits)
+    }
+
+    /// A monitor asking less often than the server's idle timeout: the server closes its
+    /// connection between readings, and it connects again rather than report a stop.
+    @Test func monitorConnectsAgainAfterAnIdleClose() throws {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "swl-monitor-idle-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var limits = StatsServer.Limits()
+        limits.idleTimeout = .milliseconds(200)
+        let server = try Self.fakeServer("\(dir)/stats", limits: limits)
+        defer { server.stop() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandTests.binary)
+        p.arguments = ["run", "--monitor", "0.5", "--stats-socket", "\(dir)/stats"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        usleep(2_200_000)
+        kill(p.processIdentifier, SIGINT)
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(out.split(separator: "\n").filter { $0.hasPrefix("swiftland: nr_running=2 ") }.count >= 4, "\(out)")
+        #expect(!out.contains("stopped"), "\(out)")
     }
 
     /// Another sched_ext scheduler on the socket, as scx_bpfland serves it (top struct
