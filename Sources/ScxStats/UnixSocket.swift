@@ -52,6 +52,10 @@ public enum StatsSocketError: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// The few socket calls the server and client make, in one place.
 enum UnixSocket {
+    /// How long binding waits to learn whether a server still listens on an existing
+    /// socket: a live server's backlog accepts at once; a full one makes connect() wait.
+    static let staleProbeTimeoutMs = 200
+
     static func socketFD(path: String, nonBlocking: Bool) throws(StatsSocketError) -> Int32 {
         var type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         if nonBlocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
@@ -75,9 +79,15 @@ enum UnixSocket {
         }
     }
 
-    /// A connected, blocking socket with send and receive timeouts.
+    /// A connected, blocking socket with send and receive timeouts of `timeoutMs`, which
+    /// also bounds the connection itself: a UNIX socket's connect() waits while the
+    /// server's backlog is full (a server that stopped accepting), for at most the send
+    /// timeout, and then fails with EAGAIN.
     static func connect(_ path: String, timeoutMs: Int) throws(StatsSocketError) -> Int32 {
         let fd = try socketFD(path: path, nonBlocking: false)
+        var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let rc = try withAddress(path) { Glibc.connect(fd, $0, $1) }
         if rc != 0 {
             let e = errno
@@ -85,29 +95,30 @@ enum UnixSocket {
             switch e {
             case ENOENT, ECONNREFUSED, ENOTDIR: throw .noServer(path: path)
             case EACCES, EPERM: throw .permissionDenied(path: path)
+            case EAGAIN, EINPROGRESS: throw .timedOut(path: path)
             default: throw .system(call: "connect", path: path, errno: e)
             }
         }
-        var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         return fd
     }
 
     /// Binds and listens at `path`, readable and writable by the owner only (`mode`). Parent
     /// directories are created (0755, as scx's servers do). A socket left by a process that
-    /// died (nobody accepts on it) is replaced; a live one, or a file that is not a socket,
-    /// is left alone and reported.
+    /// died (nobody listens on it) is replaced; a live one, even one whose server has
+    /// stopped accepting, or a file that is not a socket, is left alone and reported.
     static func listen(_ path: String, mode: mode_t, backlog: Int32) throws(StatsSocketError) -> (fd: Int32, inode: ino_t) {
         try makeParents(of: path)
         var st = stat()
         if lstat(path, &st) == 0 {
             guard st.st_mode & S_IFMT == S_IFSOCK else { throw .notASocket(path: path) }
-            if let probe = try? connect(path, timeoutMs: 200) {
-                close(probe)
+            do throws(StatsSocketError) {
+                close(try connect(path, timeoutMs: staleProbeTimeoutMs))
+                throw .inUse(path: path)
+            } catch .noServer {
+                guard unlink(path) == 0 || errno == ENOENT else { throw .system(call: "unlink", path: path, errno: errno) }
+            } catch .timedOut {
                 throw .inUse(path: path)
             }
-            guard unlink(path) == 0 || errno == ENOENT else { throw .system(call: "unlink", path: path, errno: errno) }
         }
         let fd = try socketFD(path: path, nonBlocking: true)
         // Clients cannot connect before listen(), so the mode is right before anyone can.

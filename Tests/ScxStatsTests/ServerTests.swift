@@ -301,6 +301,51 @@ struct ServerTests {
         #expect(try StatsClient(path: path).request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
     }
 
+    /// A server that stopped accepting (its backlog full): binding over its socket waits
+    /// at most the probe's 200 ms and reports the socket in use, leaving it in place,
+    /// rather than waiting for ever or taking it over.
+    @Test func aHungServersSocketIsNeitherWaitedOnNorReplaced() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let hung = try HungServer(path: path)
+        defer { hung.close() }
+        let started = ContinuousClock.now
+        let outcome = within(seconds: 5) { () -> StatsSocketError? in
+            do {
+                _ = try StatsServer(path: path, responder: fixedResponder())
+                return nil
+            } catch {
+                return error as? StatsSocketError
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        var st = stat()
+        #expect(lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFSOCK, "its socket stays")
+        if outcome == nil { hung.close() }  // wakes the waiting connect()
+        #expect(outcome == .some(.inUse(path: path)), "binding over a hung server's socket")
+        #expect(elapsed < .seconds(2), "\(elapsed)")
+    }
+
+    /// A client connecting to such a server gives up after its timeout.
+    @Test func connectingToAHungServerTimesOut() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let hung = try HungServer(path: path)
+        defer { hung.close() }
+        let outcome = within(seconds: 5) { () -> StatsSocketError? in
+            do {
+                _ = try StatsClient(path: path, timeoutMs: 300)
+                return nil
+            } catch let error as StatsSocketError {
+                return error
+            } catch {
+                return nil
+            }
+        }
+        if outcome == nil { hung.close() }
+        #expect(outcome == .some(.timedOut(path: path)))
+    }
+
     @Test func aFileThatIsNotASocketIsLeftAlone() throws {
         let (path, cleanup) = temporarySocketPath()
         defer { cleanup() }

@@ -104,3 +104,51 @@ final class ScriptedServer: @unchecked Sendable {
         close(fd)
     }
 }
+
+/// A listening socket at `path` whose server has stopped accepting: backlog 0, with one
+/// connection already waiting in it (the kernel queues backlog + 1), so that the next
+/// connect() waits for room.
+final class HungServer {
+    private var listener: Int32
+    private var waiting: Int32
+
+    init(path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let bound = try UnixSocket.withAddress(path) { bind(listener, $0, $1) }
+        precondition(bound == 0 && listen(listener, 0) == 0, "bind/listen: \(errno)")
+        let waiting = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let connected = try UnixSocket.withAddress(path) { connect(waiting, $0, $1) }
+        precondition(connected == 0, "connect: \(errno)")
+        (self.listener, self.waiting) = (listener, waiting)
+    }
+
+    /// Closes both ends; this also wakes a connect() still waiting (ECONNREFUSED).
+    func close() {
+        if waiting >= 0 { Glibc.close(waiting) }
+        if listener >= 0 { Glibc.close(listener) }
+        (listener, waiting) = (-1, -1)
+    }
+
+    deinit {
+        close()
+    }
+}
+
+/// What a body run by `within` returned.
+final class Returned<T>: @unchecked Sendable {
+    var value: T?
+}
+
+/// Runs `body` on a thread of its own and waits at most `seconds`: nil when it has not
+/// returned by then (it runs on; the caller must unblock it).
+func within<T>(seconds: Double, _ body: @escaping @Sendable () -> T) -> T? {
+    let returned = Returned<T>()
+    let done = DispatchSemaphore(value: 0)
+    Thread {
+        returned.value = body()
+        done.signal()
+    }.start()
+    guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+    return returned.value
+}
