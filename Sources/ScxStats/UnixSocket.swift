@@ -14,6 +14,9 @@ public enum StatsSocketError: Error, Sendable, Equatable, CustomStringConvertibl
     /// The path exists and is not a socket: never deleted.
     case notASocket(path: String)
     case pathTooLong(path: String)
+    /// The socket file came out with permissions beyond the mode asked for (a kernel
+    /// that ignores the socket's own mode at bind()); it was removed.
+    case modeNotApplied(path: String, mode: mode_t, wanted: mode_t)
     /// The server did not answer in time.
     case timedOut(path: String)
     /// The server closed the connection.
@@ -36,6 +39,8 @@ public enum StatsSocketError: Error, Sendable, Equatable, CustomStringConvertibl
         case .inUse(let p): "another process already serves stats at \(p)"
         case .notASocket(let p): "\(p) exists and is not a socket; not touching it"
         case .pathTooLong(let p): "socket path too long: \(p)"
+        case .modeNotApplied(let p, let mode, let wanted):
+            "\(p) was created with mode \(String(mode, radix: 8)), not \(String(wanted, radix: 8)); removed it rather than serve on it"
         case .timedOut(let p): "the stats server at \(p) did not answer in time"
         case .closed(let p): "the stats server at \(p) closed the connection"
         case .badReply(let why): "malformed reply from the stats server: \(why)"
@@ -106,7 +111,10 @@ enum UnixSocket {
     /// directories are created (0755, as scx's servers do). A socket left by a process that
     /// died (nobody listens on it) is replaced; a live one, even one whose server has
     /// stopped accepting, or a file that is not a socket, is left alone and reported.
-    static func listen(_ path: String, mode: mode_t, backlog: Int32) throws(StatsSocketError) -> (fd: Int32, inode: ino_t) {
+    /// `afterBind` runs between bind() and the check of what the path holds (tests swap
+    /// the path there).
+    static func listen(_ path: String, mode: mode_t, backlog: Int32,
+                       afterBind: () -> Void = {}) throws(StatsSocketError) -> (fd: Int32, inode: ino_t) {
         try makeParents(of: path)
         var st = stat()
         if lstat(path, &st) == 0 {
@@ -121,14 +129,35 @@ enum UnixSocket {
             }
         }
         let fd = try socketFD(path: path, nonBlocking: true)
-        // Clients cannot connect before listen(), so the mode is right before anyone can.
+        // The mode is set on the socket before bind(), which creates the file with it
+        // (less the umask): nothing acts on the path afterwards, so a path swapped for a
+        // symbolic link between bind() and a chmod() cannot redirect the chmod to another
+        // file, and the process's umask is left alone for its other threads.
+        guard fchmod(fd, mode) == 0 else {
+            let e = errno
+            close(fd)
+            throw .system(call: "fchmod", path: path, errno: e)
+        }
         let bound = try withAddress(path) { Glibc.bind(fd, $0, $1) }
         guard bound == 0 else {
             let e = errno
             close(fd)
             throw e == EADDRINUSE ? .inUse(path: path) : .system(call: "bind", path: path, errno: e)
         }
-        guard chmod(path, mode) == 0, lstat(path, &st) == 0, Glibc.listen(fd, backlog) == 0 else {
+        afterBind()
+        // What is at the path now must be a socket with no permission beyond `mode`;
+        // anything else was put there by someone else and is left alone.
+        guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFSOCK else {
+            close(fd)
+            throw .notASocket(path: path)
+        }
+        guard st.st_mode & 0o7777 & ~mode == 0 else {
+            close(fd)
+            unlink(path)
+            throw .modeNotApplied(path: path, mode: st.st_mode & 0o7777, wanted: mode)
+        }
+        // Clients cannot connect before listen(), so the mode is right before anyone can.
+        guard Glibc.listen(fd, backlog) == 0 else {
             let e = errno
             close(fd)
             unlink(path)

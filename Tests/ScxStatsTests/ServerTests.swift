@@ -346,6 +346,52 @@ struct ServerTests {
         #expect(outcome == .some(.timedOut(path: path)))
     }
 
+    /// The race of issue 11: someone who can write the socket's directory replaces the
+    /// freshly bound socket with a symbolic link to another file. Nothing follows it: the
+    /// mode was set before bind(), the link is reported and left, the file keeps its mode.
+    @Test func aSocketSwappedForASymlinkAfterBindIsNotFollowed() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let victim = (path as NSString).deletingLastPathComponent + "/victim"
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try "precious".write(toFile: victim, atomically: false, encoding: .utf8)
+        #expect(chmod(victim, 0o644) == 0)
+        #expect(throws: StatsSocketError.notASocket(path: path)) {
+            try UnixSocket.listen(path, mode: 0o600, backlog: 1) {
+                unlink(path)
+                symlink(victim, path)
+            }
+        }
+        var st = stat()
+        #expect(stat(victim, &st) == 0 && st.st_mode & 0o7777 == 0o644, "the link's target keeps its mode")
+        #expect(lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK, "the link is left alone")
+    }
+
+    /// The socket file is created with the mode asked for; nothing changes it afterwards.
+    @Test func theSocketIsCreatedWithItsMode() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        var modes: [mode_t] = []
+        let (fd, _) = try UnixSocket.listen(path, mode: 0o600, backlog: 1) {
+            var st = stat()
+            if lstat(path, &st) == 0 { modes.append(st.st_mode & 0o7777) }
+        }
+        close(fd)
+        #expect(modes == [0o600], "0600 as bind() created it")
+    }
+
+    @Test func aSymlinkAtThePathIsLeftAlone() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let stale = path + ".stale"
+        try leaveStaleSocket(at: stale)
+        #expect(symlink(stale, path) == 0)
+        #expect(throws: StatsSocketError.notASocket(path: path)) { try StatsServer(path: path, responder: fixedResponder()) }
+        var st = stat()
+        #expect(lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK)
+        #expect(lstat(stale, &st) == 0 && st.st_mode & S_IFMT == S_IFSOCK, "the socket it points to is not removed")
+    }
+
     @Test func aFileThatIsNotASocketIsLeftAlone() throws {
         let (path, cleanup) = temporarySocketPath()
         defer { cleanup() }
