@@ -100,7 +100,7 @@ enum UnixSocket {
             switch e {
             case ENOENT, ECONNREFUSED, ENOTDIR: throw .noServer(path: path)
             case EACCES, EPERM: throw .permissionDenied(path: path)
-            case EAGAIN, EINPROGRESS: throw .timedOut(path: path)
+            case EAGAIN: throw .timedOut(path: path)
             default: throw .system(call: "connect", path: path, errno: e)
             }
         }
@@ -130,9 +130,9 @@ enum UnixSocket {
         }
         let fd = try socketFD(path: path, nonBlocking: true)
         // The mode is set on the socket before bind(), which creates the file with it
-        // (less the umask): nothing acts on the path afterwards, so a path swapped for a
-        // symbolic link between bind() and a chmod() cannot redirect the chmod to another
-        // file, and the process's umask is left alone for its other threads.
+        // (less the umask). No chmod() of the path follows, which would follow a symbolic
+        // link put there in the meantime, and the umask, which the process's other
+        // threads share, is left alone.
         guard fchmod(fd, mode) == 0 else {
             let e = errno
             close(fd)
