@@ -13,8 +13,13 @@
 # the packages are only downloaded and unpacked. apt verifies each download against the
 # signed archive index; we record the archive's SHA256 and re-check it before every use.
 #
+# apt downloads as its sandbox user, _apt, as it does for the host's own packages: the
+# private apt directories' partial/ subdirectories and the download directory belong to
+# _apt while apt writes there; the files are root's again before they are checked.
+#
 # Environment: SWIFTLAND_CACHE (default /var/cache/swiftland), SWIFTLAND_DEBIAN_MIRROR
-# (default: the first Debian mirror in the host's apt sources).
+# (default: the first Debian mirror in the host's apt sources), SWIFTLAND_APT_USER (apt's
+# sandbox user, default _apt).
 set -euo pipefail
 
 cache_root=${SWIFTLAND_CACHE:-/var/cache/swiftland}
@@ -36,8 +41,43 @@ mirror() {
   echo "$m"
 }
 
+# The user apt downloads as: SWIFTLAND_APT_USER (_apt), or root, with a warning (unless
+# $1 is "quiet"), when that user does not exist. Not root: apt runs as the caller and has
+# nothing to drop.
+apt_user=
+sandbox_user() {
+  local user=${SWIFTLAND_APT_USER:-_apt}
+  if [ "$(id -u)" != 0 ]; then
+    apt_user=$(id -un)
+  elif id -u "$user" >/dev/null 2>&1; then
+    apt_user=$user
+  else
+    [ "${1:-}" = quiet ] ||
+      log "warning: user $user does not exist (the package apt creates _apt): apt downloads as root, outside its sandbox"
+    apt_user=root
+  fi
+}
+
+# Hands DIR to apt's sandbox user for a download (owner only, as apt keeps its partial/).
+give_to_apt() {
+  if [ "$(id -u)" = 0 ] && [ "$apt_user" != root ]; then
+    chown "$apt_user:root" "$1" && chmod 700 "$1"
+  fi
+}
+
+# apt says "Download is performed unsandboxed as root ..." when its user cannot reach a
+# directory (a parent of SWIFTLAND_CACHE that is not searchable by _apt, say); pass that on.
+report_unsandboxed() {
+  local line
+  line=$(grep -h -m1 'unsandboxed' "$@" 2>/dev/null) || return 0
+  log "warning: $line"
+}
+
 private_apt() {
+  sandbox_user "${1:-}"
   mkdir -p "$apt_root"/lists/partial "$apt_root"/cache/archives/partial "$apt_root"/parts
+  give_to_apt "$apt_root/lists/partial"
+  give_to_apt "$apt_root/cache/archives/partial"
   : >"$apt_root/status"
   local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
   [ -r "$keyring" ] || die "$keyring is missing (package debian-archive-keyring)"
@@ -52,7 +92,7 @@ Dir::Etc::SourceParts "$apt_root/parts";
 Dir::Etc::Preferences "$apt_root/preferences";
 Dir::Etc::PreferencesParts "$apt_root/parts";
 APT::Architectures { "amd64"; };
-APT::Sandbox::User "root";
+APT::Sandbox::User "$apt_user";
 Acquire::Languages "none";
 EOF
   export APT_CONFIG=$apt_root/apt.conf
@@ -71,6 +111,7 @@ resolve() {
   private_apt
   apt-get -q update >/dev/null 2>"$apt_root/update.log" || {
     cat "$apt_root/update.log" >&2; die "could not read trixie-backports (network?)"; }
+  report_unsandboxed "$apt_root/update.log"
   apt-cache depends linux-image-amd64 2>/dev/null | resolve_from_depends ||
     die "trixie-backports has no linux-image-amd64 dependency on a versioned kernel"
 }
@@ -112,7 +153,10 @@ fetch() {
     cat "$cache_root/resolve.err" >&2
     die "cannot resolve the kernel version and no verified kernel is cached"
   fi
-  private_apt  # resolve ran in a subshell: its APT_CONFIG export did not reach us
+  # resolve ran in a subshell: its APT_CONFIG export did not reach us, and its warnings
+  # went to resolve.err.
+  grep -h '^swiftland kernel: warning:' "$cache_root/resolve.err" >&2 || true
+  private_apt quiet
   dir=$kernel_root/$kver
   if verify "$dir"; then echo "$dir"; return 0; fi
   [ -d "$dir" ] && log "cached kernel $kver failed verification; fetching it again"
@@ -127,8 +171,13 @@ fetch() {
   sha=$(apt-cache show "$pkg" | sed -n 's/^SHA256: //p' | head -n1)
   [ -n "$sha" ] || die "the archive gives no SHA256 for $pkg"
   log "fetching $pkg from trixie-backports"
+  give_to_apt "$tmp"
   (cd "$tmp" && apt-get -q download "$pkg" >/dev/null 2>"$tmp/download.log") || {
     cat "$tmp/download.log" >&2; die "download of $pkg failed"; }
+  report_unsandboxed "$tmp/download.log"
+  # root's again before anything is checked or unpacked: _apt can change nothing after.
+  if [ "$(id -u)" = 0 ]; then chown -R root:root "$tmp"; fi
+  chmod 755 "$tmp"
   deb=$(cd "$tmp" && ls -1 ./*.deb | head -n1)
   deb=${deb#./}
   echo "$sha  $deb" | (cd "$tmp" && sha256sum --quiet --strict -c) ||

@@ -5,11 +5,18 @@ import Glibc
 public final class StatsClient {
     public let path: String
     private let fd: Int32
-    private var buffered: [UInt8] = []
+    private var buffered: LineBuffer
 
-    /// Connects to `path`; `timeoutMs` bounds each send and each wait for a reply.
-    public init(path: String = defaultStatsSocketPath, timeoutMs: Int = 2000) throws(StatsSocketError) {
+    /// The longest reply line read by default: swiftland's longest reply, `stats_meta`, is
+    /// about 5 KiB, so this only stops a server that never ends its line.
+    public static let defaultMaxReplyBytes = 4 * 1024 * 1024
+
+    /// Connects to `path`; `timeoutMs` bounds the connection, each send and each wait for
+    /// a reply, and a reply line longer than `maxReplyBytes` is refused.
+    public init(path: String = defaultStatsSocketPath, timeoutMs: Int = 2000,
+                maxReplyBytes: Int = StatsClient.defaultMaxReplyBytes) throws(StatsSocketError) {
         self.path = path
+        buffered = LineBuffer(maxLineBytes: maxReplyBytes)
         fd = try UnixSocket.connect(path, timeoutMs: timeoutMs)
     }
 
@@ -24,6 +31,28 @@ public final class StatsClient {
         case .answer(let resp): return resp
         case .refused(let errno, let message): throw .refused(errno: errno, message: message)
         }
+    }
+
+    /// Checks that the server serves `schema`: its `stats_meta` marks a struct of that name
+    /// as the top one. Every sched-ext scheduler (scx_bpfland, scx_lavd, ...) speaks this
+    /// protocol on the same default socket, each with its own top struct ("Metrics" for
+    /// scx_bpfland); their counters must not pass for `schema`'s. The metadata is read
+    /// leniently (scx_stats leaves out empty members), so any such server is named.
+    public func expectServer(of schema: StatsSchema) throws(StatsSocketError) {
+        let meta: [String: StructHead]
+        do {
+            meta = try request(.init(req: "stats_meta"))
+        } catch .refused {
+            throw .otherServer(path: path, expected: schema.name, found: [])
+        }
+        let tops = meta.filter { $0.value.top == "true" }.keys.sorted()
+        guard !tops.contains(schema.name) else { return }
+        throw .otherServer(path: path, expected: schema.name, found: tops.isEmpty ? meta.keys.sorted() : tops)
+    }
+
+    /// What `expectServer` reads of each struct in `stats_meta`.
+    private struct StructHead: Decodable {
+        let top: String?
     }
 
     /// Sends one line (a newline is added) and returns the reply line, without its newline.
@@ -49,14 +78,14 @@ public final class StatsClient {
     public func receiveLine() throws(StatsSocketError) -> String {
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
-            if let nl = buffered.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffered[..<nl], as: UTF8.self)
-                buffered.removeFirst(nl + 1)
-                return line
+            switch buffered.next() {
+            case .line(let line): return String(decoding: line, as: UTF8.self)
+            case .tooLong: throw .replyTooLong(path: path, maxBytes: buffered.maxLineBytes)
+            case .incomplete: break
             }
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
-                buffered.append(contentsOf: chunk[0..<n])
+                buffered.append(chunk[0..<n])
             } else if n == 0 {
                 throw .closed(path: path)
             } else if errno != EINTR {

@@ -5,15 +5,20 @@ import Synchronization
 ///
 /// The thread multiplexes every client with poll(2) over non-blocking sockets, so a slow,
 /// silent or hostile client never holds it up, and it never calls into the scheduler: it
-/// only calls the responder's source. Limits keep its memory bounded: at most
-/// `maxClients` connections (more are closed at once), requests of at most
-/// `maxRequestBytes` (a longer line gets an error reply and the connection is closed), and
-/// a client that leaves `maxPendingReplyBytes` of replies unread is disconnected.
+/// only calls the responder's source. Limits keep its memory and its table bounded: at
+/// most `maxClients` connections (a newcomer to a full table takes the place of the client
+/// idle longest), requests of at most `maxRequestBytes` (a longer line gets an error reply
+/// and the connection is closed), a client that leaves `maxPendingReplyBytes` of replies
+/// unread is disconnected, and so is one idle for `idleTimeout`.
 public final class StatsServer: @unchecked Sendable {
     public struct Limits: Sendable {
         public var maxClients = 64
         public var maxRequestBytes = 64 * 1024
         public var maxPendingReplyBytes = 1024 * 1024
+        /// A client that sends no complete request and takes none of its reply for this
+        /// long is closed, so forgotten connections do not fill the table. sched-ext's
+        /// monitors, and swiftland's, ask every few seconds and connect again when closed.
+        public var idleTimeout: Duration = .seconds(30)
         public init() {}
     }
 
@@ -65,8 +70,10 @@ public final class StatsServer: @unchecked Sendable {
 
     private struct Client {
         let fd: Int32
-        var input: [UInt8] = []
+        var input: LineBuffer
         var output: [UInt8] = []
+        /// When it last sent a complete request or took reply bytes (or connected).
+        var lastActive: ContinuousClock.Instant
         /// The client shut down its side: send what is pending, then close.
         var eof = false
         var closing = false
@@ -83,20 +90,36 @@ public final class StatsServer: @unchecked Sendable {
                 let events = (c.eof ? 0 : POLLIN) | (c.output.isEmpty ? 0 : POLLOUT)
                 fds.append(pollfd(fd: c.fd, events: Int16(events), revents: 0))
             }
-            // stop() wakes the poll; the timeout is only a backstop.
-            let n = poll(&fds, nfds_t(fds.count), 1000)
-            if n <= 0 { continue }
-            for i in clients.indices {
-                let revents = Int32(fds[i + 1].revents)
-                if revents != 0 { service(&clients[i], revents) }
+            let n = poll(&fds, nfds_t(fds.count), pollTimeoutMs(clients))
+            if n > 0 {
+                for i in clients.indices {
+                    let revents = Int32(fds[i + 1].revents)
+                    if revents != 0 { service(&clients[i], revents) }
+                }
+            }
+            let now = ContinuousClock.now
+            for i in clients.indices where now - clients[i].lastActive >= limits.idleTimeout {
+                clients[i].closing = true
             }
             clients.removeAll { c in
                 if c.done { close(c.fd) }
                 return c.done
             }
-            if Int32(fds[0].revents) & Int32(POLLIN) != 0 { accept(into: &clients) }
+            if n > 0 && Int32(fds[0].revents) & Int32(POLLIN) != 0 { accept(into: &clients) }
         }
         for c in clients { close(c.fd) }
+    }
+
+    /// Until the first idle client is due to be closed, and at most 1 s: stop() wakes the
+    /// poll at once, the second is only a backstop.
+    private func pollTimeoutMs(_ clients: [Client]) -> Int32 {
+        guard let oldest = clients.map(\.lastActive).min() else { return 1000 }
+        let left = oldest + limits.idleTimeout - ContinuousClock.now
+        if left <= .zero { return 0 }
+        if left >= .seconds(1) { return 1000 }
+        let (_, attoseconds) = left.components
+        // Rounded up, so that the client is due when the poll returns.
+        return Int32(attoseconds / 1_000_000_000_000_000) + 1
     }
 
     private func accept(into clients: inout [Client]) {
@@ -107,13 +130,19 @@ public final class StatsServer: @unchecked Sendable {
                 if errno == EMFILE || errno == ENFILE { usleep(100_000) }
                 return  // EAGAIN: no more waiting, or an aborted connection
             }
-            guard clients.count < limits.maxClients else {
-                close(fd)
-                continue
+            if clients.count >= limits.maxClients {
+                // The table is full: the client idle longest makes room, so forgotten
+                // connections never shut out a new one.
+                guard let longestIdle = clients.indices.min(by: { clients[$0].lastActive < clients[$1].lastActive }) else {
+                    close(fd)
+                    continue
+                }
+                close(clients[longestIdle].fd)
+                clients.remove(at: longestIdle)
             }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-            clients.append(Client(fd: fd))
+            clients.append(Client(fd: fd, input: LineBuffer(maxLineBytes: limits.maxRequestBytes), lastActive: .now))
         }
     }
 
@@ -128,7 +157,7 @@ public final class StatsServer: @unchecked Sendable {
         var buf = [UInt8](repeating: 0, count: 4096)
         let got = buf.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
         if got > 0 {
-            c.input.append(contentsOf: buf[0..<got])
+            c.input.append(buf[0..<got])
         } else if got == 0 {
             c.eof = true
         } else if errno != EAGAIN && errno != EINTR {
@@ -137,21 +166,23 @@ public final class StatsServer: @unchecked Sendable {
     }
 
     private func answerCompleteLines(_ c: inout Client) {
-        var start = 0
-        while let nl = c.input[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            enqueueReply(responder.reply(to: Array(c.input[start..<nl])), to: &c)
-            start = nl + 1
-        }
-        c.input.removeFirst(start)
-        if c.input.count > limits.maxRequestBytes {
-            enqueueReply(StatsResponder.reply(errno: StatsResponder.einval, "request longer than \(limits.maxRequestBytes) bytes"), to: &c)
-            c.input.removeAll()
-            c.closing = true
-            flush(&c)
+        while !c.closing {
+            switch c.input.next() {
+            case .line(let request):
+                enqueueReply(responder.reply(to: request), to: &c)
+            case .incomplete:
+                return
+            case .tooLong:
+                enqueueReply(StatsResponder.reply(errno: StatsResponder.einval, "request longer than \(limits.maxRequestBytes) bytes"), to: &c)
+                c.input.removeAll()
+                c.closing = true
+                flush(&c)
+            }
         }
     }
 
     private func enqueueReply(_ reply: String, to c: inout Client) {
+        c.lastActive = .now
         c.output.append(contentsOf: reply.utf8)
         c.output.append(UInt8(ascii: "\n"))
         served.add(1, ordering: .relaxed)
@@ -162,6 +193,7 @@ public final class StatsServer: @unchecked Sendable {
         guard !c.output.isEmpty else { return }
         let sent = c.output.withUnsafeBytes { send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         if sent > 0 {
+            c.lastActive = .now
             c.output.removeFirst(sent)
         } else if sent < 0 && errno != EAGAIN && errno != EINTR {
             c.closing = true

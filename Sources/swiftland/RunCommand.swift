@@ -90,10 +90,10 @@ struct RunCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "user mode, test hook: sleep this long in every loop of the scheduling thread, to force the fallback bound.")
     var loopDelayUs: UInt32 = 0
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Print the counters every SECS seconds while running.", valueName: "secs"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Print the counters every SECS seconds while running (0.1 to 86400).", valueName: "secs"))
     var stats: Double?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Print the counters of the swiftland already running, every SECS seconds, through its stats socket; loads nothing. Ends when that swiftland stops, or on SIGINT.", valueName: "secs"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Print the counters of the swiftland already running, every SECS seconds (0.1 to 86400), through its stats socket; loads nothing. Ends when that swiftland stops, or on SIGINT.", valueName: "secs"))
     var monitor: Double?
 
     @Flag(help: "Describe every counter (meaning, type, unit) and exit.")
@@ -102,7 +102,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The UNIX socket the counters are served on while running (sched-ext's stats protocol), and that --monitor reads.", valueName: "path"))
     var statsSocket: String = defaultStatsSocketPath
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Detach after SECS seconds (default: run until SIGINT or SIGTERM).", valueName: "secs"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Detach after SECS seconds (0.1 to 31536000, a year; default: run until SIGINT or SIGTERM).", valueName: "secs"))
     var duration: Double?
 
     @Flag(name: [.customShort("v"), .long], help: ArgumentHelp(
@@ -155,12 +155,25 @@ struct RunCommand: ParsableCommand {
                      hostileRecords: testHostileRecords, floodCPU: testFloodCpu)
     }
 
+    /// --stats and --monitor, in seconds. The counters are read every 100 ms, so a shorter
+    /// interval means nothing; a day is the longest. Within these bounds the conversion to
+    /// milliseconds cannot overflow.
+    static let intervalSeconds: ClosedRange<Double> = 0.1...86_400
+    /// --duration, in seconds: from one tick of the watch loop to a year (no bound at all:
+    /// leave it out and stop swiftland with a signal).
+    static let durationSeconds: ClosedRange<Double> = 0.1...31_536_000
+
+    private static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+    }
+
     func validate() throws {
         if let problem = config.problem() { throw ValidationError(problem) }
-        if let stats, !(stats > 0 && stats.isFinite) { throw ValidationError("--stats must be a number of seconds above 0") }
-        if let monitor, !(monitor > 0 && monitor.isFinite) { throw ValidationError("--monitor must be a number of seconds above 0") }
-        if let duration, !(duration > 0 && duration.isFinite) {
-            throw ValidationError("--duration must be a number of seconds above 0")
+        for (name, value, range) in [("--stats", stats, Self.intervalSeconds), ("--monitor", monitor, Self.intervalSeconds),
+                                     ("--duration", duration, Self.durationSeconds)] {
+            if let value, !range.contains(value) {
+                throw ValidationError("\(name) must be from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)) seconds, got \(value)")
+            }
         }
         if batch < 1 || batch > 4096 { throw ValidationError("--batch must be from 1 to 4096") }
         if loopDelayUs > 1_000_000 { throw ValidationError("--loop-delay-us must be at most 1000000") }
@@ -196,7 +209,7 @@ struct RunCommand: ParsableCommand {
             return
         }
         if let monitor {
-            throw ExitCode(StatsMonitor(path: statsSocket, intervalSeconds: monitor).run())
+            throw ExitCode(StatsMonitor(path: statsSocket, intervalMs: Int((monitor * 1000).rounded())).run())
         }
         var objectBytes: [UInt8]?
         if let bpfObject {

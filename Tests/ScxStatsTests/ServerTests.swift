@@ -124,7 +124,9 @@ struct ServerTests {
         _ = idle
     }
 
-    @Test func clientsBeyondTheLimitAreClosedNotQueued() throws {
+    /// A full table: the newcomer is served, and the client idle longest is closed to make
+    /// room; the others, which asked since, keep their connections.
+    @Test func aNewcomerToAFullTableReplacesTheLongestIdle() throws {
         let (path, cleanup) = temporarySocketPath()
         defer { cleanup() }
         var limits = StatsServer.Limits()
@@ -133,8 +135,151 @@ struct ServerTests {
         defer { server.stop() }
         let held = try (0..<4).map { _ in try StatsClient(path: path) }
         for c in held { #expect(try c.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3)) }
-        let extra = try StatsClient(path: path, timeoutMs: 2000)
-        #expect(throws: StatsSocketError.self) { try extra.request(.init(req: "stats"), as: StatsSample.self) }
+        usleep(10_000)
+        for c in held[1...] { #expect(try c.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3)) }
+        let newcomer = try StatsClient(path: path)
+        #expect(try newcomer.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+        #expect(throws: StatsSocketError.closed(path: path)) { try held[0].request(.init(req: "stats"), as: StatsSample.self) }
+        for c in held[1...] { #expect(try c.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3)) }
+    }
+
+    /// Idle connections are closed after the timeout (here 300 ms); one that asks more
+    /// often than that stays open however long it lives.
+    @Test func idleClientsAreClosed() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        var limits = StatsServer.Limits()
+        limits.idleTimeout = .milliseconds(300)
+        let server = try StatsServer(path: path, responder: fixedResponder(), limits: limits)
+        defer { server.stop() }
+        let silent = try StatsClient(path: path)
+        let asked = try StatsClient(path: path)
+        #expect(try asked.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+        let busy = try StatsClient(path: path)
+        for _ in 0..<8 {
+            #expect(try busy.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+            usleep(100_000)
+        }
+        #expect(throws: StatsSocketError.closed(path: path)) { try silent.receiveLine() }
+        #expect(throws: StatsSocketError.closed(path: path)) { try asked.request(.init(req: "stats"), as: StatsSample.self) }
+        #expect(try busy.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+    }
+
+    /// A client that sends requests and never reads: once the socket's buffer is full it
+    /// takes nothing, and is closed after the timeout with replies still pending (reading
+    /// afterwards gets what the buffer held, then the end).
+    @Test func aClientThatNeverReadsIsClosedWhenIdle() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        var limits = StatsServer.Limits()
+        limits.idleTimeout = .milliseconds(300)
+        limits.maxPendingReplyBytes = 64 << 20
+        let server = try StatsServer(path: path, responder: fixedResponder(), limits: limits)
+        defer { server.stop() }
+        let deaf = try StatsClient(path: path)
+        let requests = 20_000  // about 13 MB of replies, more than any socket buffer holds
+        try deaf.send(Array(String(repeating: StatsResponder.Request(req: "stats_meta").line + "\n", count: requests).utf8))
+        usleep(1_000_000)
+        var replies = 0
+        var ending: StatsSocketError?
+        while ending == nil {
+            do throws(StatsSocketError) {
+                _ = try deaf.receiveLine()
+                replies += 1
+            } catch {
+                ending = error
+            }
+        }
+        #expect(ending == .closed(path: path))
+        #expect(replies > 0 && replies < requests, "\(replies) of \(requests)")
+    }
+
+    /// A server that never ends its reply line: the client stops at its cap with an error
+    /// that says so, instead of buffering without bound.
+    @Test func replyLongerThanTheCapIsRefused() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let server = try ScriptedServer(path: path) { _ in [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20) }
+        defer { server.stop() }
+        let client = try StatsClient(path: path, maxReplyBytes: 64 * 1024)
+        #expect(throws: StatsSocketError.replyTooLong(path: path, maxBytes: 64 * 1024)) { try client.exchange("{}") }
+        #expect(StatsSocketError.replyTooLong(path: path, maxBytes: 65536).description
+                    == "the stats server at \(path) sent a reply line longer than 65536 bytes; not reading it")
+    }
+
+    /// The default cap, 4 MiB: a reply of exactly that is read, one byte more is not.
+    @Test func defaultReplyCap() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let cap = StatsClient.defaultMaxReplyBytes
+        #expect(cap == 4 * 1024 * 1024)
+        let server = try ScriptedServer(path: path) { request in
+            [UInt8](repeating: UInt8(ascii: "y"), count: request == "fits" ? cap : cap + 1) + [UInt8(ascii: "\n")]
+        }
+        defer { server.stop() }
+        #expect(try StatsClient(path: path).exchange("fits").utf8.count == cap)
+        #expect(throws: StatsSocketError.replyTooLong(path: path, maxBytes: cap)) { try StatsClient(path: path).exchange("over") }
+    }
+
+    /// scx_bpfland's `stats_meta` reply, as scx_stats serializes its `Metrics` struct (empty
+    /// members left out; two of its fields kept): the client names what it found.
+    static let bpflandMeta = #"{"errno":0,"args":{"resp":{"Metrics":{"name":"Metrics","top":"true","fields":{"#
+        + #""nr_running":{"datum":"u64","desc":"Number of running tasks"},"#
+        + #""nr_cpus":{"datum":"u64","desc":"Number of online CPUs"}}}}}}"#
+
+    @Test func anotherSchedulersServerIsNamed() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let bpfland = try ScriptedServer(path: path) { request in
+            Array(((request.contains("stats_meta") ? Self.bpflandMeta : #"{"errno":0,"args":{"resp":{"nr_running":2}}}"#) + "\n").utf8)
+        }
+        defer { bpfland.stop() }
+        let client = try StatsClient(path: path)
+        #expect(throws: StatsSocketError.otherServer(path: path, expected: "teststats", found: ["Metrics"])) {
+            try client.expectServer(of: testSchema)
+        }
+        #expect(StatsSocketError.otherServer(path: path, expected: "teststats", found: ["Metrics"]).description
+                    == "the stats server at \(path) is not teststats: its stats are \"Metrics\", not \"teststats\" (another sched_ext scheduler serves this socket)")
+    }
+
+    /// A server refusing `stats_meta`, or describing no top struct, is not ours either.
+    @Test func aServerWithoutOurTopStructIsRefused() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let refusing = try ScriptedServer(path: path) { request in
+            switch request {
+            case "{\"args\":{},\"req\":\"stats_meta\"}": Array(#"{"errno":22,"args":{"resp":"unknown request"}}"#.utf8) + [0x0a]
+            default: Array("{}\n".utf8)
+            }
+        }
+        defer { refusing.stop() }
+        #expect(throws: StatsSocketError.otherServer(path: path, expected: "teststats", found: [])) {
+            try StatsClient(path: path).expectServer(of: testSchema)
+        }
+        // Two structs, neither marked top, one of them with our name.
+        let (path2, cleanup2) = temporarySocketPath()
+        defer { cleanup2() }
+        let untopped = try ScriptedServer(path: path2) { _ in
+            Array(#"{"errno":0,"args":{"resp":{"teststats":{"name":"teststats","fields":{}},"Other":{"name":"Other","fields":{}}}}}"#.utf8) + [0x0a]
+        }
+        defer { untopped.stop() }
+        #expect(throws: StatsSocketError.otherServer(path: path2, expected: "teststats", found: ["Other", "teststats"])) {
+            try StatsClient(path: path2).expectServer(of: testSchema)
+        }
+    }
+
+    @Test func ourOwnServerPassesTheCheck() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let server = try StatsServer(path: path, responder: fixedResponder())
+        defer { server.stop() }
+        let client = try StatsClient(path: path)
+        try client.expectServer(of: testSchema)
+        #expect(try client.request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+        let other = StatsSchema(name: "other", desc: "", metricPrefix: "o_", fields: testSchema.fields)
+        #expect(throws: StatsSocketError.otherServer(path: path, expected: "other", found: ["teststats"])) {
+            try client.expectServer(of: other)
+        }
     }
 
     @Test func staleSocketFromACrashedRunIsReplaced() throws {
@@ -154,6 +299,97 @@ struct ServerTests {
         defer { first.stop() }
         #expect(throws: StatsSocketError.inUse(path: path)) { try StatsServer(path: path, responder: fixedResponder()) }
         #expect(try StatsClient(path: path).request(.init(req: "stats"), as: StatsSample.self)["nr_running"] == .u64(3))
+    }
+
+    /// A server that stopped accepting (its backlog full): binding over its socket waits
+    /// at most the probe's 200 ms and reports the socket in use, leaving it in place,
+    /// rather than waiting for ever or taking it over.
+    @Test func aHungServersSocketIsNeitherWaitedOnNorReplaced() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let hung = try HungServer(path: path)
+        defer { hung.close() }
+        let started = ContinuousClock.now
+        let outcome = within(seconds: 5) { () -> StatsSocketError? in
+            do {
+                _ = try StatsServer(path: path, responder: fixedResponder())
+                return nil
+            } catch {
+                return error as? StatsSocketError
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        var st = stat()
+        #expect(lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFSOCK, "its socket stays")
+        if outcome == nil { hung.close() }  // wakes the waiting connect()
+        #expect(outcome == .some(.inUse(path: path)), "binding over a hung server's socket")
+        #expect(elapsed < .seconds(2), "\(elapsed)")
+    }
+
+    /// A client connecting to such a server gives up after its timeout.
+    @Test func connectingToAHungServerTimesOut() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let hung = try HungServer(path: path)
+        defer { hung.close() }
+        let outcome = within(seconds: 5) { () -> StatsSocketError? in
+            do {
+                _ = try StatsClient(path: path, timeoutMs: 300)
+                return nil
+            } catch let error as StatsSocketError {
+                return error
+            } catch {
+                return nil
+            }
+        }
+        if outcome == nil { hung.close() }
+        #expect(outcome == .some(.timedOut(path: path)))
+    }
+
+    /// The race of issue 11: someone who can write the socket's directory replaces the
+    /// freshly bound socket with a symbolic link to another file. Nothing follows it: the
+    /// mode was set before bind(), the link is reported and left, the file keeps its mode.
+    @Test func aSocketSwappedForASymlinkAfterBindIsNotFollowed() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let victim = (path as NSString).deletingLastPathComponent + "/victim"
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try "precious".write(toFile: victim, atomically: false, encoding: .utf8)
+        #expect(chmod(victim, 0o644) == 0)
+        #expect(throws: StatsSocketError.notASocket(path: path)) {
+            try UnixSocket.listen(path, mode: 0o600, backlog: 1) {
+                unlink(path)
+                symlink(victim, path)
+            }
+        }
+        var st = stat()
+        #expect(stat(victim, &st) == 0 && st.st_mode & 0o7777 == 0o644, "the link's target keeps its mode")
+        #expect(lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK, "the link is left alone")
+    }
+
+    /// The socket file is created with the mode asked for; nothing changes it afterwards.
+    @Test func theSocketIsCreatedWithItsMode() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        var modes: [mode_t] = []
+        let (fd, _) = try UnixSocket.listen(path, mode: 0o600, backlog: 1) {
+            var st = stat()
+            if lstat(path, &st) == 0 { modes.append(st.st_mode & 0o7777) }
+        }
+        close(fd)
+        #expect(modes == [0o600], "0600 as bind() created it")
+    }
+
+    @Test func aSymlinkAtThePathIsLeftAlone() throws {
+        let (path, cleanup) = temporarySocketPath()
+        defer { cleanup() }
+        let stale = path + ".stale"
+        try leaveStaleSocket(at: stale)
+        #expect(symlink(stale, path) == 0)
+        #expect(throws: StatsSocketError.notASocket(path: path)) { try StatsServer(path: path, responder: fixedResponder()) }
+        var st = stat()
+        #expect(lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK)
+        #expect(lstat(stale, &st) == 0 && st.st_mode & S_IFMT == S_IFSOCK, "the socket it points to is not removed")
     }
 
     @Test func aFileThatIsNotASocketIsLeftAlone() throws {

@@ -61,6 +61,15 @@ struct BadOptionTests {
         (["--stats", "inf"], "--stats must be"), (["--stats", "often"], "often"),
         (["--duration", "0"], "--duration must be"), (["--duration=-5"], "--duration must be"),
         (["--duration", "nan"], "--duration must be"), (["--duration", "soon"], "soon"),
+        // intervals that would overflow the conversion to milliseconds, or poll without pause
+        (["--monitor", "1e300"], "--monitor must be from 0.1 to 86400 seconds, got 1e+300"),
+        (["--monitor", "1e-9"], "--monitor must be from 0.1 to 86400 seconds, got 1e-09"),
+        (["--monitor", "0"], "--monitor must be"), (["--monitor=-1"], "--monitor must be"),
+        (["--monitor", "nan"], "--monitor must be"), (["--monitor", "inf"], "--monitor must be"),
+        (["--monitor", "86401"], "--monitor must be"), (["--monitor", "often"], "often"),
+        (["--stats", "1e300"], "--stats must be from 0.1 to 86400 seconds"), (["--stats", "0.01"], "--stats must be"),
+        (["--duration", "1e300"], "--duration must be from 0.1 to 31536000 seconds"),
+        (["--duration", "1e-9"], "--duration must be"), (["--duration", "inf"], "--duration must be"),
         // unknown options, stray arguments
         (["--no-such-option"], "no-such-option"), (["extra"], "extra"),
     ]
@@ -74,6 +83,13 @@ struct BadOptionTests {
             let text = RunCommand.message(for: error)
             #expect(text.contains(message), "run \(arguments): \(text)")
         }
+    }
+
+    /// The ends of the interval and duration ranges are accepted.
+    @Test(arguments: [["--monitor", "0.1"], ["--monitor", "86400"], ["--stats", "0.1"], ["--stats", "86400"],
+                      ["--duration", "0.1"], ["--duration", "31536000"]])
+    func runAcceptsTheBounds(arguments: [String]) throws {
+        _ = try RunCommand.parse(arguments)
     }
 
     @Test(arguments: [

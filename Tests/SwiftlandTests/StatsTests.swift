@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import ScxStats
 import SwiftlandABI
+@testable import swiftland
 import Testing
 
 /// The counter table and the commands generated from it. The socket protocol itself is
@@ -72,7 +73,7 @@ struct StatsTests {
         #expect(monitor.output.contains("no swiftland is running"), "\(monitor.output)")
     }
 
-    static func fakeServer(_ path: String) throws -> StatsServer {
+    static func fakeServer(_ path: String, limits: StatsServer.Limits = .init()) throws -> StatsServer {
         var s = swl_stats()
         s.nr_running = 2
         s.nr_sent = 1234
@@ -80,7 +81,60 @@ struct StatsTests {
         var u = UserSpaceCounters()
         u.loops = 77
         let sample = Counters(s, userSpace: u).sample(mode: .user)
-        return try StatsServer(path: path, responder: StatsResponder(schema: CounterDefinition.schema) { sample })
+        return try StatsServer(path: path, responder: StatsResponder(schema: CounterDefinition.schema) { sample }, limits: limits)
+    }
+
+    /// A monitor asking less often than the server's idle timeout: the server closes its
+    /// connection between readings, and it connects again rather than report a stop.
+    @Test func monitorConnectsAgainAfterAnIdleClose() throws {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "swl-monitor-idle-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var limits = StatsServer.Limits()
+        limits.idleTimeout = .milliseconds(200)
+        let server = try Self.fakeServer("\(dir)/stats", limits: limits)
+        defer { server.stop() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandTests.binary)
+        p.arguments = ["run", "--monitor", "0.5", "--stats-socket", "\(dir)/stats"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        usleep(2_200_000)
+        kill(p.processIdentifier, SIGINT)
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(out.split(separator: "\n").filter { $0.hasPrefix("swiftland: nr_running=2 ") }.count >= 4, "\(out)")
+        #expect(!out.contains("stopped"), "\(out)")
+    }
+
+    /// Another sched_ext scheduler on the socket, as scx_bpfland serves it (top struct
+    /// "Metrics", some of its fields share swiftland's names): `metrics` and `--monitor`
+    /// name it and exit 1 instead of printing its counters as swiftland's.
+    @Test func anotherSchedulersStatsAreNotTakenForSwiftlands() throws {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "swl-foreign-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let metrics = StatsSchema(name: "Metrics", desc: "", metricPrefix: "", fields: [
+            .init(name: "nr_running", desc: "Number of running tasks", unit: "", kind: .gauge),
+            .init(name: "nr_cpus", desc: "Number of online CPUs", unit: "", kind: .gauge),
+            .init(name: "nr_direct_dispatches", desc: "Number of task direct dispatches", unit: "", kind: .counter),
+        ])
+        let sample = StatsSample(["nr_running": .u64(7), "nr_cpus": .u64(2), "nr_direct_dispatches": .u64(99)])
+        let server = try StatsServer(path: "\(dir)/stats", responder: StatsResponder(schema: metrics) { sample })
+        defer { server.stop() }
+        let expected = "is not swiftland: its stats are \"Metrics\", not \"swiftland\""
+        let m = try CommandTests.run(CommandTests.binary, ["metrics", "--stats-socket", "\(dir)/stats"])
+        #expect(m.status == 1)
+        #expect(m.output.contains(expected), "\(m.output)")
+        #expect(!m.output.contains("swiftland_nr_running"), "\(m.output)")
+        // Under timeout(1): a monitor that took the counters for swiftland's would run on.
+        let monitor = try CommandTests.run("/usr/bin/timeout", ["20", CommandTests.binary, "run", "--monitor", "0.2", "--stats-socket", "\(dir)/stats"])
+        #expect(monitor.status == 1)
+        #expect(monitor.output.contains(expected), "\(monitor.output)")
+        #expect(!monitor.output.contains("nr_running=7"), "\(monitor.output)")
+        #expect(StatsMonitor.message(for: .otherServer(path: "/p", expected: "swiftland", found: ["Metrics"]), path: "/p", attached: "bpfland_1.0.20_x86_64")
+                    .hasSuffix("; the sched_ext scheduler attached now is \"bpfland_1.0.20_x86_64\""))
     }
 
     @Test func metricsPrintsTheRunningCounters() throws {

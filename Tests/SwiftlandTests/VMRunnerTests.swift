@@ -272,6 +272,42 @@ struct VMRunnerKernelScriptTests {
         #expect(try KernelCache(cacheDirectory: "/nonexistent").resolveFromDepends(text) == nil)
     }
 
+    /// apt downloads as its sandbox user, _apt, not as root: the private configuration
+    /// names it and the partial/ directories it downloads into are its own (0700, as apt
+    /// keeps /var/cache/apt/archives/partial). The mirror does not exist: the configuration
+    /// is written before apt runs, and nothing is downloaded.
+    @Test(.enabled(if: getuid() == 0 && getpwnam("_apt") != nil, "needs root and the user _apt (package apt) to hand directories to _apt"))
+    func aptDownloadsAsItsSandboxUser() throws {
+        let dir = try makeTemporaryDirectory("aptuser")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let unreachable = ["SWIFTLAND_DEBIAN_MIRROR": "file:///nonexistent/debian"]
+        #expect(try kernelScript(["resolve"], cache: dir, environment: unreachable).status != 0)
+        let conf = try String(contentsOfFile: dir + "/apt/apt.conf", encoding: .utf8)
+        #expect(conf.contains(#"APT::Sandbox::User "_apt";"#), "\(conf)")
+        let aptUID = try #require(getpwnam("_apt")).pointee.pw_uid
+        for partial in ["lists/partial", "cache/archives/partial"] {
+            var st = stat()
+            #expect(stat("\(dir)/apt/\(partial)", &st) == 0)
+            #expect(st.st_uid == aptUID && st.st_mode & 0o777 == 0o700, "\(partial): uid \(st.st_uid), mode \(String(st.st_mode & 0o777, radix: 8))")
+        }
+
+        // No such user: apt downloads as root, and the script says so.
+        var missing = unreachable
+        missing["SWIFTLAND_APT_USER"] = "swiftland-no-such-user"
+        let r = try kernelScript(["resolve"], cache: dir, environment: missing)
+        #expect(r.stderr.contains("warning: user swiftland-no-such-user does not exist"), "\(r.stderr)")
+        #expect(try String(contentsOfFile: dir + "/apt/apt.conf", encoding: .utf8).contains(#"APT::Sandbox::User "root";"#))
+    }
+
+    /// The embedded kernel.sh with SWIFTLAND_CACHE and `environment` added to ours.
+    private func kernelScript(_ arguments: [String], cache: String, environment: [String: String]) throws -> (status: Int32, stderr: String) {
+        var env = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        env["SWIFTLAND_CACHE"] = cache
+        let out = try Subprocess.run("/bin/bash", ["-c", KernelCache(cacheDirectory: cache).script, "kernel.sh"] + arguments, environment: env)
+        guard case .exited(let code) = out.termination else { return (-1, out.stderrText) }
+        return (code, out.stderrText)
+    }
+
     @Test func verifyRejectsATruncatedOrMissingFile() throws {
         let dir = try makeTemporaryDirectory("kernel")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks `make install` (scripts/install.sh) into a temporary DESTDIR with the real release
 # build: every file in place, the man page and completions generated from the command
-# definitions, the systemd unit accepted by systemd-analyze. Run by scripts/test.sh; prints
+# definitions, the systemd unit accepted by systemd-analyze and sandboxed (its exposure
+# score below a bound). Run by scripts/test.sh; prints
 # "ok - " / "not ok - " lines, which it counts.
 #
 #   check.sh BIN_DIR WORK_DIR
@@ -83,6 +84,40 @@ else
     ok "install: systemd-analyze verify accepts the unit without a warning"
   else
     not_ok "install: systemd-analyze verify accepts the unit without a warning" "$work/verify.out"
+  fi
+fi
+
+# The sandbox: the directives swiftland runs under (dist/swiftland.service.in says why
+# each is safe for it), then systemd's own exposure score where this systemd can compute it
+# offline (systemd 250+). A copy without the sandbox first shows the score check can fail.
+absent=
+for d in 'ProtectSystem=strict' 'RuntimeDirectory=scx' 'RestrictAddressFamilies=AF_UNIX' 'PrivateNetwork=yes' \
+         'PrivateDevices=yes' 'ProtectKernelTunables=yes' 'ProtectKernelModules=yes' 'ProtectKernelLogs=yes' \
+         'ProtectControlGroups=yes' 'ProtectProc=invisible' 'RestrictNamespaces=yes' 'MemoryDenyWriteExecute=yes' \
+         'SystemCallArchitectures=native' 'SystemCallFilter=@system-service bpf' 'SystemCallErrorNumber=EPERM' \
+         'NoNewPrivileges=yes' 'CapabilityBoundingSet=CAP_SYS_ADMIN CAP_BPF CAP_PERFMON CAP_SYS_RESOURCE CAP_IPC_LOCK'; do
+  grep -qx -- "$d" "$unit" || absent="$absent [$d]"
+done
+if [ -z "$absent" ]; then ok "install: the unit's sandbox directives are in place"; else not_ok "install: the unit lacks:$absent" "$unit"; fi
+
+max_exposure=2.0
+exposure() { # UNIT OUT -> prints the overall exposure, e.g. 1.3; fails when none was computed
+  systemd-analyze security --offline=yes --no-pager "$1" >"$2" 2>&1 || return 1
+  sed -n 's/^.*Overall exposure level for [^:]*: \([0-9.]*\) .*$/\1/p' "$2" | grep .
+}
+below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+if ! command -v systemd-analyze >/dev/null || ! exposure "$unit" "$work/security.out" >/dev/null; then
+  echo "# skip: this systemd-analyze cannot score a unit offline (needs systemd 250+): the exposure was not checked"
+else
+  sed '/^# The sandbox/,/^SystemCallErrorNumber=/d' "$unit" >"$work/unsandboxed.service"
+  bare=$(exposure "$work/unsandboxed.service" "$work/security-bare.out")
+  score=$(exposure "$unit" "$work/security.out")
+  if [ -z "$bare" ] || below "$bare" "$max_exposure"; then
+    not_ok "install: the exposure check fails a unit without its sandbox (control; scored ${bare:-nothing})" "$work/security-bare.out"
+  elif below "$score" "$max_exposure"; then
+    ok "install: systemd-analyze security rates the unit's exposure $score, below $max_exposure (without the sandbox: $bare)"
+  else
+    not_ok "install: systemd-analyze security rates the unit's exposure $score, not below $max_exposure" "$work/security.out"
   fi
 fi
 
