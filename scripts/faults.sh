@@ -74,6 +74,8 @@ run --slice-us abc
 run --slice-us-min 9000
 run --timeout-ms 40000
 run --stats 0
+run --monitor 1e300
+run --monitor 1e-9
 run --duration nan
 run --mode quantum
 run --mode user --policy lottery
