@@ -37,7 +37,7 @@ vm_passed=0 vm_failed=0
 if ! swift build -c release --static-swift-stdlib --product swiftland >"$work/build.log" 2>&1; then
   cat "$work/build.log"
   vm_failed=1
-elif ! bash bpf/build.sh object "$work/broken.bpf.o" -DSWL_TEST_VERIFIER_REJECT; then
+elif ! bash bpf/build.sh test-reject-object "$work/broken.bpf.o"; then
   vm_failed=1
 else
   bin=$(swift build -c release --static-swift-stdlib --product swiftland --show-bin-path)/swiftland

@@ -48,7 +48,7 @@ fi
 
 if swiftland run --bpf-object "$broken" --duration 1 >"$work/broken.out" 2>&1; then
   not_ok "a BPF object the verifier rejects is reported" "$work/broken.out"
-elif grep -q "verifier rejected program 'swl_enqueue'" "$work/broken.out" &&
+elif grep -q "verifier rejected program 'swl_broken'" "$work/broken.out" &&
      grep -q "invalid mem access" "$work/broken.out" &&
      [ "$(state)" = disabled ]; then
   ok "a BPF object the verifier rejects is reported with the program and the log's tail"
