@@ -173,8 +173,9 @@ fi
 echo "== 2. runtime faults in one VM boot"
 vmstart=$(date +%s)
 mkdir -p "$work/out"
+# shellcheck disable=SC2086 # $long: a word, or none
 "$bin" vm --timeout 2400 --add "$work/guest" --add "$root/Tests/vm" --results /tmp/swl-faults-out:"$work/out" -- \
-  "sh $root/Tests/vm/faults.sh $work/guest/probe /tmp/swl-faults-out $long" 2>&1 | tee "$work/vm.log"
+  sh "$root/Tests/vm/faults.sh" "$work/guest/probe" /tmp/swl-faults-out $long 2>&1 | tee "$work/vm.log"
 vm_rc=${PIPESTATUS[0]}
 vmsecs=$(($(date +%s) - vmstart))
 vm_passed=$(grep -c '^ok - ' "$work/vm.log")

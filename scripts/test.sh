@@ -48,7 +48,7 @@ else
     PATH="$work/bin:$PATH" "${suite[@]}" 2>&1 | tee "$work/vm.log"
     vm_rc=${PIPESTATUS[0]}
   else
-    "$bin" vm --add "$work/broken.bpf.o" --add "$root/Tests/vm" -- "${suite[*]}" 2>&1 | tee "$work/vm.log"
+    "$bin" vm --add "$work/broken.bpf.o" --add "$root/Tests/vm" -- "${suite[@]}" 2>&1 | tee "$work/vm.log"
     vm_rc=${PIPESTATUS[0]}
   fi
   vm_passed=$(grep -c '^ok - ' "$work/vm.log")
