@@ -168,8 +168,9 @@ public struct CostSummary: Sendable {
         msPerThousand = perThousand
     }
 
-    /// The number the paired comparisons compare (`SchedulerCost.totalMsPerThousandDecisions`).
-    public static let comparedMetric = "scheduler CPU ms per 1k decisions (BPF + process)"
+    /// The name of the number the paired comparisons compare: BPF + process per decision
+    /// (`SchedulerCost.totalMsPerThousandDecisions`; the ratio does not depend on the unit).
+    public static let comparedMetric = "scheduler CPU per decision"
 
     /// What the cost tables show and how to read them, for every report that has one.
     public static let note = "The scheduler's own CPU time, measured while the workload ran (between two snapshots "
@@ -179,10 +180,10 @@ public struct CostSummary: Sendable {
         + "every CPU (compare turns BPF statistics on for the experiment; \"stats off\" where they were not). Scheduling "
         + "thread: user mode's loop alone. Process: every thread of `swiftland run`, user and system time. The parts "
         + "overlap: the thread is part of the process, and BPF programs that ran in the thread's context (its own "
-        + "dispatch when it yields) count in both; so they are not added up, except in the compared number, BPF + "
-        + "process, which is therefore an upper bound; it is compared, cycle by cycle like the figure, between the "
-        + "arms that have a scheduler to measure (user mode against bpf mode). A decision is one placement of a task that became runnable: "
-        + "to an idle CPU, a kthread to its CPU, into bpf mode's queues, or sent to user space (or dispatched by the "
-        + "kernel because the ring was full). eevdf is not measured: the kernel's own scheduler has no process and no "
-        + "BPF programs, and its time is spread through the kernel's; that does not make it free."
+        + "dispatch when it yields) count in both; so they are not added up, except in the number compared, "
+        + "\(comparedMetric): BPF + process, an upper bound, compared cycle by cycle like the figure between the arms "
+        + "that have a scheduler to measure (user mode against bpf mode). A decision is one placement of a task that "
+        + "became runnable: to an idle CPU, a kthread to its CPU, into bpf mode's queues, or sent to user space (or "
+        + "dispatched by the kernel because the ring was full). eevdf is not measured: the kernel's own scheduler has "
+        + "no process and no BPF programs, and its time is spread through the kernel's; that does not make it free."
 }
