@@ -104,6 +104,12 @@ public final class BPFScheduler {
         Counters(stats.load(as: swl_stats.self), userSpace: userSpace)
     }
 
+    /// The run time of the scheduler's programs so far, all callbacks added up: it grows
+    /// only while BPF statistics are on (`BPFStatistics`).
+    public func programRunTime() throws(SchedulerError) -> ProgramRunTime {
+        try object.programRunTime()
+    }
+
     /// Filled by ops.exit; `isRunning` while the scheduler has not exited.
     public func exitInfo() -> ExitInfo {
         ExitInfo(exit.load(as: swl_exit_info.self))

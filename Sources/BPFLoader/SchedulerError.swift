@@ -19,6 +19,8 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
     case loadFailed(errno: Int32, details: String)
     /// Attaching the scheduler (struct_ops) failed.
     case attachFailed(errno: Int32)
+    /// BPF programs' run time could not be turned on or read; `what` says which.
+    case statisticsUnavailable(what: String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -56,6 +58,8 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
             return "cannot load the BPF scheduler: \(errnoName(err)).\n\(details)"
         case .attachFailed(let err):
             return "cannot attach the scheduler: \(errnoName(err))."
+        case .statisticsUnavailable(let what, let err):
+            return "\(what): \(errnoName(err)). Counting BPF programs' run time needs CAP_SYS_ADMIN and Linux 5.8 or later."
         }
     }
 }

@@ -167,6 +167,19 @@ int swl_prog_run(int prog_fd, void *ctx, size_t ctx_size, int *retval)
 	return 0;
 }
 
+int swl_prog_run_time(int prog_fd, __u64 *run_time_ns, __u64 *run_cnt)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_prog_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	*run_time_ns = info.run_time_ns;
+	*run_cnt = info.run_cnt;
+	return 0;
+}
+
 int swl_gettid(void)
 {
 	return (int)syscall(SYS_gettid);

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Every round as one CSV row (RFC 4180), for spreadsheets and scripts: the figure, the
-/// run-queue latency summary and the counters. Warm-up rounds are included and marked, so
+/// run-queue latency summary, the scheduler's own cost and the counters. Warm-up rounds are included and marked, so
 /// the file is the raw data; the JSON file additionally holds the histograms, parser
 /// details and time series.
 public enum CSVReport {
@@ -15,6 +15,18 @@ public enum CSVReport {
     public static let fixedColumns = [
         "round", "warmup", "arm", "workload", "figure", "value", "bound", "unit", "higher_is_better", "failure",
         "rqlat_samples", "rqlat_p50_us", "rqlat_p90_us", "rqlat_p99_us", "rqlat_max_us",
+    ] + costColumns
+
+    /// The scheduler's own cost while the workload ran (`SchedulerCost`): the raw numbers,
+    /// then each part as a percentage of one CPU and in CPU ms per 1,000 decisions. Empty
+    /// where not measured (eevdf, BPF statistics off, bpf mode's absent scheduling thread).
+    static let costColumns = [
+        "cost_window_ns", "process_user_ns", "process_system_ns", "sched_thread_ns", "bpf_run_ns", "bpf_run_cnt",
+        "decisions",
+    ] + costParts.map { "\($0.column)_cpu_pct" } + costParts.map { "\($0.column)_ms_per_1k_decisions" }
+
+    private static let costParts: [(part: SchedulerCost.Part, column: String)] = [
+        (.bpf, "bpf"), (.schedulingThread, "sched_thread"), (.process, "process"),
     ]
 
     /// The counter columns of `experiment`: key counters present first, then the rest.
@@ -41,6 +53,11 @@ public enum CSVReport {
                 h.map { String($0.total) } ?? "", edge(0.5), edge(0.9), edge(0.99),
                 h?.largestUs.map { formatNumber($0.value) } ?? "",
             ]
+            let c = r.cost
+            cells += [c?.windowNs, c?.processUserNs, c?.processSystemNs, c?.schedulingThreadNs, c?.bpfRunNs, c?.bpfRunCount,
+                      c?.decisions].map { $0.map(String.init) ?? "" }
+            cells += costParts.map { p in c?.shareOfCPU(p.part).map { numberCell($0 * 100) } ?? "" }
+            cells += costParts.map { p in c?.msPerThousandDecisions(p.part).map(numberCell) ?? "" }
             cells += counters.map { r.counters[$0].map(String.init) ?? "" }
             lines.append(cells.map(field).joined(separator: ","))
         }

@@ -32,6 +32,15 @@ func formatPercent(_ p: Double) -> String {
     return tenths == tenths.rounded() ? "\(Int(tenths))%" : String(format: "%.1f%%", tenths)
 }
 
+/// A share of one CPU as a percentage: "2.51%", "12.3%", "<0.01%" (more than 0, less than
+/// can be shown), "0%".
+func formatShare(_ share: Double) -> String {
+    let percent = share * 100
+    if percent > 0, percent < 0.005 { return "<0.01%" }
+    if percent == 0 { return "0%" }
+    return String(format: percent >= 10 ? "%.1f%%" : "%.2f%%", percent)
+}
+
 /// 58284 -> "58,284", as the seed's "Total samples" line.
 func formatCount(_ n: UInt64) -> String {
     let digits = String(n)

@@ -44,15 +44,25 @@ public enum HTMLReport {
             h.append("<h3>\(escapeMarkup(TerminalReport.workloadHeading(w)))</h3>")
             h.append(table(header: TerminalReport.figureHeader(summary), rows: w.rows.map(TerminalReport.figureCells),
                            numeric: [1, 2, 3]))
-            for metric in w.comparedMetrics {
+            func comparisons(of metric: String) {
                 let group = w.comparisons.filter { $0.metric == metric }
                 if metric != w.figureName { h.append("<p>\(escapeMarkup(metric)):</p>") }
                 h.append(table(header: TerminalReport.comparisonHeader(summary),
                                rows: group.map(TerminalReport.comparisonCells), numeric: [1, 2, 3, 4, 5],
                                rowClasses: group.map { "verdict-\($0.verdict.rawValue)" }))
             }
+            // As in the terminal: the figure's comparisons, the cost, the other numbers'.
+            for metric in w.comparedMetrics where metric == w.figureName { comparisons(of: metric) }
+            if TerminalReport.hasCost(w) {
+                h.append("<p>\(escapeMarkup(TerminalReport.costHeading(w))):</p>")
+                h.append(table(header: TerminalReport.costHeader, rows: w.rows.map(TerminalReport.costCells), numeric: [1, 2]))
+            }
+            for metric in w.comparedMetrics where metric != w.figureName { comparisons(of: metric) }
         }
         h.append("<p class=\"method\">\(escapeMarkup(summary.methodNote))</p>")
+        if summary.workloads.contains(where: TerminalReport.hasCost) {
+            h.append("<p class=\"method\">\(escapeMarkup(CostSummary.note))</p>")
+        }
         if let svg = Plots.comparisons(summary) { h.append(figure(svg)) }
         if let svg = Plots.medians(summary) { h.append(figure(svg)) }
         h.append("</section>")

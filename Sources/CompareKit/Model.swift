@@ -303,12 +303,16 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     public var decisionLatency: Log2Histogram?
     /// E.g. `TimeSeriesName.inFlight`, sampled while the workload ran.
     public var timeSeries: [String: [SamplePoint]]
+    /// What the scheduler itself cost while the workload ran. Nil for eevdf (nothing to
+    /// measure), for files written before it was measured, and when the scheduler's
+    /// snapshots were missing.
+    public var cost: SchedulerCost?
 
     public init(
         round: Int, isWarmup: Bool = false, arm: Arm, workload: String, figure: Figure? = nil,
         failure: String? = nil, details: [String: Double] = [:], runQueueLatency: Log2Histogram? = nil,
         counters: [String: UInt64] = [:], decisionLatency: Log2Histogram? = nil,
-        timeSeries: [String: [SamplePoint]] = [:]
+        timeSeries: [String: [SamplePoint]] = [:], cost: SchedulerCost? = nil
     ) {
         self.round = round
         self.isWarmup = isWarmup
@@ -321,6 +325,7 @@ public struct RoundRecord: Codable, Sendable, Equatable {
         self.counters = counters
         self.decisionLatency = decisionLatency
         self.timeSeries = timeSeries
+        self.cost = cost
     }
 
     /// A round whose workload output parsed: figure and details filled in.

@@ -410,8 +410,13 @@ extension Plots {
             for (i, c) in rows.enumerated() {
                 let cy = frame.plotTop + rowHeight * (Double(i) + 0.5)
                 let color = verdictColors[c.verdict]!
-                let name = c.metric == panel.figureName ? c.label : "\(c.metric): \(c.label)"
-                svg.text(name, x: left - 10, y: cy + 4, size: 12, anchor: "end")
+                if c.metric == panel.figureName {
+                    svg.text(c.label, x: left - 10, y: cy + 4, size: 12, anchor: "end")
+                } else {
+                    // Another number than the figure: its name above the pair, so both fit.
+                    svg.text(c.metric, x: left - 10, y: cy - 5, size: 10, anchor: "end", fill: "#666")
+                    svg.text(c.label, x: left - 10, y: cy + 9, size: 12, anchor: "end")
+                }
                 for cycle in c.cycles {
                     // A cycle known only on one side sits at its known end.
                     let r = cycle.ratio.isExact ? cycle.ratio.lower : (cycle.ratio.upper.isFinite ? cycle.ratio.upper : cycle.ratio.lower)

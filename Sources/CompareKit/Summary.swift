@@ -18,6 +18,9 @@ public struct Summary: Sendable {
         public let runQueueLatency: Log2Histogram?
         /// Median over counted rounds of each counter.
         public let counterMedians: [String: Double]
+        /// The scheduler's own cost; nil for an arm without a sched_ext scheduler (eevdf),
+        /// which has nothing to measure.
+        public let cost: CostSummary?
     }
 
     public struct WorkloadSummary: Sendable {
@@ -90,12 +93,21 @@ public struct Summary: Sendable {
                     arm: arm, figures: armFigures.map(\.value), censoredRounds: armFigures.count(where: { $0.bound != nil }),
                     failedRounds: armRecords.count - armFigures.count,
                     median: OrderStatistics.medianInterval(bounds: armFigures.map(\.measured), confidence: confidence),
-                    runQueueLatency: latency, counterMedians: counterMedians)
+                    runQueueLatency: latency, counterMedians: counterMedians,
+                    cost: arm.placement == .kernel ? nil : CostSummary(armRecords.compactMap(\.cost)))
             }
-            let comparisons = first.map { figure in
+            var comparisons = first.map { figure in
                 Self.compare(pairs, records: records, workload: spec.name, metric: figure.name,
                              higherIsBetter: figure.higherIsBetter, confidence: confidence, margin: margin) { $0.figure?.measured }
             } ?? []
+            // The schedulers' own CPU cost, between arms that have a scheduler to measure.
+            if records.contains(where: { $0.cost?.totalMsPerThousandDecisions != nil }) {
+                let schedulers = pairs.filter { $0.arm.placement != .kernel && $0.reference.placement != .kernel }
+                comparisons += Self.compare(
+                    schedulers, records: records, workload: spec.name, metric: CostSummary.comparedMetric,
+                    higherIsBetter: false, confidence: confidence, margin: margin
+                ) { $0.cost?.totalMsPerThousandDecisions.map(Measured.exact) }
+            }
             workloads.append(WorkloadSummary(workload: spec, figureName: first?.name, unit: first?.unit,
                                              higherIsBetter: higherIsBetter, rows: rows, comparisons: comparisons))
         }

@@ -55,16 +55,25 @@ public enum TerminalReport {
             out.append(workloadHeading(w))
             out.append(renderTextTable(header: figureHeader(summary), rows: w.rows.map(figureCells),
                                        rightAligned: [1, 2, 3], indent: "  "))
-            for metric in w.comparedMetrics {
+            func comparisons(of metric: String) {
                 out.append("")
                 if metric != w.figureName { out.append("  \(metric):") }
                 out.append(renderTextTable(header: comparisonHeader(summary),
                                            rows: w.comparisons.filter { $0.metric == metric }.map(comparisonCells),
                                            rightAligned: [1, 2, 3, 4, 5], indent: "  "))
             }
+            // The figure's comparisons, the schedulers' own cost, then the comparisons of
+            // other numbers (the cost's among them).
+            for metric in w.comparedMetrics where metric == w.figureName { comparisons(of: metric) }
+            out += costTable(w)
+            for metric in w.comparedMetrics where metric != w.figureName { comparisons(of: metric) }
         }
         out.append("")
         out.append(wrap(summary.methodNote, width: 100))
+        if summary.workloads.contains(where: hasCost) {
+            out.append("")
+            out.append(wrap(CostSummary.note, width: 100))
+        }
 
         for w in summary.workloads where w.rows.contains(where: { $0.runQueueLatency != nil }) {
             out.append("")
@@ -140,6 +149,41 @@ public enum TerminalReport {
     static func formatInterval(_ m: MedianInterval, _ format: (Double) -> String) -> String {
         func end(_ x: Double) -> String { x.isInfinite ? (x > 0 ? "inf" : "-inf") : format(x) }
         return "[\(end(m.lower)), \(end(m.upper))]"
+    }
+
+    /// A workload has a cost table when a round of it measured a scheduler's cost (files
+    /// from before the cost was measured have none).
+    static func hasCost(_ w: Summary.WorkloadSummary) -> Bool {
+        w.rows.contains { ($0.cost?.rounds ?? 0) > 0 }
+    }
+
+    /// The cost table with its heading and a blank line before, or nothing.
+    private static func costTable(_ w: Summary.WorkloadSummary) -> [String] {
+        guard hasCost(w) else { return [] }
+        return ["", "  " + costHeading(w) + ":", renderTextTable(header: costHeader, rows: w.rows.map(costCells), rightAligned: [1, 2], indent: "  ")]
+    }
+
+    static func costHeading(_ w: Summary.WorkloadSummary) -> String {
+        "the scheduler's own CPU time while \(w.workload.name) ran, medians: % of one CPU, CPU ms per 1,000 decisions"
+    }
+
+    static let costHeader = ["arm", "rounds", "decisions"] + SchedulerCost.Part.allCases.map(\.rawValue)
+
+    /// Cells of one arm's cost row, shared with the HTML table: "not measured" for an arm
+    /// without a scheduler, never a 0 that would read as free.
+    static func costCells(_ row: Summary.Row) -> [String] {
+        guard let cost = row.cost else {
+            return [row.arm.description, "-", "-"] + SchedulerCost.Part.allCases.map { _ in "not measured" }
+        }
+        var rounds = "\(cost.rounds)"
+        if cost.roundsWithoutBPF > 0, cost.roundsWithoutBPF < cost.rounds { rounds += " (\(cost.roundsWithoutBPF) without BPF)" }
+        let decisions = cost.decisions.map { formatCount(UInt64($0.rounded())) } ?? "-"
+        let parts = SchedulerCost.Part.allCases.map { part -> String in
+            if part == .bpf, cost.rounds > 0, cost.roundsWithoutBPF == cost.rounds { return "stats off" }
+            guard let share = cost.shares[part] else { return "-" }
+            return formatShare(share) + (cost.msPerThousand[part].map { ", " + formatNumber($0) + " ms" } ?? "")
+        }
+        return [row.arm.description, rounds, decisions] + parts
     }
 
     static let latencyHeader = ["arm", "samples", "p50", "p90", "p99", "max"]

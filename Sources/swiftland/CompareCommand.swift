@@ -16,9 +16,11 @@ struct CompareCommand: ParsableCommand {
             and is not counted. Every arm is measured with one instrument: swiftland's \
             run-queue latency tracer on the kernel's scheduler tracepoints. The report gives, \
             per arm and workload, the median with a distribution-free 95% interval; run-queue \
-            latency percentiles and histograms; and for user mode the queueing through user \
+            latency percentiles and histograms; for user mode the queueing through user \
             space (in flight over time, fallbacks, CPU time idle while tasks waited in user \
-            space).
+            space); and the schedulers' own CPU time while the workload ran (the swiftland \
+            process, user mode's scheduling thread, the BPF programs, with BPF statistics on \
+            for the experiment), as a share of one CPU and per 1,000 scheduling decisions.
 
             Comparisons are paired by cycle (one round of every arm): per cycle the ratio of \
             the arm's figure to its reference's, the median of these ratios, and the exact \

@@ -17,6 +17,16 @@ struct ExperimentRunner {
     }
 
     func run() -> Experiment {
+        // The BPF programs' run time is counted for the whole experiment, every arm alike,
+        // and stops being counted when it ends (nothing of the system's is left changed).
+        let statistics: BPFStatistics.Session?
+        do {
+            statistics = try BPFStatistics.Session()
+        } catch {
+            Terminal.error("swiftland compare: warning: \(error) The schedulers' BPF run time is not measured.")
+            statistics = nil
+        }
+        defer { withExtendedLifetime(statistics) {} }
         var result = experiment
         let s = experiment.settings
         let total = (s.rounds + s.warmupRounds) * s.arms.count * s.workloads.count
@@ -33,7 +43,8 @@ struct ExperimentRunner {
                     Terminal.out("[\(done)/\(total)] \(roundName) · \(arm) · \(workload.name)" + (left.map { " · about \(Self.duration($0)) left" } ?? ""))
                     let record = runOne(round: round, warm: warm, arm: arm, workload: workload)
                     if let f = record.figure {
-                        Terminal.out("    \(workload.name): \(f.bound == .atLeast ? ">=" : f.bound == .atMost ? "<=" : "")\(Self.number(f.value)) \(f.unit)" + (record.runQueueLatency.map { h in " · run-queue waits \(h.counts.reduce(0, +))" } ?? ""))
+                        Terminal.out("    \(workload.name): \(f.bound == .atLeast ? ">=" : f.bound == .atMost ? "<=" : "")\(Self.number(f.value)) \(f.unit)" + (record.runQueueLatency.map { h in " · run-queue waits \(h.counts.reduce(0, +))" } ?? "")
+                            + (record.cost.map { " · " + Self.costText($0) } ?? ""))
                     } else {
                         Terminal.out("    failed: \(record.failure ?? "unknown")")
                     }
@@ -58,7 +69,10 @@ struct ExperimentRunner {
             let tracer = try RunQueueTracer(command: workload.tracedCommand)
             let before = tracer.snapshot()
             let hogs = workload.name == "cyclictest" ? try Self.startHogs(seconds: hogSeconds + 2) : nil
+            // The scheduler's cost is measured over the workload alone.
+            scheduler?.snapshot()
             let output = try Self.capture(workload.command)
+            scheduler?.snapshot()
             hogs?.terminate()
             hogs?.waitUntilExit()
             let waits = tracer.snapshot().since(before)
@@ -76,6 +90,7 @@ struct ExperimentRunner {
         if let scheduler {
             let report = scheduler.stop()
             record.counters = report.counters
+            record.cost = report.cost
             if let hist = report.decisionHistogram, hist.reduce(0, +) > 0 {
                 record.decisionLatency = Log2Histogram(counts: hist)
             }
@@ -112,6 +127,13 @@ struct ExperimentRunner {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// "scheduler CPU: BPF 1.9%, thread 2.5%, process 3.1%", for the progress lines.
+    static func costText(_ cost: SchedulerCost) -> String {
+        let parts: [(String, SchedulerCost.Part)] = [("BPF", .bpf), ("thread", .schedulingThread), ("process", .process)]
+        let shares = parts.compactMap { name, part in cost.shareOfCPU(part).map { "\(name) " + String(format: "%.1f%%", $0 * 100) } }
+        return "scheduler CPU: " + shares.joined(separator: ", ")
+    }
+
     static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
         return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
@@ -131,6 +153,8 @@ final class ChildScheduler {
         /// user mode: enqueue-to-decision times, per log2 us bucket.
         var decisionHistogram: [UInt64]?
         var inFlight: [SamplePoint]
+        /// Between the first two snapshots (`snapshot()`); nil without them.
+        var cost: SchedulerCost?
         var tail: String
     }
 
@@ -183,14 +207,43 @@ final class ChildScheduler {
         throw StartError(description: "not attached after 30 s")
     }
 
-    /// SIGINT, wait, and read what the child printed: its final counters, and nr_in_flight
-    /// from each `--stats 1` line.
+    /// Asks the child for a snapshot of its cost and counters and waits until it printed
+    /// it (at most 5 s), so that the workload starts after the first and ends before the
+    /// second.
+    func snapshot() {
+        guard process.isRunning else { return }
+        let before = Self.snapshots(in: logText()).count
+        kill(process.processIdentifier, Runner.snapshotSignal)
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, process.isRunning, Self.snapshots(in: logText()).count == before {
+            usleep(5000)
+        }
+    }
+
+    private func logText() -> String {
+        (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    }
+
+    /// The fields of every `swiftland: snapshot: ...` line, in order.
+    static func snapshots(in text: String) -> [[String: UInt64]] {
+        let prefix = "swiftland: " + Runner.snapshotPrefix
+        return text.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { fields($0) }
+    }
+
+    /// The scheduler's cost between the first two snapshots of its output; nil with fewer.
+    static func cost(in text: String) -> SchedulerCost? {
+        let marks = snapshots(in: text)
+        return marks.count >= 2 ? SchedulerCost.between(marks[0], marks[1]) : nil
+    }
+
+    /// SIGINT, wait, and read what the child printed: its final counters, nr_in_flight
+    /// from each `--stats 1` line, and its cost between the snapshots.
     @discardableResult
     func stop() -> Report {
         if let finished { return finished }
         if process.isRunning { kill(process.processIdentifier, SIGINT) }
         process.waitUntilExit()
-        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let text = logText()
         try? FileManager.default.removeItem(at: log)
         var counters: [String: UInt64] = [:]
         var inFlight: [SamplePoint] = []
@@ -210,7 +263,8 @@ final class ChildScheduler {
         }
         let tail = text.split(separator: "\n").suffix(3).joined(separator: " | ")
         let report = Report(
-            status: process.terminationStatus, counters: counters, decisionHistogram: decisions, inFlight: inFlight, tail: tail)
+            status: process.terminationStatus, counters: counters, decisionHistogram: decisions, inFlight: inFlight,
+            cost: Self.cost(in: text), tail: tail)
         finished = report
         return report
     }

@@ -32,6 +32,8 @@ struct Runner {
     /// Runs until a signal, the duration, or a kernel exit that is not a restart.
     /// Returns false when the scheduler ended with an error.
     func run() throws(SchedulerError) -> Bool {
+        // Before any thread starts, so that every thread inherits the blocked signal.
+        let signals = self.signals.adding([Self.snapshotSignal])
         let preflight = Preflight()
         try preflight.check()
         // No transparent huge pages in user mode: khugepaged collapses 2 MiB of a process's
@@ -68,10 +70,13 @@ struct Runner {
                 thread?.stop()
                 throw error
             }
+            let meter = CostMeter(scheduler: scheduler, schedTid: thread.map { _ in config.schedTid })
             log.notice("attached, \(describe(config))")
             board.publish(counters(scheduler, thread).sample(mode: config.mode))
             if server == nil { server = startStatsServer() }
-            let outcome = watch(scheduler, thread, until: deadline, publishing: server != nil)
+            let outcome = watch(scheduler, thread, meter, signals, until: deadline, publishing: server != nil)
+            // Before detaching: the cost of the attachment itself, not of the way out.
+            let spent = meter.spent()
             scheduler.detach()
             thread?.stop()
             let info = scheduler.exitInfo()
@@ -89,6 +94,8 @@ struct Runner {
             let final = counters(scheduler, thread)
             board.publish(final.sample(mode: config.mode))
             Terminal.out("swiftland: counters: \(line(final, thread))")
+            Terminal.out("swiftland: cost: \(CostMeter.fields(spent))")
+            log.notice("\(CostMeter.summary(spent))")
             if config.mode == .user {
                 // user mode's queueing, as a distribution (compare plots it).
                 Terminal.out("swiftland: \(Self.decisionHistogramPrefix)\(final.decisionHistogram.map(String.init).joined(separator: ","))")
@@ -115,11 +122,20 @@ struct Runner {
         }
     }
 
-    /// `publishing`: refresh the stats server's sample at every tick (100 ms).
-    private func watch(_ scheduler: BPFScheduler, _ thread: SchedulingThread?, until deadline: Date?, publishing: Bool) -> Outcome {
+    /// `publishing`: refresh the stats server's sample at every tick (100 ms). Prints a
+    /// snapshot on `snapshotSignal`; returns on any other signal of `signals`.
+    private func watch(
+        _ scheduler: BPFScheduler, _ thread: SchedulingThread?, _ meter: CostMeter, _ signals: SignalWaiter,
+        until deadline: Date?, publishing: Bool
+    ) -> Outcome {
         var nextStats = statsInterval.map { Date().addingTimeInterval($0) }
         while true {
-            if let sig = signals.wait(milliseconds: 100) { return .signal(sig) }
+            if let sig = signals.wait(milliseconds: 100) {
+                guard sig == Self.snapshotSignal else { return .signal(sig) }
+                let spent = meter.spent()
+                Terminal.out("swiftland: \(Self.snapshotPrefix)\(CostMeter.fields(spent)) \(line(counters(scheduler, thread), thread))")
+                continue
+            }
             if !scheduler.exitInfo().isRunning { return .kernelExit }
             if let why = thread?.error { return .userLoopFailed(why) }
             let now = Date()
@@ -147,6 +163,12 @@ struct Runner {
         if userOptions?.hostileRecords == true, let thread { text += " test_hostile_sent=\(thread.snapshot.hostileSent)" }
         return text
     }
+
+    /// Asks a running `swiftland run` for a snapshot: one line, `swiftland: snapshot: ` then
+    /// the cost fields since the attachment (`CostMeter`) and the counters, printed at
+    /// once. compare takes one before and one after each workload.
+    static let snapshotSignal = SIGUSR1
+    static let snapshotPrefix = "snapshot: "
 
     /// How the final enqueue-to-decision histogram is printed: `swiftland: decision_hist_us=c0,c1,...`
     /// (count per log2 microsecond bucket, as bpf/intf.h keeps it).
@@ -195,6 +217,19 @@ struct SignalWaiter {
         sigemptyset(&set)
         for s in signals { sigaddset(&set, s) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    /// This waiter's signals and `more`, all blocked from now on.
+    func adding(_ more: [Int32]) -> SignalWaiter {
+        var waiter = self
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        for s in more {
+            sigaddset(&waiter.set, s)
+            sigaddset(&blocked, s)
+        }
+        pthread_sigmask(SIG_BLOCK, &blocked, nil)
+        return waiter
     }
 
     /// The signal received within the timeout, or nil.

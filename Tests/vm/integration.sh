@@ -242,6 +242,18 @@ if swiftland compare --modes eevdf,bpf,user:bpfland --workloads hackbench --roun
 else
   not_ok "compare: one round of eevdf, bpf and user:bpfland gives a figure for each, the histograms and the report" "$work/compare.out" "$work/compare/rounds.csv"
 fi
+# The schedulers' own cost: measured for bpf (its BPF programs) and user mode (BPF programs
+# and the scheduling thread), left empty for eevdf. Columns are found by their header names.
+cost=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+  $3 == "bpf" && $(col["bpf_cpu_pct"]) != "" && $(col["process_cpu_pct"]) != "" { b++ }
+  $3 == "user:bpfland" && $(col["bpf_cpu_pct"]) != "" && $(col["sched_thread_cpu_pct"]) != "" { u++ }
+  $3 == "eevdf" && $(col["process_cpu_pct"]) == "" && $(col["bpf_cpu_pct"]) == "" { e++ }
+  END { print (b + 0 > 0 && u + 0 > 0 && e + 0 > 0) ? "measured" : "missing" }' "$work/compare/rounds.csv" 2>/dev/null)
+if [ "$cost" = measured ]; then
+  ok "compare: the schedulers' own CPU cost measured for bpf and user:bpfland (BPF programs, scheduling thread), not for eevdf"
+else
+  not_ok "compare: the schedulers' own CPU cost measured for bpf and user:bpfland (BPF programs, scheduling thread), not for eevdf" "$work/compare/rounds.csv"
+fi
 
 # --- 4. the kernel's verdict -----------------------------------------------------------------
 dmesg >"$work/dmesg"

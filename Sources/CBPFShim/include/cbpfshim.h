@@ -46,6 +46,13 @@ int swl_struct_members(const struct bpf_object *obj, const char *struct_name,
 /* Runs a loaded program once (BPF_PROG_TEST_RUN) with ctx as its context. */
 int swl_prog_run(int prog_fd, void *ctx, size_t ctx_size, int *retval);
 
+/*
+ * The run time and run count the kernel kept for a loaded program (bpf_prog_info's
+ * run_time_ns and run_cnt): they grow only while BPF statistics are on
+ * (kernel.bpf_stats_enabled, or a BPF_ENABLE_STATS descriptor held open).
+ */
+int swl_prog_run_time(int prog_fd, __u64 *run_time_ns, __u64 *run_cnt);
+
 /* Maps a loaded map's memory (global data maps are mmapable); NULL and errno on failure. */
 void *swl_map_mmap(const struct bpf_map *map, size_t *size);
 void swl_map_munmap(void *addr, size_t size);
