@@ -107,7 +107,7 @@ public struct Agreement: Sendable {
             return "\(ratio) \(c.verdictText), \(c.cycles.count) cycles"
         }
         let rows = entries.map { e in
-            ["\(e.key.workload): \(e.key.arm) / \(e.key.reference)", cell(e.current), cell(e.previous),
+            [e.key.description, cell(e.current), cell(e.previous),
              e.outcome?.rawValue ?? "not comparable: in one run only"]
         }
         out.append(renderTextTable(header: ["comparison", "this run", previousName, "agreement"], rows: rows,

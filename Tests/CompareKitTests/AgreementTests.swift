@@ -12,7 +12,9 @@ struct AgreementTests {
         #expect(agreement.count(.agree) == 10 && agreement.notes.isEmpty)
         let text = agreement.render()
         #expect(text.contains("10 comparisons in both: 10 agree"))
-        #expect(text.contains("hackbench: bpf / eevdf              0.808 better, 7 cycles"))
+        // Each row names its figure: a workload may have several compared numbers.
+        #expect(text.contains("hackbench time: bpf / eevdf"))
+        #expect(text.contains("0.808 better, 7 cycles"))
         #expect(text.contains("1.018 worse (within +-5%), 7 cycles"))
     }
 
