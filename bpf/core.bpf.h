@@ -26,15 +26,8 @@
 		scx_bpf_error_bstr(___msg, ___none, sizeof(___none));		\
 	})
 
-/* Tunables: written by the loader before load, constant afterwards. */
-const volatile struct swl_config cfg = {
-	.slice_ns = 5000000ULL,
-	.slice_min_ns = 500000ULL,
-	.slice_lag_ns = 5000000ULL,
-	.starvation_thresh_ns = 5000000ULL,
-	.nvcsw_max_thresh = 10,
-	.fallback_ns = 50000000ULL,
-};
+/* Tunables: written by the loader before load (every field), constant afterwards. */
+const volatile struct swl_config cfg;
 
 /* Read live by user space through the memory-mapped .bss. */
 struct swl_stats stats;
