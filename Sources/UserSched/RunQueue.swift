@@ -404,13 +404,14 @@ extension RunQueue {
     @usableFromInline mutating func renumber() {
         dropStale()
         // Every held task gets one generation, later than every task not held (which all
-        // count as seen long ago: 0).
+        // count as seen long ago: 0). The entry being pushed gets the next one, so that the
+        // entry it replaces is stale.
         let held = UInt32(truncatingIfNeeded: 2 * capacity + 1)
         for i in 0..<bucketCount where slots[i].pid >= 0 {
             slots[i].state = slots[i].isHeld ? held : 0
         }
         for i in 0..<heap.count { heap.payloads[i].generation = held }
-        generation = held
+        generation = held &+ 2
     }
 
     /// Drops every stale entry from the heap, in O(n): done when the heap is full (it has

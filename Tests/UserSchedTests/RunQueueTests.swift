@@ -224,6 +224,19 @@ struct RunQueueTests {
         #expect(pids == [4, 3, 2, 1])
     }
 
+    @Test("a task re-keyed by the insert that wraps the generation counter leaves its old place")
+    func reKeyAtWrap() {
+        var queue = RunQueue(capacity: 8)
+        _ = queue.insert(record(pid: 1, enqSeq: 1), key: 10)
+        _ = queue.insert(record(pid: 2, enqSeq: 1), key: 20)
+        queue.lastGeneration = .max  // the next insert wraps
+        let outcome = queue.insert(record(pid: 1, enqSeq: 2), key: 30)
+        #expect(outcome == .replaced)
+        var out: [(pid: Int32, key: UInt64, enqSeq: UInt64)] = []
+        while let task = queue.popMin() { out.append((task.pid, task.key, task.enqSeq)) }
+        #expect(out.map(\.pid) == [2, 1] && out.map(\.key) == [20, 30] && out.last?.enqSeq == 2)
+    }
+
     @Test("a full queue forgets tasks it does not hold, and a reused slot leaves no stale entry alive")
     func forgetAndReuse() {
         var queue = RunQueue(capacity: 4)
