@@ -8,7 +8,8 @@ import SwiftlandABI
 ///   1/4 new) of the task's voluntary context switches per second, each sample capped at
 ///   8 x nvcswMaxThresh; a global moving threshold, the EWMA of those averages clamped to
 ///   [1, nvcswMaxThresh]; interactive when the average reaches the threshold.
-///   nvcswMaxThresh 0: every task is regular.
+///   nvcswMaxThresh 0: every task is regular. A sync wakeup (`SWL_QUEUED_SYNC_WAKEUP`)
+///   promotes a task to interactive while the priority queue holds at most 4 tasks per CPU.
 /// - Two queues, priority (interactive) and regular, both ordered by vruntime (ties by
 ///   enqueue_ts_ns in microseconds, then pid).
 /// - vruntime: charged the last run x 100 / weight, then raised to at least
@@ -20,9 +21,6 @@ import SwiftlandABI
 /// - CPU: always SWL_CPU_ANY. In bpf mode a task that reaches the priority or shared DSQ
 ///   goes to whichever CPU consumes it first; idle CPUs are found in the kernel
 ///   (select_cpu), before a task is ever sent to user space.
-///
-/// Not reproduced: bpf mode promotes a task woken by a sync wakeup to interactive; the
-/// queued-task record does not carry the wakeup flags.
 ///
 /// The vruntime contract with the kernel side is `VruntimePolicy`'s.
 public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
