@@ -1,9 +1,11 @@
+// A program with a policy of its own needs this one import: the policy API (UserSched) and
+// the records it reads and writes (SwiftlandABI) come with it.
+@_exported import SwiftlandABI
+@_exported import UserSched
 import ArgumentParser
 import BPFLoader
-import ScxStats
 import Glibc
-import SwiftlandABI
-import UserSched
+import ScxStats
 
 /// Runs swiftland: its kernel side, and in user mode a policy of yours on the scheduling
 /// thread. Both calls load the scheduler, attach it, print the counters every

@@ -93,22 +93,24 @@ struct RunCommand: ParsableCommand {
             let settings = try options.settings(mode: mode)
             switch mode {
             case .bpf: ok = try Scheduler.runInKernel(settings)
-            case .user: ok = try Self.runBuiltIn(try PolicyName(validating: policy), settings)
+            case .user:
+                ok = try PolicyName(validating: policy).use(config: settings.policyConfig, RunBuiltIn(settings: settings))
             }
-        } catch let error as SchedulerError {
-            Log.swiftland.error("\(error.description)")
+        } catch {
+            Log.swiftland.error("\(error)")
             throw ExitCode(1)
         }
         if !ok { throw ExitCode(1) }
     }
 
-    /// The built-in policies: the one table of them.
-    static func runBuiltIn(_ name: PolicyName, _ settings: RunSettings) throws(SchedulerError) -> Bool {
-        let config = settings.policyConfig
-        switch name {
-        case .bpfland: return try Scheduler.runInUserSpace(settings, policyName: name.rawValue) { BpflandPolicy(config: config) }
-        case .vruntime: return try Scheduler.runInUserSpace(settings, policyName: name.rawValue) { VruntimePolicy(config: config) }
-        case .fifo: return try Scheduler.runInUserSpace(settings, policyName: name.rawValue) { FifoPolicy(config: config) }
+    /// Runs a built-in policy (`PolicyName.use`, the one table of them).
+    struct RunBuiltIn: PolicyUser {
+        let settings: RunSettings
+
+        func use<Policy: SchedulingPolicy & ~Copyable>(
+            _ name: PolicyName, _ make: @escaping @Sendable () -> Policy
+        ) throws -> Bool {
+            try Scheduler.runInUserSpace(settings, policyName: name.rawValue, policy: make)
         }
     }
 }
