@@ -170,8 +170,10 @@ static __always_inline void user_enqueue(struct task_struct *p, struct task_ctx 
 	r->pid = p->pid;
 	r->prev_cpu = scx_bpf_task_cpu(p);
 	r->nr_cpus_allowed = p->nr_cpus_allowed;
-	r->flags = tctx->sync_wakeup ? SWL_QUEUED_SYNC_WAKEUP : 0;
+	r->flags = (tctx->sync_wakeup ? SWL_QUEUED_SYNC_WAKEUP : 0) |
+		   ((enq_flags & SCX_ENQ_WAKEUP) ? SWL_QUEUED_WAKEUP : 0);
 	tctx->sync_wakeup = false;
+	tctx->sent_woken = enq_flags & SCX_ENQ_WAKEUP;
 	r->enq_flags = enq_flags;
 	r->exec_runtime_ns = tctx->exec_runtime;
 	r->nvcsw = p->nvcsw;
@@ -196,6 +198,35 @@ struct drain_ctx {
 	u32 nr_cpus;
 	u32 budget;	/* inserts left in this ops.dispatch call */
 };
+
+/*
+ * A decision that asks to preempt: granted when the task woke up (as the kernel side saw
+ * it, not as the record says) and a CPU it may use, the one the record names or any, runs
+ * a task that comes after it by the vruntime the policy gave each (pick_victim). The task
+ * then goes to the head of that CPU's DSQ and the CPU is kicked.
+ */
+static __always_inline bool user_preempt(struct task_struct *p, struct task_ctx *tctx,
+					 const struct swl_dispatched_task *d, s32 cpu, u64 now)
+{
+	struct victim v;
+
+	count(&stats.nr_preempt_asked);
+	if (!cfg.preempt || !tctx->sent_woken) {
+		count(&stats.nr_preempt_refused);
+		return false;
+	}
+	if (cpu == SWL_CPU_ANY)
+		v = pick_victim(p, d->vtime, false, false, scx_bpf_task_cpu(p), SWL_VICTIM_SCAN, now);
+	else
+		v = pick_victim(p, d->vtime, false, false, cpu, 1, now);
+	if (v.cpu < 0) {
+		count(&stats.nr_preempt_refused);
+		return false;
+	}
+	preempt_for(p, v, d->slice_ns ?: cfg.slice_ns, SCX_ENQ_HEAD);
+	count(&stats.nr_preempt_granted);
+	return true;
+}
 
 /* Act on one dispatch record. Returns 1 to stop draining. */
 static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
@@ -240,6 +271,10 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 		count(&stats.nr_user_dispatches);
 		swl_hist_add(stats.decision_hist, ctx->now - tctx->sent_ts);
 		p->scx.dsq_vtime = d.vtime;
+		if ((d.flags & SWL_DISPATCH_PREEMPT) && user_preempt(p, tctx, &d, cpu, ctx->now)) {
+			ctx->budget--;
+			break;
+		}
 		if (cpu == SWL_CPU_ANY) {
 			swl_dsq_insert(p, SWL_DSQ_USER, d.slice_ns ?: cfg.slice_ns, 0);
 			cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
@@ -298,14 +333,17 @@ static __always_inline void dispatch_expired(u64 now, u32 budget)
 static __always_inline bool user_keep_prev(struct task_struct *prev, s32 cpu, u64 now)
 {
 	struct task_ctx *tctx;
+	u64 vtime;
 
 	if (!still_runnable(prev) || is_per_cpu_kthread(prev) || prev->pid == cfg.sched_tid)
 		return false;
 	tctx = lookup_task_ctx(prev);
 	if (!tctx || tctx->in_flight_seq || swl_dsq_nr_queued(cpu))
 		return false;
-	if (!keep_running(prev, tctx, SWL_DSQ_USER, cpu, now, tctx->slice_at_run ?: cfg.slice_ns))
+	vtime = prev->scx.dsq_vtime + charge_of(prev, now - tctx->charge_ts);
+	if (!may_keep_running(tctx, SWL_DSQ_USER, cpu, now, vtime))
 		return false;
+	keep_running(prev, tctx, vtime, tctx->slice_at_run ?: cfg.slice_ns, now);
 	tctx->exec_runtime += now - tctx->start_ts;
 	tctx->start_ts = now;
 	return true;
@@ -350,9 +388,14 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev, u64
 		prev->scx.slice = cfg.slice_ns;
 }
 
-static __always_inline void user_running(struct task_ctx *tctx)
+/* Its key is the vruntime the policy gave it; the policy's own thread is no victim. */
+static __always_inline void user_running(struct task_struct *p, struct task_ctx *tctx)
 {
 	tctx->start_ts = tctx->run_ts;
+	if (vtime_before(vtime_now, p->scx.dsq_vtime))
+		vtime_now = p->scx.dsq_vtime;
+	note_running(p, p->scx.dsq_vtime, false, !is_per_cpu_kthread(p) && p->pid != cfg.sched_tid,
+		     tctx->run_ts);
 }
 
 /* The policy owns vruntime: it only needs the run times. */

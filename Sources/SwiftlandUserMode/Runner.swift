@@ -177,6 +177,8 @@ struct Runner {
         if let loop {
             s += ", policy \(loop.policyName), batch \(loop.options.batch), wakeup \(c.wakeup.rawValue), fallback \(c.fallbackMs) ms"
         }
+        s += ", preempt \(c.preempt ? "on" : "off")"
+        if c.mode == .bpf { s += ", ordering \(c.ordering.rawValue)" }
         s += " (slice \(c.sliceUs) us, min \(c.sliceMinUs) us, lag \(c.sliceLagUs) us, starvation \(c.starvationThreshUs) us, nvcsw max \(c.nvcswMaxThresh), timeout \(c.timeoutMs) ms\(c.localKthreads ? ", local kthreads" : ""))"
         return s
     }

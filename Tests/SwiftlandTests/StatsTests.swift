@@ -23,7 +23,7 @@ struct StatsTests {
         var u = UserSpaceCounters()
         u.queued = 1
         let user = Counters(s, userSpace: u)
-        #expect(user.line(for: .user).hasPrefix("nr_running=2 nr_direct_dispatches=0 nr_kthread_dispatches=0 nr_kept=0 nr_starvation_tasks=0 nr_in_flight=3 "))
+        #expect(user.line(for: .user).hasPrefix("nr_running=2 nr_direct_dispatches=0 nr_kthread_dispatches=0 nr_kept=0 nr_starvation_tasks=0 nr_preempt_asked=0 nr_preempt_granted=0 nr_preempt_refused=0 nr_preempt_deferred=0 nr_in_flight=3 "))
         #expect(user.line(for: .user).contains(" queued=1 held=0 loops=0 page_faults=0 "))
         let bpf = Counters(s)
         #expect(!bpf.line(for: .bpf).contains("queued="), "user space's counters only in user mode")

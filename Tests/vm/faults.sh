@@ -472,10 +472,11 @@ inv=$(counter nr_invalid_dispatches "$log")
 miss=$(counter nr_missing_tasks "$log")
 can=$(counter nr_cancel_dispatches "$log")
 v=$common
-# 7 records: 4 malformed (out-of-range CPU, negative pid, 2 random), 1 gone, 2 stale/unmanaged.
-[ "${sent:-0}" -eq 7 ] && [ "${inv:-0}" -eq 4 ] && [ "${miss:-0}" -ge 1 ] && [ "${can:-0}" -ge 2 ] &&
+# 8 records: 5 malformed (out-of-range CPU, unknown flag, negative pid, 2 random), 1 gone, 2
+# stale/unmanaged.
+[ "${sent:-0}" -eq 8 ] && [ "${inv:-0}" -eq 5 ] && [ "${miss:-0}" -ge 1 ] && [ "${can:-0}" -ge 2 ] &&
   [ $kept -eq 1 ] || v=1
-row "hostile dispatch records (real ring, swiftland-hostile --records)" user "no-such-pid, unmanaged pid, CPU out of range, stale seq, negative pid, random bytes: each rejected and counted (invalid 4, missing >= 1, cancel >= 2), $expected_common" \
+row "hostile dispatch records (real ring, swiftland-hostile --records)" user "no-such-pid, unmanaged pid, CPU out of range, stale seq, unknown flag, negative pid, random bytes: each rejected and counted (invalid 5, missing >= 1, cancel >= 2), $expected_common" \
   "${sent:-?} sent; invalid ${inv:-?}, missing ${miss:-?}, cancel ${can:-?}; $common_text" $v "$log"
 
 # --- 8. two instances started at once -----------------------------------------------------------
