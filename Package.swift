@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // libbpf from Debian (1.4.6 from bookworm-backports; see scripts/setup.sh).
@@ -32,6 +33,8 @@ let package = Package(
         .target(name: "Embedded", plugins: ["EmbedPlugin"]),
         // Test-only BPF programs (bpf/test_rings.bpf.c), for tests and bench/.
         .target(name: "TestObjects", plugins: ["EmbedPlugin"]),
+        // Child processes (posix_spawn): the one way swiftland and its tests run a program.
+        .target(name: "ChildProcess", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         // Swift over libbpf's ring buffers, typed by the records of bpf/intf.h.
         .target(name: "RingBridge", dependencies: ["CLibbpf", "CBPFShim", "SwiftlandABI"]),
         // sched-ext's stats protocol: schema, JSON (Foundation's coders), socket server and client, Prometheus text.
@@ -48,13 +51,14 @@ let package = Package(
             name: "UserSched",
             dependencies: ["SwiftlandABI"]),
         // Booting a sched_ext kernel under QEMU and running a command in it.
-        .target(name: "VMRunner", dependencies: ["Embedded"]),
+        .target(name: "VMRunner", dependencies: ["Embedded", "ChildProcess"]),
         // compare's pure part: the experiment's data, statistics, workload output parsers, reports.
-        .target(name: "CompareKit"),
+        .target(name: "CompareKit", dependencies: ["ChildProcess"]),
         .executableTarget(
             name: "swiftland",
             dependencies: [
                 "BPFLoader", "VMRunner", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats",
+                "ChildProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -65,7 +69,7 @@ let package = Package(
             name: "SwiftlandTests",
             dependencies: [
                 "BPFLoader", "VMRunner", "swiftland", "SwiftlandABI", "Embedded", "RingBridge", "TestObjects",
-                "CLibbpf", "CBPFShim", "ScxStats", "CompareKit", .product(name: "Logging", package: "swift-log"),
+                "CLibbpf", "CBPFShim", "ScxStats", "CompareKit", "ChildProcess", .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"]),
     ],

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 
 /// What goes into the guest, in two layers:

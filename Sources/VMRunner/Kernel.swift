@@ -1,3 +1,4 @@
+import ChildProcess
 import Embedded
 import Foundation
 
@@ -61,13 +62,8 @@ public struct KernelCache: Sendable {
         environment["SWIFTLAND_CACHE"] = cacheDirectory
         let output = try Subprocess.run(
             bash, ["-c", script, "kernel.sh"] + arguments, environment: environment, input: input,
-            passStderr: passStderr)
-        let status: Int32
-        switch output.termination {
-        case .exited(let code): status = code
-        case .signaled(let sig): status = 128 + sig
-        }
-        return (status, output.stdoutText, output.stderrText)
+            stderr: passStderr ? .inherited : .captured)
+        return (output.termination.shellStatus, output.stdoutText, output.stderrText)
     }
 
     /// Makes sure a verified kernel is cached (fetching it if needed; the script re-checks

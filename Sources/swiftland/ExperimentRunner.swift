@@ -1,4 +1,5 @@
 import BPFLoader
+import ChildProcess
 import CompareKit
 import Foundation
 import Glibc
@@ -115,16 +116,7 @@ struct ExperimentRunner {
 
     /// Runs argv and returns its stdout and stderr together.
     static func capture(_ argv: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try Subprocess.run("/usr/bin/env", argv, stderr: .mergedWithOutput, newProcessGroup: true).stdoutText
     }
 
     /// "scheduler CPU: BPF 1.9%, thread 2.5%, process 3.1%", for the progress lines.
