@@ -62,16 +62,31 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI"]),
-        .testTarget(name: "CompareKitTests", dependencies: ["CompareKit"], exclude: ["Fixtures"]),
-        .testTarget(name: "ScxStatsTests", dependencies: ["ScxStats"], exclude: ["Fixtures"]),
+        // What the test targets share: seeded random numbers, fixtures, running the built binary.
+        .target(name: "TestSupport", dependencies: ["ChildProcess"], path: "Tests/TestSupport"),
+        // One test target per module under test.
+        .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI", "TestSupport"]),
+        .testTarget(name: "CompareKitTests", dependencies: ["CompareKit", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScxStatsTests", dependencies: ["ScxStats", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "BPFLoaderTests",
+            dependencies: [
+                "BPFLoader", "CBPFShim", "Embedded", "ScxStats", "SwiftlandABI", "TestObjects", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"]),
+        .testTarget(
+            name: "RingBridgeTests",
+            dependencies: ["RingBridge", "BPFLoader", "ChildProcess", "CLibbpf", "SwiftlandABI", "TestObjects"]),
+        .testTarget(name: "VMRunnerTests", dependencies: ["VMRunner", "ChildProcess"]),
+        // The swiftland executable: its commands, options and scheduling thread, and the built binary.
         .testTarget(
             name: "SwiftlandTests",
             dependencies: [
-                "BPFLoader", "VMRunner", "swiftland", "SwiftlandABI", "Embedded", "RingBridge", "TestObjects",
-                "CLibbpf", "CBPFShim", "ScxStats", "CompareKit", "ChildProcess", .product(name: "Logging", package: "swift-log"),
-            ],
-            exclude: ["Fixtures"]),
+                "swiftland", "BPFLoader", "CBPFShim", "ChildProcess", "CompareKit", "RingBridge", "ScxStats",
+                "SwiftlandABI", "TestObjects", "TestSupport", "UserSched", "VMRunner",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )
