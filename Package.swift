@@ -36,7 +36,7 @@ let package = Package(
         // Child processes (posix_spawn): the one way swiftland and its tests run a program.
         .target(name: "ChildProcess", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         // Swift over libbpf's ring buffers, typed by the records of bpf/intf.h.
-        .target(name: "RingBridge", dependencies: ["CLibbpf", "CBPFShim", "SwiftlandABI"]),
+        .target(name: "RingBridge", dependencies: ["CLibbpf"]),
         // sched-ext's stats protocol: schema, JSON (Foundation's coders), socket server and client, Prometheus text.
         .target(name: "ScxStats", dependencies: [.product(name: "Prometheus", package: "swift-prometheus")]),
         // Loading, configuring, attaching and reading the BPF scheduler.
