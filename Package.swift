@@ -36,22 +36,30 @@ let package = Package(
         // Child processes (posix_spawn): the one way swiftland and its tests run a program.
         .target(name: "ChildProcess", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         // Swift over libbpf's ring buffers, typed by the records of bpf/intf.h.
-        .target(name: "RingBridge", dependencies: ["CLibbpf"]),
+        .target(name: "RingBridge", dependencies: ["CLibbpf", .product(name: "SystemPackage", package: "swift-system")]),
         // sched-ext's stats protocol: schema, JSON (Foundation's coders), socket server and client, Prometheus text.
-        .target(name: "ScxStats", dependencies: [.product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(
+            name: "ScxStats",
+            dependencies: [
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         // Loading, configuring, attaching and reading the BPF scheduler.
         .target(
             name: "BPFLoader",
             dependencies: [
                 "CLibbpf", "CBPFShim", "SwiftlandABI", "Embedded", "ScxStats",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]),
         // user mode's policies: pure Swift, no I/O. Queued-task records in, dispatch records out.
         .target(
             name: "UserSched",
             dependencies: ["SwiftlandABI"]),
         // Booting a sched_ext kernel under QEMU and running a command in it.
-        .target(name: "VMRunner", dependencies: ["Embedded", "ChildProcess"]),
+        .target(
+            name: "VMRunner",
+            dependencies: ["Embedded", "ChildProcess", .product(name: "SystemPackage", package: "swift-system")]),
         // compare's pure part: the experiment's data, statistics, workload output parsers, reports.
         .target(name: "CompareKit", dependencies: ["ChildProcess"]),
         .executableTarget(
@@ -73,6 +81,7 @@ let package = Package(
             dependencies: [
                 "BPFLoader", "CBPFShim", "Embedded", "ScxStats", "SwiftlandABI", "TestObjects", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             exclude: ["Fixtures"]),
         .testTarget(

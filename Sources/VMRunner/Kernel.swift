@@ -1,6 +1,7 @@
 import ChildProcess
 import Embedded
 import Foundation
+import SystemPackage
 
 /// The guest kernel: Debian's sched_ext-enabled kernel, fetched and verified by the
 /// embedded scripts/kernel.sh, or a user's own image.
@@ -32,7 +33,7 @@ public struct KernelImage: Sendable {
     /// A user's --kernel.
     public static func user(_ path: String) throws(VMOptionError) -> KernelImage {
         guard access(path, R_OK) == 0 else {
-            throw VMOptionError("--kernel \(path): \(String(cString: strerror(errno)))")
+            throw VMOptionError("--kernel \(path): \(Errno(rawValue: errno))")
         }
         guard let format = detectFormat(path) else {
             throw VMOptionError("--kernel \(path): not a kernel image (neither an ELF vmlinux nor a bzImage/vmlinuz)")

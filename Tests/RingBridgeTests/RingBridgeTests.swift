@@ -276,3 +276,11 @@ struct RingBridgeTests {
         #expect(v == [Verdict(verdict: Self.bounce, cpu: SWL_CPU_ANY), Verdict(verdict: Self.dispatch, cpu: 0)])
     }
 }
+
+@Suite("RingBridge errors")
+struct RingErrorTests {
+    @Test func systemErrorNamesTheCallAndTheErrno() {
+        #expect(RingError.system(call: "ring_buffer__new", errno: .invalidArgument).description
+            == "ring_buffer__new failed: Invalid argument (errno 22)")
+    }
+}
