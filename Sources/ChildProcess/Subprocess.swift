@@ -106,7 +106,19 @@ public enum Subprocess {
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return .exited(-1) }
         }
-        // The W* macros are not imported into Swift; decode by hand.
+        return termination(status)
+    }
+
+    /// How `pid` ended if it has (it is reaped then: `wait` must not follow), nil while it runs.
+    public static func poll(_ pid: pid_t) -> Termination? {
+        var status: Int32 = 0
+        let reaped = waitpid(pid, &status, WNOHANG)
+        if reaped == 0 || (reaped < 0 && errno == EINTR) { return nil }
+        return reaped < 0 ? .exited(-1) : termination(status)
+    }
+
+    /// waitpid's status word; the W* macros are not imported into Swift.
+    private static func termination(_ status: Int32) -> Termination {
         if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
         return .signaled(status & 0x7f)
     }
