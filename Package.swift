@@ -87,6 +87,7 @@ let package = Package(
         .testTarget(
             name: "RingBridgeTests",
             dependencies: ["RingBridge", "BPFLoader", "ChildProcess", "CLibbpf", "SwiftlandABI", "TestObjects"]),
+        .testTarget(name: "ChildProcessTests", dependencies: ["ChildProcess"]),
         .testTarget(name: "VMRunnerTests", dependencies: ["VMRunner", "ChildProcess"]),
         // The swiftland executable: its commands, options and scheduling thread, and the built binary.
         .testTarget(
