@@ -8,7 +8,8 @@ import SwiftlandABI
 ///   1/4 new) of the task's voluntary context switches per second, each sample capped at
 ///   8 x nvcswMaxThresh; a global moving threshold, the EWMA of those averages clamped to
 ///   [1, nvcswMaxThresh]; interactive when the average reaches the threshold.
-///   nvcswMaxThresh 0: every task is regular.
+///   nvcswMaxThresh 0: every task is regular. A sync wakeup (`SWL_QUEUED_SYNC_WAKEUP`)
+///   promotes a task to interactive while the priority queue holds at most 4 tasks per CPU.
 /// - Two queues, priority (interactive) and regular, both ordered by vruntime (ties by
 ///   enqueue_ts_ns in microseconds, then pid).
 /// - vruntime: charged the last run x 100 / weight, then raised to at least
@@ -21,20 +22,15 @@ import SwiftlandABI
 ///   goes to whichever CPU consumes it first; idle CPUs are found in the kernel
 ///   (select_cpu), before a task is ever sent to user space.
 ///
-/// Not reproduced: bpf mode promotes a task woken by a sync wakeup to interactive; the
-/// queued-task record does not carry the wakeup flags.
-///
 /// The vruntime contract with the kernel side is `VruntimePolicy`'s.
 public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
     public var name: String { PolicyName.bpfland.rawValue }
-    public var count: Int { prioCount + regularCount }
+    public var count: Int { queue.count }
     public var counters: PolicyCounters {
-        var c = stats
-        c.held = count
+        var c = queue.counters
         c.interactive = interactiveCount
         c.nrWaiting = nrWaiting
         c.nvcswAvgThresh = nvcswAvgThresh
-        c.forgotten = table.forgotten
         return c
     }
 
@@ -43,30 +39,24 @@ public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
     public private(set) var vtimeNow: UInt64 = 0
 
     private let config: PolicyConfig
-    private var table: TaskTable<TaskState>
-    private var prio: TaskHeap
-    private var regular: TaskHeap
-    /// Tasks held in each queue (the heaps also hold stale entries).
+    /// Two queues: `prio` (interactive) and `regular`.
+    private var queue: RunQueue<TaskState>
+    private static let prio = 0
+    private static let regular = 1
+    /// Tasks held in the priority queue.
     private var prioCount = 0
-    private var regularCount = 0
     private var interactiveCount = 0
     private var nrWaiting: UInt64 = 0
     private var nvcswAvgThresh: UInt64 = 0
     /// When each queue was last served or found empty; nil until the first `next`.
     private var prioServedNs: UInt64?
     private var regularServedNs: UInt64?
-    private var stats = PolicyCounters()
 
     private static let nsPerSecond: UInt64 = 1_000_000_000
 
-    // Internal, not private: Swift 6.3.1 (debug builds) references the type descriptor of
-    // a private type used in a non-copyable `TaskTable` from other files of the module and
-    // then fails ("Global is external, but doesn't have external or weak linkage").
-    /// Everything known of a task, in one 64-byte bucket of the table.
+    /// What the policy keeps of a task in its slot.
     struct TaskState {
-        /// The task's current heap entry (its key is the task's vruntime), and which heap
-        /// it is in; any other entry of it is stale.
-        var entry = HeapEntry(key: 0, pid: 0)
+        var vtime: UInt64 = 0
         var enqSeq: UInt64 = 0
         /// stop_ts_ns of the last run charged.
         var chargedStopNs: UInt64 = 0
@@ -76,53 +66,40 @@ public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
         /// EWMA of voluntary context switches per second (at most 8 x nvcswMaxThresh).
         var avgNvcsw: UInt32 = 0
         var interactive = false
-        var isHeld = false
+        /// Which queue holds it, while it is held.
         var inPrio = false
-
-        var vtime: UInt64 { entry.key }
     }
 
     /// Bytes of table per task (a test keeps it at one cache line).
-    static var taskBucketBytes: Int { TaskTable<TaskState>.bucketBytes }
+    static var slotBytes: Int { RunQueue<TaskState>.slotBytes }
 
     /// - Parameter config: a valid one (`problem()` is nil); `PolicyName.make` checks.
     public init(config: PolicyConfig = PolicyConfig()) {
         self.config = config
-        table = TaskTable(capacity: config.maxTasks)
-        prio = TaskHeap(capacity: 2 * config.maxTasks)
-        regular = TaskHeap(capacity: 2 * config.maxTasks)
+        queue = RunQueue(capacity: config.maxTasks, queues: 2)
     }
 
     /// Whether the task of `pid` is classified interactive (false when unknown).
     public func isInteractive(pid: Int32) -> Bool {
-        table.index(of: pid).map { table[$0].interactive } ?? false
+        queue.state(of: pid)?.interactive ?? false
     }
 
     public mutating func enqueue(_ task: swl_queued_task, nowNs: UInt64) -> swl_dispatched_task? {
-        stats.enqueued += 1
-        guard HeapEntry.canHold(pid: task.pid) else {
-            stats.invalidRecords += 1
-            return answerAtOnce(task)
-        }
         let fresh = TaskState(nvcsw: task.nvcsw, nvcswSampleNs: nowNs)
-        let acquired = table.acquire(pid: task.pid, initial: fresh, isHeld: \.isHeld) { forgotten in
+        let acquired = queue.acquire(pid: task.pid, initial: fresh) { forgotten in
             if forgotten.interactive { interactiveCount -= 1 }
         }
-        guard let (index, isNew) = acquired else {
-            stats.overflows += 1
-            return answerAtOnce(task)
-        }
-        var state = table[index]
+        guard let slot = acquired else { return answerAtOnce(task) }
+        var state = slot.state
         // A switch count that went backwards is a new task under a reused pid.
-        // (Whether it is held stays: the record below replaces the held one.)
+        // (Which queue holds it stays: the record below replaces the held one.)
         if task.nvcsw < state.nvcsw {
             if state.interactive { interactiveCount -= 1 }
-            state = TaskState(
-                nvcsw: task.nvcsw, nvcswSampleNs: nowNs, isHeld: state.isHeld, inPrio: state.inPrio)
+            state = TaskState(nvcsw: task.nvcsw, nvcswSampleNs: nowNs, inPrio: state.inPrio)
         }
 
         var vtime: UInt64
-        if isNew || task.stop_ts_ns != state.chargedStopNs {
+        if slot.isNew || task.stop_ts_ns != state.chargedStopNs {
             vtime = task.vtime &+ Vruntime.charge(runtimeNs: Vruntime.lastRunNs(task), weight: task.weight)
             state.chargedStopNs = task.stop_ts_ns
         } else {
@@ -140,26 +117,17 @@ public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
         {
             state.interactive = true
             interactiveCount += 1
-            stats.syncPromotions += 1
+            queue.counters.syncPromotions += 1
         }
 
-        // A record for a task already held replaces it (in whichever queue its class now
-        // says); its older entry becomes stale.
-        if state.isHeld {
-            stats.replaced += 1
-            countHeld(inPrio: state.inPrio, by: -1)
-        }
-        let entry = HeapEntry(key: vtime, tieBreak: task.enqueue_ts_ns / 1_000, pid: task.pid)
-        state.entry = entry
-        state.isHeld = true
+        // A record for a task already held replaces it, in whichever queue its class now
+        // says.
+        if slot.isHeld, state.inPrio { prioCount -= 1 }
+        state.vtime = vtime
         state.inPrio = state.interactive
-        table[index] = state
-        countHeld(inPrio: state.inPrio, by: 1)
-        if state.inPrio {
-            prio.push(entry) { Self.currentIndex(of: $0, inPrio: true, in: table) }
-        } else {
-            regular.push(entry) { Self.currentIndex(of: $0, inPrio: false, in: table) }
-        }
+        if state.inPrio { prioCount += 1 }
+        queue.hold(
+            slot, state, key: vtime, tieBreak: task.enqueue_ts_ns / 1_000, in: state.inPrio ? Self.prio : Self.regular)
         return nil
     }
 
@@ -170,34 +138,31 @@ public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
 
         if isPast(regularServed, by: config.starvationThreshNs, nowNs: nowNs) {
             regularServedNs = nowNs
-            if let (entry, index) = popRegular() {
-                stats.starvationRegular += 1
-                return dispatch(entry, index: index)
+            if let task = queue.popMin(from: Self.regular) {
+                queue.counters.starvationRegular += 1
+                return dispatch(task)
             }
         }
         if isPast(prioServed, by: config.starvationThreshNs, nowNs: nowNs) {
             prioServedNs = nowNs
-            if let (entry, index) = popPrio() {
-                stats.starvationPrio += 1
-                return dispatch(entry, index: index)
+            if let task = queue.popMin(from: Self.prio) {
+                queue.counters.starvationPrio += 1
+                return dispatch(task)
             }
         }
         prioServedNs = nowNs
-        if let (entry, index) = popPrio() { return dispatch(entry, index: index) }
+        if let task = queue.popMin(from: Self.prio) { return dispatch(task) }
         regularServedNs = nowNs
-        if let (entry, index) = popRegular() { return dispatch(entry, index: index) }
+        if let task = queue.popMin(from: Self.regular) { return dispatch(task) }
         return nil
     }
 
     @discardableResult
     public mutating func remove(pid: Int32) -> Bool {
-        stats.removed += 1
-        guard let index = table.index(of: pid) else { return false }
-        let state = table[index]
-        if state.isHeld { countHeld(inPrio: state.inPrio, by: -1) }
+        guard let (state, wasHeld) = queue.remove(pid: pid) else { return false }
+        if wasHeld, state.inPrio { prioCount -= 1 }
         if state.interactive { interactiveCount -= 1 }
-        table.remove(at: index)
-        return state.isHeld
+        return wasHeld
     }
 
     /// A task the policy cannot hold is dispatched now rather than lost; the kernel side
@@ -209,36 +174,17 @@ public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
             enq_seq: task.enq_seq)
     }
 
-    private mutating func countHeld(inPrio: Bool, by delta: Int) {
-        if inPrio { prioCount += delta } else { regularCount += delta }
-    }
-
-    private mutating func popPrio() -> (entry: HeapEntry, index: Int)? {
-        prio.popCurrent { Self.currentIndex(of: $0, inPrio: true, in: table) }
-    }
-
-    private mutating func popRegular() -> (entry: HeapEntry, index: Int)? {
-        regular.popCurrent { Self.currentIndex(of: $0, inPrio: false, in: table) }
-    }
-
-    /// Where `entry`'s task is in `table` if `entry` is its current entry in the queue
-    /// `inPrio` says, nil if it is stale. (Static, so it can run while a heap is being
-    /// modified.)
-    private static func currentIndex(of entry: HeapEntry, inPrio: Bool, in table: borrowing TaskTable<TaskState>) -> Int? {
-        guard let index = table.index(of: entry.pid) else { return nil }
-        let state = table[index]
-        return state.isHeld && state.inPrio == inPrio && state.entry == entry ? index : nil
-    }
-
-    private mutating func dispatch(_ entry: HeapEntry, index: Int) -> swl_dispatched_task {
-        table[index].isHeld = false
-        let state = table[index]
-        countHeld(inPrio: state.inPrio, by: -1)
-        if state.inPrio { stats.prioDispatches += 1 } else { stats.regularDispatches += 1 }
+    private mutating func dispatch(_ task: RunQueue<TaskState>.Task) -> swl_dispatched_task {
+        let state = task.state
+        if state.inPrio {
+            prioCount -= 1
+            queue.counters.prioDispatches += 1
+        } else {
+            queue.counters.regularDispatches += 1
+        }
         vtimeNow = Vruntime.later(vtimeNow, state.vtime)
-        stats.dispatched += 1
         return swl_dispatched_task(
-            pid: entry.pid, cpu: SWL_CPU_ANY, slice_ns: config.slice(waiting: nrWaiting), vtime: state.vtime,
+            pid: task.pid, cpu: SWL_CPU_ANY, slice_ns: config.slice(waiting: nrWaiting), vtime: state.vtime,
             enq_seq: state.enqSeq)
     }
 

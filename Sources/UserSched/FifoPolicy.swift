@@ -3,31 +3,34 @@ import SwiftlandABI
 /// First come, first served: the smallest complete policy, and the template for writing
 /// your own.
 ///
-/// To write a policy, copy this file and change the order (`key` in `enqueue`) and what
-/// `next` answers. Everything a policy must get right is here:
-/// - hold tasks in a `RunQueue` (O(log n), no allocation), keyed by what you order by.
-///   The queue is non-copyable (it owns its memory, so the hot path has no reference
-///   counting), so your policy is declared `~Copyable` too, as this one is; the scheduling
-///   loop and the tests take policies `inout` and never copy them;
-/// - when the queue is full, answer the task at once rather than drop it;
-/// - echo the record's `enq_seq` and hand back a vruntime (here the record's, unchanged);
-/// - claim an idle CPU from `idleCPUs` if you send a task to it, or answer SWL_CPU_ANY;
-/// - keep your counters up to date.
+/// It works as the other policies do. To write a policy, copy this file, decide what you
+/// keep of a task (`Task`) and in what order tasks go (`key` in `enqueue`), and what `next`
+/// answers. What every policy gets right:
+/// - it holds tasks in a `RunQueue`, which is non-copyable (it owns its memory, so the hot
+///   path has no reference counting), so the policy is declared `~Copyable` too; the
+///   scheduling loop and the tests take policies `inout` and never copy them;
+/// - when the queue cannot hold a task, it answers the record at once rather than lose it;
+/// - it echoes the record's `enq_seq` and hands back a vruntime (here the record's,
+///   unchanged);
+/// - it claims an idle CPU from `idleCPUs` if it sends a task there, or answers
+///   `SWL_CPU_ANY`;
+/// - its counters are the queue's, with its own added (`idleCPUDispatches`).
 public struct FifoPolicy: ~Copyable, SchedulingPolicy {
     public var name: String { PolicyName.fifo.rawValue }
     public var count: Int { queue.count }
-    public var counters: PolicyCounters {
-        var c = stats
-        c.held = queue.count
-        c.forgotten = queue.forgotten
-        return c
+    public var counters: PolicyCounters { queue.counters }
+
+    /// What the policy keeps of a task in its slot: what its dispatch record needs.
+    struct Task {
+        var vtime: UInt64 = 0
+        var enqSeq: UInt64 = 0
+        var prevCPU: Int32 = 0
     }
 
     private let config: PolicyConfig
-    private var queue: RunQueue
+    private var queue: RunQueue<Task>
     /// Arrival order: the key of the next record.
     private var arrivals: UInt64 = 0
-    private var stats = PolicyCounters()
 
     /// - Parameter config: a valid one (`problem()` is nil); `PolicyName.make` checks.
     public init(config: PolicyConfig = PolicyConfig()) {
@@ -35,28 +38,14 @@ public struct FifoPolicy: ~Copyable, SchedulingPolicy {
         queue = RunQueue(capacity: config.maxTasks)
     }
 
-    // `@inline(__always)` on `enqueue` and `next`: they ignore `nowNs`, and for a method
-    // with an unused parameter the optimiser otherwise emits a trimmed copy behind a thunk.
-    // Every call from another module (the scheduling thread, the benchmark) then makes two
-    // calls and copies the returned record between them, most likely stalling on store
-    // forwarding: 8-10 ns per task in the benchmark (bench/README.md). A policy of your
-    // own that ignores a parameter may want the same.
+    // `@inline(__always)`: with `nowNs` unused, the optimiser otherwise emits a copy
+    // without it behind a thunk, and every call from another module goes through both.
     @inline(__always)
     public mutating func enqueue(_ task: swl_queued_task, nowNs: UInt64) -> swl_dispatched_task? {
-        stats.enqueued += 1
+        guard let slot = queue.acquire(pid: task.pid, initial: Task()) else { return answerAtOnce(task) }
         arrivals += 1
-        switch queue.insert(task, key: arrivals) {
-        case .inserted: return nil
-        case .replaced:
-            stats.replaced += 1
-            return nil
-        case .full:
-            stats.overflows += 1
-            return answerAtOnce(task)
-        case .invalidPID:
-            stats.invalidRecords += 1
-            return answerAtOnce(task)
-        }
+        queue.hold(slot, Task(vtime: task.vtime, enqSeq: task.enq_seq, prevCPU: task.prev_cpu), key: arrivals)
+        return nil
     }
 
     /// A task the queue cannot hold is dispatched now rather than lost; the kernel side
@@ -68,20 +57,20 @@ public struct FifoPolicy: ~Copyable, SchedulingPolicy {
 
     @inline(__always)
     public mutating func next(nowNs: UInt64, idleCPUs: inout CPUMask) -> swl_dispatched_task? {
-        guard let task = queue.popMin() else { return nil }
-        stats.dispatched += 1
+        guard let first = queue.popMin() else { return nil }
+        let task = first.state
         // Its previous CPU if that one is idle (its cache may still be warm), else any.
         var cpu = SWL_CPU_ANY
         if idleCPUs.claim(task.prevCPU) {
             cpu = task.prevCPU
-            stats.idleCPUDispatches += 1
+            queue.counters.idleCPUDispatches += 1
         }
-        return swl_dispatched_task(task, cpu: cpu, sliceNs: config.sliceNs)
+        return swl_dispatched_task(
+            pid: first.pid, cpu: cpu, slice_ns: config.sliceNs, vtime: task.vtime, enq_seq: task.enqSeq)
     }
 
     @discardableResult
     public mutating func remove(pid: Int32) -> Bool {
-        stats.removed += 1
-        return queue.remove(pid: pid)
+        queue.remove(pid: pid)?.wasHeld ?? false
     }
 }

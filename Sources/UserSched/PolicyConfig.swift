@@ -17,11 +17,12 @@ public struct PolicyConfig: Sendable, Equatable {
     /// classification off and every task is regular.
     public var nvcswMaxThresh: UInt64 = 10
     /// Tasks a policy knows at once, held or remembered. All its storage is allocated for
-    /// this many when it is built (160 bytes each: two 64-byte table buckets and two heap
-    /// entries; bpfland has a second heap); a task beyond it, when every known task is
-    /// held, is dispatched at once (see `PolicyCounters.overflows`). Sized for the runnable
-    /// tasks of a large machine, not for all its tasks: tasks not held are forgotten when
-    /// room is needed, and a larger table costs cache misses on every lookup.
+    /// this many when it is built (see `RunQueue`: per task, four table slots of 32 or 64
+    /// bytes, two for the table at most half full and two for its rebuilds, and two 24-byte
+    /// heap entries per queue); a task beyond it, when every known task is held, is
+    /// dispatched at once (see `PolicyCounters.overflows`). Sized for the runnable tasks of
+    /// a large machine, not for all its tasks: tasks not held are forgotten when room is
+    /// needed, and a larger table costs cache misses on every lookup.
     public var maxTasks = 16_384
     /// bpfland: online CPUs. A sync wakeup promotes a task to interactive unless the
     /// priority queue already holds more than 4 tasks per CPU (bpf mode's rule).

@@ -2,10 +2,11 @@ import SwiftlandABI
 
 /// A scheduling policy of user mode: queued-task records in, dispatch records out.
 ///
-/// Implement this to write a scheduler in Swift (`FifoPolicy` is the smallest example).
-/// A policy is pure: no I/O, no clock of its own (time comes in as `nowNs`), and nothing
-/// allocated per task once it is built, so it can be tested in microseconds and run on the
-/// scheduling thread without page faults.
+/// Implement this to write a scheduler in Swift; `FifoPolicy` is the template, and every
+/// policy here holds its tasks in a `RunQueue` as it does. A policy is pure: no I/O, no
+/// clock of its own (time comes in as `nowNs`), and nothing allocated per task once it is
+/// built, so it can be tested in microseconds and run on the scheduling thread without
+/// page faults.
 ///
 /// The scheduling loop calls it like this, once per wakeup:
 ///
@@ -22,16 +23,14 @@ import SwiftlandABI
 /// ```
 ///
 /// (`dispatch(nowNs:idleCPUs:into:)` does the second loop into space reserved in the user
-/// ring.) A loop generic over the policy and entered once per concrete type runs without
-/// dynamic dispatch; through `any SchedulingPolicy & ~Copyable` each call costs a little
-/// more (see bench/README.md).
+/// ring.) A loop generic over the policy, entered once per concrete type, calls it without
+/// dynamic dispatch; through `any SchedulingPolicy & ~Copyable` every call is dynamic.
 ///
 /// A policy need not be copyable, and the ones in this module are not: they own their
-/// queues and tables outright (`RunQueue`, `TaskHeap`), which spares every operation the
-/// reference counting and uniqueness checks of copy-on-write storage. Code generic over
-/// policies therefore says `<P: SchedulingPolicy & ~Copyable>` (or
-/// `some SchedulingPolicy & ~Copyable`) and takes the policy `inout` or `borrowing`; an
-/// existential is `any SchedulingPolicy & ~Copyable`, as `PolicyName.make` returns.
+/// `RunQueue` outright. Code generic over policies therefore says
+/// `<P: SchedulingPolicy & ~Copyable>` (or `some SchedulingPolicy & ~Copyable`) and takes
+/// the policy `inout` or `borrowing`; an existential is `any SchedulingPolicy & ~Copyable`,
+/// as `PolicyName.make` returns.
 ///
 /// Whatever a policy answers, the kernel side checks it: a CPU the task may not use is
 /// replaced (bounce), and a record whose `enq_seq` is no longer the task's latest is
@@ -60,7 +59,7 @@ public protocol SchedulingPolicy: ~Copyable {
     /// and the kernel would cancel a dispatch carrying the older `enq_seq`).
     ///
     /// - Returns: nil when the task is now held. Otherwise the policy could not hold it
-    ///   (its table is full of held tasks, or the pid is malformed) and returns a dispatch
+    ///   (every task it knows is held, or the pid is malformed) and returns a dispatch
     ///   record the loop must send at once, so a task is never lost.
     mutating func enqueue(_ task: swl_queued_task, nowNs: UInt64) -> swl_dispatched_task?
 
@@ -123,14 +122,14 @@ public struct PolicyCounters: Sendable, Equatable {
     public var starvationPrio: UInt64 = 0
     /// bpfland: tasks promoted to interactive by a sync wakeup.
     public var syncPromotions: UInt64 = 0
-    /// Records the policy could not hold (table full) and dispatched at once.
+    /// Records the policy could not hold (every known task held) and dispatched at once.
     public var overflows: UInt64 = 0
     /// Records with a pid no Linux task has (outside 0..<2^22), dispatched at once for the
     /// kernel side to judge.
     public var invalidRecords: UInt64 = 0
     /// Calls of `remove(pid:)` (tasks that exited).
     public var removed: UInt64 = 0
-    /// Task histories forgotten to make room in the task table.
+    /// Tasks not held forgotten to make room in the run queue's table.
     public var forgotten: UInt64 = 0
 
     public init() {}
