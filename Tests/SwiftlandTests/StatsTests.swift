@@ -44,6 +44,15 @@ struct StatsTests {
         return try StatsServer(path: path, responder: StatsResponder(schema: CounterDefinition.schema) { sample }, limits: limits)
     }
 
+    /// `swiftland run --monitor EVERY` on the socket `path` for `forUs`, then SIGINT: its
+    /// counters (stdout) and the log line that it stopped (stderr), read together.
+    static func monitor(every: String, socket path: String, forUs: UInt32) throws -> Command.Result {
+        let monitor = try Command.start(Command.swiftland, ["run", "--monitor", every, "--stats-socket", path])
+        usleep(forUs)
+        monitor.signal(SIGINT)
+        return monitor.finish()
+    }
+
     /// A monitor asking less often than the server's idle timeout: the server closes its
     /// connection between readings, and it connects again rather than report a stop.
     @Test func monitorConnectsAgainAfterAnIdleClose() throws {
@@ -53,10 +62,7 @@ struct StatsTests {
         limits.idleTimeout = .milliseconds(200)
         let server = try Self.fakeServer("\(dir)/stats", limits: limits)
         defer { server.stop() }
-        let monitor = try Command.start(Command.swiftland, ["run", "--monitor", "0.5", "--stats-socket", "\(dir)/stats"])
-        usleep(2_200_000)
-        monitor.signal(SIGINT)
-        let r = monitor.finish()
+        let r = try Self.monitor(every: "0.5", socket: "\(dir)/stats", forUs: 2_200_000)
         let out = r.output
         #expect(r.status == 0)
         #expect(out.split(separator: "\n").filter { $0.hasPrefix("swiftland: nr_running=2 ") }.count >= 4, "\(out)")
@@ -115,11 +121,7 @@ struct StatsTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let server = try Self.fakeServer("\(dir)/stats")
         defer { server.stop() }
-        // Counters on stdout, the log line that it stopped on stderr: read together.
-        let monitor = try Command.start(Command.swiftland, ["run", "--monitor", "0.2", "--stats-socket", "\(dir)/stats"])
-        usleep(1_000_000)
-        monitor.signal(SIGINT)
-        let r = monitor.finish()
+        let r = try Self.monitor(every: "0.2", socket: "\(dir)/stats", forUs: 1_000_000)
         let out = r.output
         #expect(r.status == 0)
         let lines = out.split(separator: "\n").filter { $0.hasPrefix("swiftland: nr_running=2 ") }
