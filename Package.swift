@@ -7,6 +7,8 @@ let package = Package(
         .executable(name: "swiftland", targets: ["swiftland"]),
         // The policy API, for benchmarks (bench/) and for writing a policy of your own.
         .library(name: "UserSched", targets: ["UserSched"]),
+        // Running swiftland with a policy of your own (Examples/ has one).
+        .library(name: "SwiftlandUserMode", targets: ["SwiftlandUserMode"]),
         // For bench/: the ring bridge, the loader and the test programs it drives.
         .library(name: "RingBridge", targets: ["RingBridge"]),
         .library(name: "BPFLoader", targets: ["BPFLoader"]),
@@ -51,13 +53,31 @@ let package = Package(
         .target(name: "VMRunner", dependencies: ["Embedded"]),
         // compare's pure part: the experiment's data, statistics, workload output parsers, reports.
         .target(name: "CompareKit"),
-        .executableTarget(
-            name: "swiftland",
+        // Running the scheduler: attach, watch, restart, serve the counters; user mode's
+        // scheduling thread, generic over the policy; the command line's option groups.
+        .target(
+            name: "SwiftlandUserMode",
             dependencies: [
-                "BPFLoader", "VMRunner", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats",
+                "BPFLoader", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .executableTarget(
+            name: "swiftland",
+            dependencies: [
+                "BPFLoader", "VMRunner", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats", "SwiftlandUserMode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // Hostile user-mode policies for the fault suite, built on SwiftlandUserMode as any
+        // policy of your own would be: not part of the product.
+        .executableTarget(
+            name: "swiftland-hostile",
+            dependencies: [
+                "SwiftlandUserMode", "UserSched", "SwiftlandABI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/Hostile"),
         .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI"]),
         .testTarget(name: "CompareKitTests", dependencies: ["CompareKit"], exclude: ["Fixtures"]),
         .testTarget(name: "ScxStatsTests", dependencies: ["ScxStats"], exclude: ["Fixtures"]),
@@ -65,7 +85,8 @@ let package = Package(
             name: "SwiftlandTests",
             dependencies: [
                 "BPFLoader", "VMRunner", "swiftland", "SwiftlandABI", "Embedded", "RingBridge", "TestObjects",
-                "CLibbpf", "CBPFShim", "ScxStats", "CompareKit", .product(name: "Logging", package: "swift-log"),
+                "CLibbpf", "CBPFShim", "ScxStats", "CompareKit", "SwiftlandUserMode", "UserSched",
+                .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"]),
     ],

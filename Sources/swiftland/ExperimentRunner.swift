@@ -2,6 +2,7 @@ import BPFLoader
 import CompareKit
 import Foundation
 import Glibc
+import SwiftlandUserMode
 
 /// Runs an experiment's rounds on this machine (a sched_ext kernel): for each round, each
 /// arm, each workload: attach the arm's scheduler (a `swiftland run` child), run the
@@ -213,7 +214,7 @@ final class ChildScheduler {
     func snapshot() {
         guard process.isRunning else { return }
         let before = Self.snapshots(in: logText()).count
-        kill(process.processIdentifier, Runner.snapshotSignal)
+        kill(process.processIdentifier, RunOutput.snapshotSignal)
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline, process.isRunning, Self.snapshots(in: logText()).count == before {
             usleep(5000)
@@ -226,7 +227,7 @@ final class ChildScheduler {
 
     /// The fields of every `swiftland: snapshot: ...` line, in order.
     static func snapshots(in text: String) -> [[String: UInt64]] {
-        let prefix = "swiftland: " + Runner.snapshotPrefix
+        let prefix = "swiftland: " + RunOutput.snapshotPrefix
         return text.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { fields($0) }
     }
 
@@ -271,7 +272,7 @@ final class ChildScheduler {
 
     /// The counts of a `swiftland: decision_hist_us=...` line, nil for any other line.
     static func decisionHistogram(_ line: Substring) -> [UInt64]? {
-        let prefix = "swiftland: " + Runner.decisionHistogramPrefix
+        let prefix = "swiftland: " + RunOutput.decisionHistogramPrefix
         guard line.hasPrefix(prefix) else { return nil }
         let counts = line.dropFirst(prefix.count).split(separator: ",").map { UInt64($0) }
         guard !counts.isEmpty, counts.allSatisfy({ $0 != nil }) else { return nil }
