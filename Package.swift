@@ -7,6 +7,8 @@ let package = Package(
         .executable(name: "swiftland", targets: ["swiftland"]),
         // The policy API, for benchmarks (bench/) and for writing a policy of your own.
         .library(name: "UserSched", targets: ["UserSched"]),
+        // Running swiftland with a policy of your own (Examples/ has one).
+        .library(name: "SwiftlandUserMode", targets: ["SwiftlandUserMode"]),
         // For bench/: the ring bridge, the loader and the test programs it drives.
         .library(name: "RingBridge", targets: ["RingBridge"]),
         .library(name: "BPFLoader", targets: ["BPFLoader"]),
@@ -62,14 +64,32 @@ let package = Package(
             dependencies: ["Embedded", "ChildProcess", .product(name: "SystemPackage", package: "swift-system")]),
         // compare's pure part: the experiment's data, statistics, workload output parsers, reports.
         .target(name: "CompareKit", dependencies: ["ChildProcess"]),
+        // Running the scheduler: attach, watch, restart, serve the counters; user mode's
+        // scheduling thread, generic over the policy; the command line's option groups.
+        .target(
+            name: "SwiftlandUserMode",
+            dependencies: [
+                "BPFLoader", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "swiftland",
             dependencies: [
-                "BPFLoader", "VMRunner", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats",
+                "BPFLoader", "VMRunner", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats", "SwiftlandUserMode",
                 "ChildProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Hostile user-mode policies for the fault suite, built on SwiftlandUserMode as any
+        // policy of your own would be: not part of the product.
+        .executableTarget(
+            name: "swiftland-hostile",
+            dependencies: [
+                "SwiftlandUserMode", "UserSched", "SwiftlandABI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/Hostile"),
         // What the test targets share: seeded random numbers, fixtures, running the built binary.
         .target(name: "TestSupport", dependencies: ["ChildProcess"], path: "Tests/TestSupport"),
         // One test target per module under test.
@@ -94,7 +114,7 @@ let package = Package(
             name: "SwiftlandTests",
             dependencies: [
                 "swiftland", "BPFLoader", "CBPFShim", "ChildProcess", "CompareKit", "RingBridge", "ScxStats",
-                "SwiftlandABI", "TestObjects", "TestSupport", "UserSched", "VMRunner",
+                "SwiftlandABI", "SwiftlandUserMode", "TestObjects", "TestSupport", "UserSched", "VMRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
     ],

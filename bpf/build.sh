@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build swiftland's BPF object with clang's BPF target.
 #
-#   build.sh object OUT.o [CFLAG...]      the scheduler (tests build variants: -DSWL_TEST_...)
+#   build.sh object OUT.o [CFLAG...]      the scheduler
+#   build.sh test-reject-object OUT.o     the scheduler plus a program the verifier refuses
 #   build.sh tracer-object OUT.o          the run-queue latency tracer (rqlat.bpf.c)
 #   build.sh test-object OUT.o            the ring-buffer test programs (test_rings.bpf.c)
 #
@@ -49,6 +50,10 @@ case ${1:-} in
     [ $# -ge 2 ] || die "usage: build.sh object OUT.o [CFLAG...]"
     out=$2; shift 2
     object main.bpf.c "$out" "$@"
+    ;;
+  test-reject-object)
+    [ $# -eq 2 ] || die "usage: build.sh test-reject-object OUT.o"
+    object test_reject.bpf.c "$2"
     ;;
   tracer-object)
     [ $# -eq 2 ] || die "usage: build.sh tracer-object OUT.o"

@@ -19,6 +19,22 @@ enum swl_limits {
 	SWL_MAX_DISPATCH_BATCH = 8, /* user dispatches acted on per ops.dispatch call */
 };
 
+/*
+ * The tunables' defaults, in one place: the loader's SchedulerConfig, the user-mode policies'
+ * PolicyConfig and the command line's options all start from these.
+ */
+enum swl_defaults {
+	SWL_DEFAULT_SLICE_US = 5000,              /* 2024 bpfland: responsive, not thrashing caches */
+	SWL_DEFAULT_SLICE_MIN_US = 500,
+	SWL_DEFAULT_SLICE_LAG_US = 5000,          /* one longest slice */
+	SWL_DEFAULT_STARVATION_THRESH_US = 5000,  /* one longest slice */
+	SWL_DEFAULT_NVCSW_MAX_THRESH = 10,
+	SWL_DEFAULT_TIMEOUT_MS = 5000,            /* sched_ext's watchdog */
+	SWL_DEFAULT_FALLBACK_MS = 50,             /* user mode: well below the watchdog */
+	SWL_DEFAULT_RING_KIB = 512,               /* user mode: each ring */
+	SWL_DEFAULT_BATCH = 8,                    /* user mode: decisions per loop */
+};
+
 enum swl_mode {
 	SWL_MODE_BPF = 0,   /* the policy runs in BPF */
 	SWL_MODE_USER = 1,  /* tasks go to the Swift process and back over ring buffers */

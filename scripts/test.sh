@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # swiftland's test suite, run by `make test` after the set-up:
 #   1. unit and host-kernel tests (swift test): no sched_ext needed;
-#   2. the integration suite (Tests/vm/integration.sh) inside a sched_ext kernel: on this
+#   2. the integration suite (Tests/vm/integration.sh, with the policy written outside the
+#      package, Examples/RoundRobin, built here against the library) inside a sched_ext kernel: on this
 #      machine directly when its kernel has sched_ext, otherwise in one `swiftland vm` boot;
 #   3. the fault suite (scripts/faults.sh: host checks, then Tests/vm/faults.sh in one more
 #      VM boot); its table goes to the log only (`make faults` rewrites docs/faults.md;
@@ -41,18 +42,23 @@ vm_passed=0 vm_failed=0
 if ! swift build -c release --static-swift-stdlib --product swiftland >"$work/build.log" 2>&1; then
   cat "$work/build.log"
   vm_failed=1
-elif ! bash bpf/build.sh object "$work/broken.bpf.o" -DSWL_TEST_VERIFIER_REJECT; then
+elif ! bash bpf/build.sh test-reject-object "$work/broken.bpf.o"; then
+  vm_failed=1
+elif ! swift build -c release --static-swift-stdlib --package-path Examples/RoundRobin >"$work/build-example.log" 2>&1; then
+  # The policy written outside the package, built against the library as a user would.
+  cat "$work/build-example.log"
   vm_failed=1
 else
   bin=$(swift build -c release --static-swift-stdlib --product swiftland --show-bin-path)/swiftland
-  suite=(sh "$root/Tests/vm/integration.sh" "$work/broken.bpf.o" "$stress_secs" "$user_stress_secs")
+  example=$(swift build -c release --static-swift-stdlib --package-path Examples/RoundRobin --show-bin-path)/swiftland-roundrobin
+  suite=(sh "$root/Tests/vm/integration.sh" "$work/broken.bpf.o" "$stress_secs" "$user_stress_secs" "$example")
   if [ -d /sys/kernel/sched_ext ]; then
     echo "(this kernel has sched_ext: running on the host)"
     mkdir -p "$work/bin" && cp "$bin" "$work/bin/swiftland"
     PATH="$work/bin:$PATH" "${suite[@]}" 2>&1 | tee "$work/vm.log"
     vm_rc=${PIPESTATUS[0]}
   else
-    "$bin" vm --add "$work/broken.bpf.o" --add "$root/Tests/vm" -- "${suite[*]}" 2>&1 | tee "$work/vm.log"
+    "$bin" vm --add "$work/broken.bpf.o" --add "$root/Tests/vm" --add "$example" -- "${suite[@]}" 2>&1 | tee "$work/vm.log"
     vm_rc=${PIPESTATUS[0]}
   fi
   vm_passed=$(grep -c '^ok - ' "$work/vm.log")

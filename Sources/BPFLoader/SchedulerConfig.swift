@@ -33,13 +33,14 @@ public enum WakeupPolicy: String, Sendable, CaseIterable {
 /// The tunables of bpf mode, in the units a person types (microseconds), validated once
 /// here for the command line and for tests alike.
 public struct SchedulerConfig: Sendable, Equatable {
-    public var sliceUs: UInt64 = 5000
-    public var sliceMinUs: UInt64 = 500
-    public var sliceLagUs: UInt64 = 5000
-    public var starvationThreshUs: UInt64 = 5000
-    public var nvcswMaxThresh: UInt64 = 10
+    // The defaults are bpf/intf.h's (enum swl_defaults).
+    public var sliceUs = UInt64(SWL_DEFAULT_SLICE_US.rawValue)
+    public var sliceMinUs = UInt64(SWL_DEFAULT_SLICE_MIN_US.rawValue)
+    public var sliceLagUs = UInt64(SWL_DEFAULT_SLICE_LAG_US.rawValue)
+    public var starvationThreshUs = UInt64(SWL_DEFAULT_STARVATION_THRESH_US.rawValue)
+    public var nvcswMaxThresh = UInt64(SWL_DEFAULT_NVCSW_MAX_THRESH.rawValue)
     public var localKthreads = false
-    public var timeoutMs: UInt32 = 5000
+    public var timeoutMs = UInt32(SWL_DEFAULT_TIMEOUT_MS.rawValue)
     public var exitDumpLen: UInt32 = 0
     public var mode = SchedulerMode.bpf
 
@@ -49,9 +50,9 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var wakeup = WakeupPolicy.adaptive
     /// The fallback bound: the kernel side dispatches a task itself after this long in
     /// user space. Well below timeoutMs, so slowness degrades to kernel scheduling.
-    public var fallbackMs: UInt32 = 50
-    /// Size of each ring buffer (test hook: small rings force congestion).
-    public var ringKiB: UInt32 = 512
+    public var fallbackMs = UInt32(SWL_DEFAULT_FALLBACK_MS.rawValue)
+    /// Size of each ring buffer (small rings force congestion).
+    public var ringKiB = UInt32(SWL_DEFAULT_RING_KIB.rawValue)
 
     /// sched_ext refuses a watchdog timeout above this (SCX_WATCHDOG_MAX_TIMEOUT).
     public static let maxTimeoutMs: UInt32 = 30_000

@@ -9,6 +9,8 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
     case noSchedExt(kernelRelease: String)
     /// Another sched_ext scheduler is attached; only one can be.
     case otherSchedulerLoaded(name: String)
+    /// A BPF object named on the command line could not be read.
+    case unreadableObject(path: String, errno: Int32)
     /// libbpf could not parse the BPF object.
     case openFailed(errno: Errno)
     /// The verifier refused a program; `log` is the tail of its log.
@@ -43,6 +45,8 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
                 attached at a time: stop it first (for example systemctl stop scx, or end that \
                 process), then start swiftland again.
                 """
+        case .unreadableObject(let path, let err):
+            return "cannot read the BPF object \(path): \(errnoName(err))."
         case .openFailed(let err):
             return "cannot open the BPF object: \(err.nameAndText). The object is damaged or was built for another libbpf."
         case .verifierRejected(let program, let err, let log):

@@ -1,21 +1,22 @@
 import SwiftlandABI
 
 /// The tunables of the user-mode policies, in nanoseconds. The defaults are bpf mode's
-/// (bpf/main.bpf.c), so the A/B experiment compares the same policy over two transports.
+/// (bpf/intf.h's enum swl_defaults), so the A/B experiment compares the same policy over
+/// two transports.
 public struct PolicyConfig: Sendable, Equatable {
     /// Longest time slice.
-    public var sliceNs: UInt64 = 5_000_000
+    public var sliceNs = UInt64(SWL_DEFAULT_SLICE_US.rawValue) * 1000
     /// Shortest time slice, however many tasks wait.
-    public var sliceMinNs: UInt64 = 500_000
+    public var sliceMinNs = UInt64(SWL_DEFAULT_SLICE_MIN_US.rawValue) * 1000
     /// Most vruntime credit a task keeps across a sleep (the reference is the vruntime of
     /// the task dispatched most recently). rustland floors at one slice; with the defaults
     /// the two are equal.
-    public var sliceLagNs: UInt64 = 5_000_000
+    public var sliceLagNs = UInt64(SWL_DEFAULT_SLICE_LAG_US.rawValue) * 1000
     /// bpfland: a queue not served for this long is served first.
-    public var starvationThreshNs: UInt64 = 5_000_000
+    public var starvationThreshNs = UInt64(SWL_DEFAULT_STARVATION_THRESH_US.rawValue) * 1000
     /// bpfland: cap of the interactive threshold (voluntary switches/s); 0 turns the
     /// classification off and every task is regular.
-    public var nvcswMaxThresh: UInt64 = 10
+    public var nvcswMaxThresh = UInt64(SWL_DEFAULT_NVCSW_MAX_THRESH.rawValue)
     /// Tasks a policy knows at once, held or remembered. All its storage is allocated for
     /// this many when it is built (see `RunQueue`: per task, four table slots of 32 or 64
     /// bytes, two for the table at most half full and two for its rebuilds, and two 24-byte

@@ -264,15 +264,10 @@ enum GuestInit {
     /// Sourced by /init: the markers' nonce and the results directory.
     static func runConfiguration(markers: MarkerProtocol, results: ResultsSpec?) -> String {
         """
-        SWL_NONCE=\(shellQuote(markers.nonce))
-        SWL_RESULTS=\(shellQuote(results?.guestDirectory ?? ""))
+        SWL_NONCE=\(Shell.quote(markers.nonce))
+        SWL_RESULTS=\(Shell.quote(results?.guestDirectory ?? ""))
 
         """
-    }
-
-    /// Single-quotes `text` for sh.
-    static func shellQuote(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     /// ttyS0 is the kernel console (the host's log file), ttyS1 the command port (host

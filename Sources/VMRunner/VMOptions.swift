@@ -156,11 +156,16 @@ public enum VMValidation {
         }
     }
 
-    /// The command text run by the guest's /bin/sh -c: like ssh, the words are joined with
-    /// spaces, so `-- 'dmesg | tail'` and `-- dmesg '|' tail` both work.
+    /// The command text run by the guest's /bin/sh -c: each word stays one word, as with
+    /// `docker run` or `systemd-run`, so `-- sh -c 'sleep 2; echo x'` runs what it says. A
+    /// pipeline or a list is one word for `sh -c`.
     public static func commandText(_ words: [String]) throws(VMOptionError) -> String {
-        let text = words.joined(separator: " ")
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        try validateCommand(Shell.commandLine(words), program: words.first)
+    }
+
+    /// A command text must name a program to run.
+    public static func validateCommand(_ text: String, program: String? = nil) throws(VMOptionError) -> String {
+        guard !(program ?? text).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw VMOptionError("no COMMAND given: write it after --, e.g. swiftland vm -- uname -r")
         }
         return text

@@ -76,7 +76,7 @@ public final class VMRunner: @unchecked Sendable {
         guard options.memoryMiB >= VMValidation.minimumMemoryMiB else {
             throw VMOptionError("--memory must be at least \(VMValidation.minimumMemoryMiB)M")
         }
-        _ = try VMValidation.commandText([options.command])
+        _ = try VMValidation.validateCommand(options.command)
         for path in options.additions { try VMValidation.validateAddition(path) }
 
         // From here on Ctrl-C is noted and acted on between steps (and stops QEMU at once).
@@ -356,7 +356,7 @@ public final class VMRunner: @unchecked Sendable {
         close(devNull)
         pipe.closeWrite()
         if options.verbose {
-            let line = ([qemu] + command.arguments).map { $0.contains(" ") ? GuestInit.shellQuote($0) : $0 }.joined(separator: " ")
+            let line = Shell.commandLine([qemu] + command.arguments)
             try? line.write(toFile: runDirectory + "/qemu-command", atomically: false, encoding: .utf8)
         }
 

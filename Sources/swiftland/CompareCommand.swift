@@ -232,7 +232,7 @@ struct CompareCommand: ParsableCommand {
         // The earlier experiment is on this host: the agreement is checked here, afterwards.
         if let i = args.firstIndex(of: "--check-against"), i + 1 < args.count { args.removeSubrange(i...(i + 1)) }
         args.removeAll { $0.hasPrefix("--check-against=") }
-        options.command = (["swiftland"] + args + ["--out", guestOut, "--inside-vm"]).map(Self.shellQuote).joined(separator: " ")
+        options.command = Shell.commandLine(["swiftland"] + args + ["--out", guestOut, "--inside-vm"])
         let hostOut = out.hasPrefix("/") ? out : FileManager.default.currentDirectoryPath + "/" + out
         try FileManager.default.createDirectory(atPath: hostOut, withIntermediateDirectories: true)
         options.results = ResultsSpec(guestDirectory: guestOut, hostDirectory: hostOut)
@@ -257,11 +257,6 @@ struct CompareCommand: ParsableCommand {
         case VMExitStatus.setupFailure: "the VM could not be set up"
         default: "see the output above"
         }
-    }
-
-    static func shellQuote(_ s: String) -> String {
-        if !s.isEmpty, s.allSatisfy({ $0.isLetter || $0.isNumber || "-_./:=,@".contains($0) }) { return s }
-        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     static func machineDescription(insideVM: Bool, cpus: Int) -> String {

@@ -3,6 +3,7 @@ import ChildProcess
 import CompareKit
 import Foundation
 import Glibc
+import SwiftlandUserMode
 
 /// Runs an experiment's rounds on this machine (a sched_ext kernel): for each round, each
 /// arm, each workload: attach the arm's scheduler (a `swiftland run` child), run the
@@ -209,7 +210,7 @@ final class ChildScheduler {
     func snapshot() {
         guard isRunning else { return }
         let before = Self.snapshots(in: logText()).count
-        kill(pid, Runner.snapshotSignal)
+        kill(pid, RunOutput.snapshotSignal)
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline, isRunning, Self.snapshots(in: logText()).count == before {
             usleep(5000)
@@ -222,7 +223,7 @@ final class ChildScheduler {
 
     /// The fields of every `swiftland: snapshot: ...` line, in order.
     static func snapshots(in text: String) -> [[String: UInt64]] {
-        let prefix = "swiftland: " + Runner.snapshotPrefix
+        let prefix = "swiftland: " + RunOutput.snapshotPrefix
         return text.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { fields($0) }
     }
 
@@ -268,7 +269,7 @@ final class ChildScheduler {
 
     /// The counts of a `swiftland: decision_hist_us=...` line, nil for any other line.
     static func decisionHistogram(_ line: Substring) -> [UInt64]? {
-        let prefix = "swiftland: " + Runner.decisionHistogramPrefix
+        let prefix = "swiftland: " + RunOutput.decisionHistogramPrefix
         guard line.hasPrefix(prefix) else { return nil }
         let counts = line.dropFirst(prefix.count).split(separator: ",").map { UInt64($0) }
         guard !counts.isEmpty, counts.allSatisfy({ $0 != nil }) else { return nil }

@@ -3,6 +3,7 @@ import BPFLoader
 import Glibc
 import Logging
 import ScxStats
+import SwiftlandUserMode
 
 /// `swiftland run --monitor SECS`: the counters of a running swiftland, read through its
 /// stats socket, one line every SECS seconds.

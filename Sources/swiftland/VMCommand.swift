@@ -8,11 +8,11 @@ struct VMCommand: ParsableCommand {
         commandName: "vm",
         abstract: "Run a command inside a QEMU VM booted on a sched_ext-enabled kernel.",
         discussion: """
-            Boots a Linux kernel with sched_ext under QEMU, runs COMMAND in it as root with \
-            /bin/sh -c (like ssh, the words after -- are joined with spaces; stdin is \
-            /dev/null), streams its output (stdout and stderr together) to stdout and exits \
-            with its exit status. Use it to try swiftland on a machine whose own kernel \
-            lacks sched_ext.
+            Boots a Linux kernel with sched_ext under QEMU, runs COMMAND in it as root \
+            (stdin is /dev/null), streams its output (stdout and stderr together) to stdout \
+            and exits with its exit status. Use it to try swiftland on a machine whose own \
+            kernel lacks sched_ext. Each word after -- stays one word, as with docker run or \
+            systemd-run; for a pipeline or a list, run a shell: -- sh -c 'dmesg | tail'.
 
             KERNEL: by default Debian's kernel from trixie-backports (7.x, which has \
             CONFIG_SCHED_CLASS_EXT) is downloaded once with apt's signature checks, cached in \
@@ -52,7 +52,7 @@ struct VMCommand: ParsableCommand {
             EXAMPLES:
               swiftland vm -- uname -r
               swiftland vm --cpus 4 --timeout 300 -- hackbench -g 4 -l 1000
-              swiftland vm -- 'dmesg | grep sched_ext; cat /sys/kernel/sched_ext/state'
+              swiftland vm -- sh -c 'dmesg | grep sched_ext; cat /sys/kernel/sched_ext/state'
               swiftland vm --add /tmp/test.sh --results /results:./out -- /tmp/test.sh
             """)
 

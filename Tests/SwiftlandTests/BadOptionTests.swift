@@ -52,10 +52,6 @@ struct BadOptionTests {
         (["--fallback-ms", "20"], "--fallback-ms applies to --mode user only"),
         (["--ring-kib", "8"], "--ring-kib applies to --mode user only"),
         (["--loop-delay-us", "10"], "--loop-delay-us applies to --mode user only"),
-        (["--test-hostile-records"], "--test-hostile-records applies to --mode user only"),
-        (["--test-flood-cpu", "1"], "--test-flood-cpu applies to --mode user only"),
-        (["--mode", "user", "--test-flood-cpu", "1024"], "--test-flood-cpu must be a CPU number from 0 to 1023"),
-        (["--mode", "user", "--test-flood-cpu", "-1"], "--test-flood-cpu must be a CPU number from 0 to 1023"),
         // stats, duration
         (["--stats", "0"], "--stats must be"), (["--stats=-1"], "--stats must be"), (["--stats", "nan"], "--stats must be"),
         (["--stats", "inf"], "--stats must be"), (["--stats", "often"], "often"),

@@ -111,13 +111,6 @@ struct CompareCommandTests {
         #expect(try spec.parse("took 12.5 ms\n").figure.value == 12.5)
     }
 
-    @Test func shellQuoting() {
-        #expect(CompareCommand.shellQuote("--modes") == "--modes")
-        #expect(CompareCommand.shellQuote("user:bpfland,bpf") == "user:bpfland,bpf")
-        #expect(CompareCommand.shellQuote("echo it's") == #"'echo it'\''s'"#)
-        #expect(CompareCommand.shellQuote("") == "''")
-    }
-
     @Test func countersLine() {
         let line: Substring = "swiftland: counters: nr_running=0 nr_in_flight=3 queued=1 bogus=x"
         #expect(ChildScheduler.fields(line) == ["nr_running": 0, "nr_in_flight": 3, "queued": 1])

@@ -3,6 +3,7 @@ import CBPFShim
 import CompareKit
 import Foundation
 import Glibc
+@testable import SwiftlandUserMode
 @testable import swiftland
 import Testing
 
@@ -76,10 +77,10 @@ struct CostLineTests {
 
     @Test("the snapshot signal is waited for, not fatal, once added to the waiter")
     func snapshotSignal() {
-        let waiter = SignalWaiter([]).adding([Runner.snapshotSignal])
+        let waiter = SignalWaiter([]).adding([RunOutput.snapshotSignal])
         // raise() sends to this thread, which now blocks the signal: it stays pending for the waiter.
-        raise(Runner.snapshotSignal)
-        #expect(waiter.wait(milliseconds: 1000) == Runner.snapshotSignal)
+        raise(RunOutput.snapshotSignal)
+        #expect(waiter.wait(milliseconds: 1000) == RunOutput.snapshotSignal)
         #expect(waiter.wait(milliseconds: 10) == nil)
     }
 }

@@ -22,8 +22,8 @@ struct OptionTests {
         #expect(cmd.config.nvcswMaxThresh == 0)
         #expect(cmd.config.starvationThreshUs == 1000)
         #expect(cmd.config.localKthreads)
-        #expect(cmd.stats == 1.5)
-        #expect(cmd.duration == 20)
+        #expect(cmd.options.output.stats == 1.5)
+        #expect(cmd.options.output.duration == 20)
     }
 
     @Test(arguments: [

@@ -1,7 +1,7 @@
 import BPFLoader
 import Foundation
 import RingBridge
-@testable import swiftland
+@testable import SwiftlandUserMode
 import SwiftlandABI
 import TestObjects
 import Testing
@@ -26,8 +26,10 @@ struct SchedulingThreadTests {
 
         var config = PolicyConfig()
         config.maxTasks = 16
-        let thread = SchedulingThread(options: .init(
-            policy: .fifo, policyConfig: config, batch: 8, wakeup: .spin, loopDelayUs: 0))
+        let policyConfig = config
+        let thread = SchedulingThread(options: LoopOptions(batch: 8, wakeup: .spin), policyName: "fifo") {
+            FifoPolicy(config: policyConfig)
+        }
         _ = thread.start()
         let idle = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: Int(SWL_MAX_CPUS.rawValue) / 64)
         idle.initialize(repeating: 0)

@@ -53,11 +53,26 @@ struct VMRunnerOptionTests {
         #expect(throws: VMOptionError.self) { try VMValidation.validateCPUs(-2) }
     }
 
-    @Test func commandWordsAreJoinedLikeSSH() throws {
-        #expect(try VMValidation.commandText(["echo", "a", "|", "wc", "-c"]) == "echo a | wc -c")
-        #expect(try VMValidation.commandText(["dmesg | tail"]) == "dmesg | tail")
+    /// Each word after `--` reaches the guest's program as one argument: the command text,
+    /// run by a real sh here as the guest's sh runs it, gives back exactly the words.
+    @Test func commandWordsStayWords() throws {
+        let words = ["a b", "it's", "\"quoted\"", "$HOME", "`id`", ";", "&&", "|", "", "*", "~", "tab\there",
+                     "new\nline", "back\\slash", "-n", "ünï"]
+        let text = try VMValidation.commandText(["printf", "[%s]\\n"] + words)
+        let sh = Process()
+        sh.executableURL = URL(fileURLWithPath: "/bin/sh")
+        sh.arguments = ["-c", text]
+        let out = Pipe()
+        sh.standardOutput = out
+        try sh.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        sh.waitUntilExit()
+        #expect(sh.terminationStatus == 0)
+        #expect(printed == words.map { "[\($0)]\n" }.joined())
+        #expect(try VMValidation.commandText(["sh", "-c", "sleep 0; echo x"]) == "sh -c 'sleep 0; echo x'")
         #expect(throws: VMOptionError.self) { try VMValidation.commandText([]) }
-        #expect(throws: VMOptionError.self) { try VMValidation.commandText(["", "  "]) }
+        #expect(throws: VMOptionError.self) { try VMValidation.commandText(["", "x"]) }
+        #expect(throws: VMOptionError.self) { try VMValidation.commandText(["  "]) }
     }
 
     @Test func resultsSpec() throws {
@@ -409,11 +424,14 @@ struct VMRunnerInitramfsTests {
     }
 
     @Test func shellQuoting() {
-        #expect(GuestInit.shellQuote("/results") == "'/results'")
-        #expect(GuestInit.shellQuote("it's") == "'it'\\''s'")
+        #expect(Shell.quote("--modes") == "--modes")
+        #expect(Shell.quote("user:bpfland,bpf") == "user:bpfland,bpf")
+        #expect(Shell.quote("/results") == "/results")
+        #expect(Shell.quote("it's") == "'it'\\''s'")
+        #expect(Shell.quote("") == "''")
         let conf = GuestInit.runConfiguration(
             markers: MarkerProtocol(nonce: "abc"), results: ResultsSpec(guestDirectory: "/r s", hostDirectory: "x"))
-        #expect(conf.contains("SWL_NONCE='abc'"))
+        #expect(conf.contains("SWL_NONCE=abc"))
         #expect(conf.contains("SWL_RESULTS='/r s'"))
     }
 

@@ -5,6 +5,9 @@
 #
 #   faults.sh PROBE OUTDIR [long]
 #
+# PROBE's directory also holds swiftland-hostile (Tests/Hostile): swiftland in user mode with
+# a hostile policy, built on the SwiftlandUserMode library as a policy of your own would be.
+#
 # Each fault is provoked against bpf mode and user mode (user:bpfland, the default policy)
 # and judged on the same outcome:
 #   - the probe task (PROBE gap: SCHED_OTHER, wakes every 50 ms) never waited longer than
@@ -22,6 +25,7 @@ set -u
 probe=${1:?usage: faults.sh PROBE OUTDIR [long]}
 out=${2:?usage: faults.sh PROBE OUTDIR [long]}
 long=${3:-}
+hostile=$(dirname "$probe")/swiftland-hostile
 ncpu=$(nproc)
 last=$((ncpu - 1))
 work=/tmp/swl-faults
@@ -66,6 +70,7 @@ swl_start() {
     eevdf) ;;
     bpf) swiftland run --stats 5 --timeout-ms "$TIMEOUT_MS" "$@" >"$log" 2>&1 & swl=$! ;;
     user) swiftland run --stats 5 --timeout-ms "$TIMEOUT_MS" --mode user "$@" >"$log" 2>&1 & swl=$! ;;
+    hostile) "$hostile" --stats 5 --timeout-ms "$TIMEOUT_MS" "$@" >"$log" 2>&1 & swl=$! ;;
   esac
   if [ -n "$swl" ] && ! wait_state enabled 30; then
     echo "# $label: swiftland did not attach"; cat "$log"
@@ -402,8 +407,8 @@ row "full ring (--ring-kib 4), SIGSTOP 3 s, SIGCONT, $((ncpu * 2)) CPU hogs" use
   "${full:-?} ring-full dispatches; loops ${loops_after_cont:-?} 2 s after SIGCONT, ${loops_end:-?} at the end; $common_text" $v "$log"
 
 # A policy that sends every decision to one CPU, while a task pinned to that CPU waits in the
-# shared queue, which that CPU serves only after its own (--test-flood-cpu, FloodingPolicy).
-swl_start flood user --test-flood-cpu "$last"
+# shared queue, which that CPU serves only after its own (swiftland-hostile --flood-cpu).
+swl_start flood hostile --flood-cpu "$last"
 stress-ng -c $((ncpu * 2)) -t 10 >/dev/null 2>&1 &
 hogs=$!
 taskset -c "$last" "$probe" spin 8 >"$work/flood.pinned" 2>&1
@@ -412,20 +417,20 @@ swl_stop
 wait_ms=$(sed -n 's/.*max_wait_ms=\([0-9]*\).*/\1/p' "$work/flood.pinned")
 v=$common
 [ "${wait_ms:-99999}" -lt "$TIMEOUT_MS" ] && [ $kept -eq 1 ] || v=1
-row "policy floods CPU $last while a task pinned to it waits (--test-flood-cpu $last)" user "the pinned task runs within the watchdog, stays attached, $expected_common" \
+row "policy floods CPU $last while a task pinned to it waits (swiftland-hostile --flood-cpu $last)" user "the pinned task runs within the watchdog, stays attached, $expected_common" \
   "pinned task: $(cat "$work/flood.pinned"), longest wait ${wait_ms:-?} ms; $(counter nr_starvation_tasks "$log") served by the wait guard; $common_text" $v "$log"
 
 # Decisions naming a CPU that is offline (taken down before swiftland starts, so no hotplug
 # restart intervenes): each must be bounced to a CPU that can run it, none stranded.
 if [ -w /sys/devices/system/cpu/cpu$last/online ] && echo 0 >/sys/devices/system/cpu/cpu$last/online; then
-  swl_start offline user --test-flood-cpu "$last"
+  swl_start offline hostile --flood-cpu "$last"
   stress-ng -c $((ncpu * 2)) -t 8 >/dev/null 2>&1
   swl_stop
   echo 1 >/sys/devices/system/cpu/cpu$last/online
   bounces=$(counter nr_bounce_dispatches "$log")
   v=$common
   [ "${bounces:-0}" -gt 0 ] && [ $kept -eq 1 ] || v=1
-  row "every decision names offline CPU $last (--test-flood-cpu $last)" user "each bounced to an online CPU (nr_bounce_dispatches > 0), none stranded, stays attached, $expected_common" \
+  row "every decision names offline CPU $last (swiftland-hostile --flood-cpu $last)" user "each bounced to an online CPU (nr_bounce_dispatches > 0), none stranded, stays attached, $expected_common" \
     "${bounces:-?} bounces; $common_text" $v "$log"
 else
   row "every decision names an offline CPU" user "each bounced" "CPU $last cannot be taken offline here" 1
@@ -442,10 +447,10 @@ row "100 ms delay per loop (--loop-delay-us)" user "user-timeout fallback counte
   "${timeouts:-?} user timeouts; $common_text" $v "$log"
 
 # --- 7. hostile dispatch records through the real ring ------------------------------------------
-swl_start hostile user --test-hostile-records
+swl_start hostile hostile --records
 stress-ng -c "$ncpu" -t 8 >/dev/null 2>&1
 swl_stop
-sent=$(counter test_hostile_sent "$log")
+sent=$(sed -n 's/^swiftland-hostile: hostile_sent=//p' "$log" | tail -n 1)
 inv=$(counter nr_invalid_dispatches "$log")
 miss=$(counter nr_missing_tasks "$log")
 can=$(counter nr_cancel_dispatches "$log")
@@ -453,7 +458,7 @@ v=$common
 # 7 records: 4 malformed (out-of-range CPU, negative pid, 2 random), 1 gone, 2 stale/unmanaged.
 [ "${sent:-0}" -eq 7 ] && [ "${inv:-0}" -eq 4 ] && [ "${miss:-0}" -ge 1 ] && [ "${can:-0}" -ge 2 ] &&
   [ $kept -eq 1 ] || v=1
-row "hostile dispatch records (real ring)" user "no-such-pid, unmanaged pid, CPU out of range, stale seq, negative pid, random bytes: each rejected and counted (invalid 4, missing >= 1, cancel >= 2), $expected_common" \
+row "hostile dispatch records (real ring, swiftland-hostile --records)" user "no-such-pid, unmanaged pid, CPU out of range, stale seq, negative pid, random bytes: each rejected and counted (invalid 4, missing >= 1, cancel >= 2), $expected_common" \
   "${sent:-?} sent; invalid ${inv:-?}, missing ${miss:-?}, cancel ${can:-?}; $common_text" $v "$log"
 
 # --- 8. two instances started at once -----------------------------------------------------------

@@ -4,14 +4,18 @@
 # has busybox. Each check prints "ok - NAME" or "not ok - NAME" with the evidence, and
 # the last line counts them.
 #
-#   integration.sh BROKEN_OBJECT [STRESS_SECONDS [USER_STRESS_SECONDS]]
+#   integration.sh BROKEN_OBJECT [STRESS_SECONDS [USER_STRESS_SECONDS [EXAMPLE]]]
+#
+# EXAMPLE: the policy written outside the package (Examples/RoundRobin), run like the
+# built-in ones.
 #
 # The stress run is the one sched-ext's own CI uses: every CPU busy with CPU and file
 # stressors while affinity workers re-pin themselves constantly.
 set -u
-broken=${1:?usage: integration.sh BROKEN_OBJECT [STRESS_SECONDS]}
+broken=${1:?usage: integration.sh BROKEN_OBJECT [STRESS_SECONDS [USER_STRESS_SECONDS [EXAMPLE]]]}
 stress_secs=${2:-30}
 user_secs=${3:-20}
+example=${4:-}
 ncpu=$(nproc)
 work=/tmp/swl-it
 mkdir -p "$work"
@@ -48,7 +52,7 @@ fi
 
 if swiftland run --bpf-object "$broken" --duration 1 >"$work/broken.out" 2>&1; then
   not_ok "a BPF object the verifier rejects is reported" "$work/broken.out"
-elif grep -q "verifier rejected program 'swl_enqueue'" "$work/broken.out" &&
+elif grep -q "verifier rejected program 'swl_broken'" "$work/broken.out" &&
      grep -q "invalid mem access" "$work/broken.out" &&
      [ "$(state)" = disabled ]; then
   ok "a BPF object the verifier rejects is reported with the program and the log's tail"
@@ -58,12 +62,13 @@ fi
 
 # --- 2. stress runs: bpf mode, then user mode with each policy ---------------------------
 # stress_run LABEL SECONDS SWIFTLAND-RUN-ARGS...: swiftland attached through a stress-ng run
-# with pinned tasks beside it, then SIGINT.
+# with pinned tasks beside it, then SIGINT. With $program set, that program runs instead of
+# `swiftland run` (a scheduler built on the SwiftlandUserMode library takes the same options).
 stress_run() {
   label=$1 secs=$2
   shift 2
   out="$work/run-$label.out"
-  swiftland run --stats 5 "$@" >"$out" 2>&1 &
+  ${program:-swiftland run} --stats 5 "$@" >"$out" 2>&1 &
   swl=$!
   if wait_state enabled 30 && [ "$(ops)" = swiftland ]; then
     ok "$label: swiftland attaches (state enabled, root/ops = swiftland)"
@@ -188,6 +193,21 @@ for policy in bpfland vruntime fifo; do
     not_ok "user:$policy: no task left in flight at exit" "$work/run-user:$policy.out"
   fi
 done
+
+# The policy written outside the package, on the SwiftlandUserMode library.
+if [ -n "$example" ]; then
+  program=$example
+  stress_run "example:roundrobin" "$user_secs"
+  program=
+  last_counters=$(grep 'counters:' "$work/run-example:roundrobin.out" | tail -n 1)
+  dispatched=$(echo "$last_counters" | tr ' ' '\n' | sed -n 's/^nr_user_dispatches=//p')
+  if echo "$last_counters" | grep -q ' nr_in_flight=0 ' && [ "${dispatched:-0}" -gt 0 ] &&
+     grep -q 'attached, mode user, policy roundrobin' "$work/run-example:roundrobin.out"; then
+    ok "example:roundrobin: its policy made ${dispatched} decisions, no task left in flight at exit"
+  else
+    not_ok "example:roundrobin: its policy made decisions, no task left in flight at exit" "$work/run-example:roundrobin.out"
+  fi
+fi
 
 # user mode, the scheduler stopped for far longer than the fallback bound: the kernel side
 # keeps every task running, and nothing trips the watchdog.

@@ -9,8 +9,8 @@ import ScxStats
 /// for a restart (CPU hotplug). In user mode a scheduling thread runs beside it.
 struct Runner {
     let config: SchedulerConfig
-    /// user mode only.
-    let userOptions: SchedulingThread.Options?
+    /// user mode only: makes a new scheduling loop for each attachment.
+    let makeLoop: (() -> any SchedulingLoop)?
     let verbose: Bool
     let objectBytes: [UInt8]?
     let statsInterval: Double?
@@ -33,20 +33,20 @@ struct Runner {
     /// Returns false when the scheduler ended with an error.
     func run() throws(SchedulerError) -> Bool {
         // Before any thread starts, so that every thread inherits the blocked signal.
-        let signals = self.signals.adding([Self.snapshotSignal])
+        let signals = self.signals.adding([RunOutput.snapshotSignal])
         let preflight = Preflight()
         try preflight.check()
         // No transparent huge pages in user mode: khugepaged collapses 2 MiB of a process's
         // memory every 10 s or so (scan_sleep_millisecs), and the scheduling thread faults
         // once on any page of the range while it is being copied (seen under THP "always":
         // its malloc arena, one fault per run). mlockall does not prevent a collapse.
-        if userOptions != nil {
+        if makeLoop != nil {
             let err = swl_disable_thp()
             if err != 0 {
                 Terminal.error("swiftland: warning: PR_SET_THP_DISABLE failed (\(errnoName(-err))); the scheduling thread may page-fault when khugepaged collapses its memory")
             }
         }
-        if userOptions != nil, mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
+        if makeLoop != nil, mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
             // Not fatal: page faults are counted, and the fallback bound covers a stall.
             log.warning("mlockall failed (\(errnoName(errno))); the scheduling thread may page-fault")
         }
@@ -55,7 +55,7 @@ struct Runner {
         defer { server?.stop() }
         while true {
             var config = self.config
-            let thread = userOptions.map { SchedulingThread(options: $0) }
+            let thread = makeLoop?()
             if let thread { config.schedTid = thread.start() }
             let scheduler: BPFScheduler
             do {
@@ -71,7 +71,7 @@ struct Runner {
                 throw error
             }
             let meter = CostMeter(scheduler: scheduler, schedTid: thread.map { _ in config.schedTid })
-            log.notice("attached, \(describe(config))")
+            log.notice("attached, \(describe(config, thread))")
             board.publish(counters(scheduler, thread).sample(mode: config.mode))
             if server == nil { server = startStatsServer() }
             let outcome = watch(scheduler, thread, meter, signals, until: deadline, publishing: server != nil)
@@ -93,12 +93,12 @@ struct Runner {
             }
             let final = counters(scheduler, thread)
             board.publish(final.sample(mode: config.mode))
-            Terminal.out("swiftland: counters: \(line(final, thread))")
+            Terminal.out("swiftland: counters: \(final.line(for: config.mode))")
             Terminal.out("swiftland: cost: \(CostMeter.fields(spent))")
             log.notice("\(CostMeter.summary(spent))")
             if config.mode == .user {
                 // user mode's queueing, as a distribution (compare plots it).
-                Terminal.out("swiftland: \(Self.decisionHistogramPrefix)\(final.decisionHistogram.map(String.init).joined(separator: ","))")
+                Terminal.out("swiftland: \(RunOutput.decisionHistogramPrefix)\(final.decisionHistogram.map(String.init).joined(separator: ","))")
             }
             if case .kernelExit = outcome, info.wantsRestart {
                 log.notice("restarting as the kernel asked\(info.isHotplug ? " (CPU hotplug)" : "")")
@@ -125,15 +125,15 @@ struct Runner {
     /// `publishing`: refresh the stats server's sample at every tick (100 ms). Prints a
     /// snapshot on `snapshotSignal`; returns on any other signal of `signals`.
     private func watch(
-        _ scheduler: BPFScheduler, _ thread: SchedulingThread?, _ meter: CostMeter, _ signals: SignalWaiter,
+        _ scheduler: BPFScheduler, _ thread: (any SchedulingLoop)?, _ meter: CostMeter, _ signals: SignalWaiter,
         until deadline: Date?, publishing: Bool
     ) -> Outcome {
         var nextStats = statsInterval.map { Date().addingTimeInterval($0) }
         while true {
             if let sig = signals.wait(milliseconds: 100) {
-                guard sig == Self.snapshotSignal else { return .signal(sig) }
+                guard sig == RunOutput.snapshotSignal else { return .signal(sig) }
                 let spent = meter.spent()
-                Terminal.out("swiftland: \(Self.snapshotPrefix)\(CostMeter.fields(spent)) \(line(counters(scheduler, thread), thread))")
+                Terminal.out("swiftland: \(RunOutput.snapshotPrefix)\(CostMeter.fields(spent)) \(counters(scheduler, thread).line(for: config.mode))")
                 continue
             }
             if !scheduler.exitInfo().isRunning { return .kernelExit }
@@ -145,36 +145,18 @@ struct Runner {
             let current = counters(scheduler, thread)
             if publishing { board.publish(current.sample(mode: config.mode)) }
             if due, let interval = statsInterval, let next = nextStats {
-                Terminal.out("swiftland: \(line(current, thread))")
+                Terminal.out("swiftland: \(current.line(for: config.mode))")
                 nextStats = next.addingTimeInterval(interval)
             }
         }
     }
 
     /// The kernel side's counters, and user space's own in user mode.
-    private func counters(_ scheduler: BPFScheduler, _ thread: SchedulingThread?) -> Counters {
+    private func counters(_ scheduler: BPFScheduler, _ thread: (any SchedulingLoop)?) -> Counters {
         scheduler.counters(userSpace: thread.map { Self.userSpaceCounters($0.snapshot) })
     }
 
-    /// The counters line; with the --test-hostile-records hook, also how many hostile
-    /// records the hook sent (a test hook's count, not a counter of the table).
-    private func line(_ c: Counters, _ thread: SchedulingThread?) -> String {
-        var text = c.line(for: config.mode)
-        if userOptions?.hostileRecords == true, let thread { text += " test_hostile_sent=\(thread.snapshot.hostileSent)" }
-        return text
-    }
-
-    /// Asks a running `swiftland run` for a snapshot: one line, `swiftland: snapshot: ` then
-    /// the cost fields since the attachment (`CostMeter`) and the counters, printed at
-    /// once. compare takes one before and one after each workload.
-    static let snapshotSignal = SIGUSR1
-    static let snapshotPrefix = "snapshot: "
-
-    /// How the final enqueue-to-decision histogram is printed: `swiftland: decision_hist_us=c0,c1,...`
-    /// (count per log2 microsecond bucket, as bpf/intf.h keeps it).
-    static let decisionHistogramPrefix = "decision_hist_us="
-
-    static func userSpaceCounters(_ s: SchedulingThread.Snapshot) -> UserSpaceCounters {
+    static func userSpaceCounters(_ s: LoopSnapshot) -> UserSpaceCounters {
         var u = UserSpaceCounters()
         u.queued = s.queued
         u.held = s.held
@@ -190,17 +172,17 @@ struct Runner {
         return u
     }
 
-    private func describe(_ c: SchedulerConfig) -> String {
+    private func describe(_ c: SchedulerConfig, _ loop: (any SchedulingLoop)?) -> String {
         var s = "mode \(c.mode.rawValue)"
-        if let u = userOptions {
-            s += ", policy \(u.policy.rawValue), batch \(u.batch), wakeup \(c.wakeup.rawValue), fallback \(c.fallbackMs) ms"
+        if let loop {
+            s += ", policy \(loop.policyName), batch \(loop.options.batch), wakeup \(c.wakeup.rawValue), fallback \(c.fallbackMs) ms"
         }
         s += " (slice \(c.sliceUs) us, min \(c.sliceMinUs) us, lag \(c.sliceLagUs) us, starvation \(c.starvationThreshUs) us, nvcsw max \(c.nvcswMaxThresh), timeout \(c.timeoutMs) ms\(c.localKthreads ? ", local kthreads" : ""))"
         return s
     }
 }
 
-func signalName(_ sig: Int32) -> String {
+public func signalName(_ sig: Int32) -> String {
     switch sig {
     case SIGINT: "SIGINT"
     case SIGTERM: "SIGTERM"
@@ -210,17 +192,17 @@ func signalName(_ sig: Int32) -> String {
 
 /// Blocks the given signals for the whole process and waits for them synchronously, so no
 /// handler runs at an arbitrary point while the scheduler is attached.
-struct SignalWaiter {
+public struct SignalWaiter: Sendable {
     private var set = sigset_t()
 
-    init(_ signals: [Int32]) {
+    public init(_ signals: [Int32]) {
         sigemptyset(&set)
         for s in signals { sigaddset(&set, s) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
     /// This waiter's signals and `more`, all blocked from now on.
-    func adding(_ more: [Int32]) -> SignalWaiter {
+    public func adding(_ more: [Int32]) -> SignalWaiter {
         var waiter = self
         var blocked = sigset_t()
         sigemptyset(&blocked)
@@ -233,7 +215,7 @@ struct SignalWaiter {
     }
 
     /// The signal received within the timeout, or nil.
-    func wait(milliseconds: Int) -> Int32? {
+    public func wait(milliseconds: Int) -> Int32? {
         var set = self.set
         var timeout = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
         let sig = sigtimedwait(&set, nil, &timeout)

@@ -1,13 +1,18 @@
-import Glibc
-import RingBridge
+import Synchronization
 import SwiftlandABI
 import UserSched
 
-/// TEST HOOK (`swiftland run --mode user --test-hostile-records`, hidden): the scheduling
-/// thread sends, once, a set of dispatch records the kernel side must reject, through the
-/// real user ring, just before a genuine decision. The fault suite (Tests/vm/faults.sh)
-/// checks that each one is counted and that nothing else changes: the genuine decision
-/// after them still goes through, no task is lost.
+/// How many hostile records `HostilePolicy` handed to the loop, readable from another thread.
+final class Tally: Sendable {
+    let hostileRecords = Atomic<Int>(0)
+}
+
+/// A policy that hands the scheduling loop, once (after `after` genuine decisions), a set of
+/// dispatch records the kernel side must reject, just before a genuine decision, and
+/// otherwise decides as the policy it wraps. They travel through the real user ring like
+/// every decision. The fault suite (Tests/vm/faults.sh) checks that each one is counted and
+/// that nothing else changes: the genuine decision after them still goes through, no task
+/// is lost.
 ///
 /// The records, and the counter each must land in:
 /// - a pid that does not exist (above any pid_max)            -> nr_missing_tasks
@@ -16,14 +21,46 @@ import UserSched
 /// - the genuine decision with a stale sequence number         -> nr_cancel_dispatches
 /// - a negative pid                                            -> nr_invalid_dispatches
 /// - two records of random bytes                               -> nr_invalid_dispatches
-enum HostileRecords {
-    /// How many of the records are malformed (counted as invalid), gone, or stale.
-    static let invalidCount = 4
-    static let missingCount = 1
-    static let cancelCount = 2
+struct HostilePolicy<Inner: SchedulingPolicy & ~Copyable>: SchedulingPolicy, ~Copyable {
+    private var inner: Inner
+    private let tally: Tally
+    private let after: Int
+    private var decided = 0
+    /// The hostile records and the genuine decision, in the order they are handed out.
+    private var pending: [swl_dispatched_task] = []
 
-    /// The records for the genuine decision `genuine` (which is sent after them).
-    static func make(genuine: swl_dispatched_task) -> [swl_dispatched_task] {
+    init(wrapping inner: consuming Inner, tally: Tally, after: Int = 100) {
+        self.inner = inner
+        self.tally = tally
+        self.after = after
+    }
+
+    var name: String { "hostile(\(inner.name))" }
+    var count: Int { inner.count + pending.count }
+    var counters: PolicyCounters { inner.counters }
+
+    mutating func enqueue(_ task: swl_queued_task, nowNs: UInt64) -> swl_dispatched_task? {
+        inner.enqueue(task, nowNs: nowNs)
+    }
+
+    mutating func next(nowNs: UInt64, idleCPUs: inout CPUMask) -> swl_dispatched_task? {
+        if pending.isEmpty {
+            guard let genuine = inner.next(nowNs: nowNs, idleCPUs: &idleCPUs) else { return nil }
+            decided += 1
+            guard decided == after else { return genuine }
+            pending = Self.records(genuine: genuine) + [genuine]
+            tally.hostileRecords.store(pending.count - 1, ordering: .relaxed)
+        }
+        return pending.removeFirst()
+    }
+
+    @discardableResult
+    mutating func remove(pid: Int32) -> Bool {
+        inner.remove(pid: pid)
+    }
+
+    /// The records for the genuine decision `genuine` (which is handed out after them).
+    static func records(genuine: swl_dispatched_task) -> [swl_dispatched_task] {
         var gone = swl_dispatched_task()
         gone.pid = 0x3fff_fff0  // pid_max is at most 2^22
         gone.cpu = -1
@@ -49,22 +86,13 @@ enum HostileRecords {
         r.slice_ns |= 1 << 62
         return r
     }
-
-    /// Sends the records; returns how many went into the ring.
-    static func send(_ ring: RingProducer<swl_dispatched_task>, genuine: swl_dispatched_task) throws(RingError) -> Int {
-        let records = make(genuine: genuine)
-        return try records.withUnsafeBufferPointer { (buffer) throws(RingError) -> Int in
-            try ring.send(buffer)
-        }
-    }
 }
 
-/// TEST HOOK (`swiftland run --mode user --test-flood-cpu N`, hidden): a policy that sends
-/// every decision of the policy it wraps to CPU N, except those about tasks pinned to N,
-/// which it sends to any CPU. CPU N's own queue is then never empty while the tasks pinned
-/// to it wait in the shared one, which N serves only after its own: the fault suite checks
-/// that the kernel side still runs them long before the watchdog would eject swiftland. With
-/// N offline, every decision names a CPU that cannot run anything.
+/// A policy that sends every decision of the policy it wraps to CPU N, except those about
+/// tasks pinned to N, which it sends to any CPU. CPU N's own queue is then never empty while
+/// the tasks pinned to it wait in the shared one, which N serves only after its own: the
+/// fault suite checks that the kernel side still runs them long before the watchdog would
+/// eject swiftland. With N offline, every decision names a CPU that cannot run anything.
 struct FloodingPolicy<Inner: SchedulingPolicy & ~Copyable>: SchedulingPolicy, ~Copyable {
     private var inner: Inner
     private let cpu: Int32

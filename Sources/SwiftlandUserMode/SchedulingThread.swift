@@ -6,41 +6,56 @@ import SwiftlandABI
 import Synchronization
 import UserSched
 
+/// How user mode's scheduling loop runs, whatever its policy.
+public struct LoopOptions: Sendable {
+    /// Tasks dispatched per loop (1: one at a time, as rustland does).
+    public var batch: Int
+    public var wakeup: WakeupPolicy
+    /// An artificial delay per loop (a hidden option), to force the fallback bound.
+    public var loopDelayUs: UInt32
+
+    public init(batch: Int = Int(SWL_DEFAULT_BATCH.rawValue), wakeup: WakeupPolicy = .adaptive, loopDelayUs: UInt32 = 0) {
+        self.batch = batch
+        self.wakeup = wakeup
+        self.loopDelayUs = loopDelayUs
+    }
+}
+
+/// What the scheduling loop publishes for the stats output (relaxed atomics: a report, not
+/// a synchronisation).
+struct LoopSnapshot {
+    var queued: UInt64
+    var held: UInt64
+    var loops: UInt64
+    var pageFaults: UInt64
+    var ringErrors: UInt64
+    var policy: PolicyCounters?
+}
+
+/// What the runner needs of a scheduling loop, whatever its policy.
+protocol SchedulingLoop: AnyObject, Sendable {
+    var options: LoopOptions { get }
+    /// The policy's name, for the log.
+    var policyName: String { get }
+    func start() -> Int32
+    func begin(queuedFD: Int32, dispatchedFD: Int32, idleCPUs: UnsafeBufferPointer<UInt64>)
+    func stop()
+    var error: String? { get }
+    var snapshot: LoopSnapshot { get }
+}
+
 /// user mode's scheduling loop, on a thread of its own: records from the kernel ring go
 /// into a policy, its decisions go back over the user ring.
 ///
 /// The thread exists before the scheduler is loaded (the BPF side must know its thread id
-/// to serve it first), then waits for the rings. It never takes a lock another thread of
-/// this process holds: those threads are scheduled through it, like any task, so a lock
-/// shared with them could deadlock. Everything it publishes goes through atomics.
-final class SchedulingThread: @unchecked Sendable {
-    struct Options {
-        var policy: PolicyName
-        var policyConfig: PolicyConfig
-        /// Tasks dispatched per loop (1: one at a time, as rustland does).
-        var batch: Int
-        var wakeup: WakeupPolicy
-        /// Test hook: an artificial delay per loop, to force the fallback bound.
-        var loopDelayUs: UInt32
-        /// Test hook: send the hostile records of `HostileRecords` once.
-        var hostileRecords = false
-        /// Test hook: the policy's decisions all name this CPU (`FloodingPolicy`).
-        var floodCPU: Int32?
-    }
-
-    /// What the thread publishes for the stats output (relaxed atomics: a report, not a
-    /// synchronisation).
-    struct Snapshot {
-        var queued: UInt64
-        var held: UInt64
-        var loops: UInt64
-        var pageFaults: UInt64
-        var ringErrors: UInt64
-        var hostileSent: UInt64
-        var policy: PolicyCounters?
-    }
-
-    let options: Options
+/// to serve it first), then waits for the rings. It makes its policy itself, so the policy
+/// lives and dies on that thread. It never takes a lock another thread of this process
+/// holds: those threads are scheduled through it, like any task, so a lock shared with them
+/// could deadlock. Everything it publishes goes through atomics.
+final class SchedulingThread<Policy: SchedulingPolicy & ~Copyable>: SchedulingLoop, @unchecked Sendable {
+    let options: LoopOptions
+    let policyName: String
+    private let makePolicy: @Sendable () -> Policy
     private let stopFlag = Atomic<Bool>(false)
     private let tidValue = Atomic<Int32>(0)
     /// Ring fds handed over by the loader: (queued << 32) | dispatched, 0 until then.
@@ -50,22 +65,23 @@ final class SchedulingThread: @unchecked Sendable {
     private let loops = Atomic<UInt64>(0)
     private let pageFaults = Atomic<UInt64>(0)
     private let ringErrors = Atomic<UInt64>(0)
-    private let hostileSent = Atomic<UInt64>(0)
     private let failure = Mutex<String?>(nil)
     private let lastCounters = Mutex<PolicyCounters?>(nil)
     private var thread = pthread_t()
     private var idleBitmap: UnsafeBufferPointer<UInt64>?
 
-    init(options: Options) {
+    init(options: LoopOptions, policyName: String, makePolicy: @escaping @Sendable () -> Policy) {
         self.options = options
+        self.policyName = policyName
+        self.makePolicy = makePolicy
     }
 
     /// Starts the thread and returns its thread id, for the BPF side.
     func start() -> Int32 {
-        let context = Unmanaged.passRetained(self).toOpaque()
+        // A C function pointer cannot capture the generic parameter: a plain box carries the body.
+        let context = Unmanaged.passRetained(ThreadBody { self.main() }).toOpaque()
         let err = pthread_create(&thread, nil, { arg in
-            let me = Unmanaged<SchedulingThread>.fromOpaque(arg!).takeRetainedValue()
-            me.main()
+            Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue().run()
             return nil
         }, context)
         precondition(err == 0, "pthread_create failed: \(err)")
@@ -89,11 +105,10 @@ final class SchedulingThread: @unchecked Sendable {
     /// Why the loop ended early, if it did.
     var error: String? { failure.withLock { $0 } }
 
-    var snapshot: Snapshot {
-        Snapshot(queued: queuedRecords.load(ordering: .relaxed), held: held.load(ordering: .relaxed), loops: loops.load(ordering: .relaxed),
-                 pageFaults: pageFaults.load(ordering: .relaxed), ringErrors: ringErrors.load(ordering: .relaxed),
-                 hostileSent: hostileSent.load(ordering: .relaxed),
-                 policy: lastCounters.withLock { $0 })
+    var snapshot: LoopSnapshot {
+        LoopSnapshot(queued: queuedRecords.load(ordering: .relaxed), held: held.load(ordering: .relaxed),
+                     loops: loops.load(ordering: .relaxed), pageFaults: pageFaults.load(ordering: .relaxed),
+                     ringErrors: ringErrors.load(ordering: .relaxed), policy: lastCounters.withLock { $0 })
     }
 
     // MARK: The thread
@@ -110,31 +125,17 @@ final class SchedulingThread: @unchecked Sendable {
         do {
             let queued = try RingConsumer<swl_queued_task>(mapFD: Int32(truncatingIfNeeded: packed >> 32), capacity: 4096)
             let dispatched = try RingProducer<swl_dispatched_task>(mapFD: Int32(truncatingIfNeeded: packed & 0xffff_ffff))
-            // Switch once on the policy, so the loop is specialised and free of existentials.
-            switch options.policy {
-            case .bpfland: try run(BpflandPolicy(config: options.policyConfig), queued, dispatched)
-            case .vruntime: try run(VruntimePolicy(config: options.policyConfig), queued, dispatched)
-            case .fifo: try run(FifoPolicy(config: options.policyConfig), queued, dispatched)
-            }
+            // The class is generic over the policy: the loop is specialised for it, free of
+            // existentials.
+            var policy = makePolicy()
+            try loop(&policy, queued, dispatched)
         } catch {
             failure.withLock { $0 = "\(error)" }
         }
     }
 
-    private func run<P: SchedulingPolicy & ~Copyable>(
-        _ policy: consuming P, _ queued: RingConsumer<swl_queued_task>, _ dispatched: RingProducer<swl_dispatched_task>
-    ) throws(RingError) {
-        if let cpu = options.floodCPU {
-            var flooding = FloodingPolicy(wrapping: policy, cpu: cpu)
-            try loop(&flooding, queued, dispatched)
-        } else {
-            var p = policy
-            try loop(&p, queued, dispatched)
-        }
-    }
-
-    private func loop<P: SchedulingPolicy & ~Copyable>(
-        _ policy: inout P, _ queued: RingConsumer<swl_queued_task>, _ dispatched: RingProducer<swl_dispatched_task>
+    private func loop(
+        _ policy: inout Policy, _ queued: RingConsumer<swl_queued_task>, _ dispatched: RingProducer<swl_dispatched_task>
     ) throws(RingError) {
         let batch = max(options.batch, 1)
         // Decisions waiting to be sent: the answers to one read's worth of records that the
@@ -169,10 +170,6 @@ final class SchedulingThread: @unchecked Sendable {
             let decided = policy.dispatch(nowNs: now, idleCPUs: &idleCPUs, into: room)
             let total = unsent + decided
             if total > 0 {
-                if options.hostileRecords && hostileSent.load(ordering: .relaxed) == 0 && n >= 100 {
-                    let k = try HostileRecords.send(dispatched, genuine: out[0])
-                    hostileSent.store(UInt64(k), ordering: .relaxed)
-                }
                 let sent = try dispatched.send(UnsafeBufferPointer(rebasing: out[0..<total]))
                 if sent < total {
                     ringErrors.add(1, ordering: .relaxed)
@@ -215,5 +212,14 @@ final class SchedulingThread: @unchecked Sendable {
     /// Page faults of the calling thread so far (minor and major).
     private static func threadFaults() -> UInt64 {
         UInt64(swl_thread_page_faults())
+    }
+}
+
+/// What a new thread runs.
+private final class ThreadBody {
+    let run: () -> Void
+
+    init(_ run: @escaping () -> Void) {
+        self.run = run
     }
 }

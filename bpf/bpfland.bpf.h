@@ -1,0 +1,196 @@
+/*
+ * bpf mode's policy, after the 2024 design of scx_bpfland (see README.md):
+ *
+ *  - A task that finds no idle CPU waits in the priority DSQ (interactive tasks) or the
+ *    shared DSQ (regular tasks), both ordered by vruntime; an idle CPU is kicked for it.
+ *  - dispatch serves the priority DSQ, then the shared one; a starvation guard serves
+ *    shared (then priority) first when it has not been served for the threshold.
+ *  - A task is interactive when its average rate of voluntary context switches reaches a
+ *    moving threshold; a sync wakeup promotes it until its average drops below.
+ *  - The slice shrinks as more tasks wait: max(slice_max / (nr_waiting + 1), slice_min).
+ *
+ * Included once, by main.bpf.c, after core.bpf.h.
+ */
+#ifndef SWIFTLAND_BPFLAND_BPF_H
+#define SWIFTLAND_BPFLAND_BPF_H
+
+/* When each global DSQ was last served or found empty: the starvation guard's clock. */
+static u64 prio_served_ts, shared_served_ts;
+
+static __always_inline void set_interactive(struct task_ctx *tctx, bool interactive)
+{
+	if (tctx->interactive == interactive)
+		return;
+	tctx->interactive = interactive;
+	if (interactive)
+		__sync_fetch_and_add(&stats.nr_interactive, 1);
+	else
+		__sync_fetch_and_sub(&stats.nr_interactive, 1);
+}
+
+/*
+ * A task keeps at most slice_lag of vruntime credit across a sleep, and is at most one
+ * full slice charged at the lowest weight (1) ahead of vtime_now: a light task's charge
+ * cannot pile up slice after slice, so however light it is, it stays within reach.
+ */
+static __always_inline u64 bounded_vtime(u64 vtime)
+{
+	u64 ahead = cfg.slice_ns * 100;
+
+	if (vtime_before(vtime, vtime_now - cfg.slice_lag_ns))
+		return vtime_now - cfg.slice_lag_ns;
+	if (vtime_before(vtime_now + ahead, vtime))
+		return vtime_now + ahead;
+	return vtime;
+}
+
+/* The more tasks wait in the global DSQs, the shorter each slice. */
+static __always_inline u64 task_slice(void)
+{
+	u64 slice = cfg.slice_ns / (stats.nr_waiting + 1);
+
+	return slice > cfg.slice_min_ns ? slice : cfg.slice_min_ns;
+}
+
+/*
+ * A sync wakeup means the waker is about to sleep and hand over to the wakee: typical of
+ * pipelines and request/response pairs. Promote the wakee, unless the priority DSQ is
+ * already crowded (then a promotion would only add to its queue).
+ */
+static __always_inline void bpfland_select_cpu(struct task_ctx *tctx, u64 wake_flags)
+{
+	if ((wake_flags & SCX_WAKE_SYNC) && cfg.nvcsw_max_thresh &&
+	    swl_dsq_nr_queued(SWL_DSQ_PRIO) <= 4 * nr_online_cpus)
+		set_interactive(tctx, true);
+}
+
+static __always_inline void bpfland_enqueue(struct task_struct *p, struct task_ctx *tctx,
+					    u64 enq_flags)
+{
+	u64 vtime = bounded_vtime(p->scx.dsq_vtime), slice = task_slice();
+	s32 cpu;
+
+	if (tctx->interactive) {
+		swl_dsq_insert_vtime(p, SWL_DSQ_PRIO, slice, vtime, enq_flags);
+		count(&stats.nr_prio_dispatches);
+	} else {
+		swl_dsq_insert_vtime(p, SWL_DSQ_SHARED, slice, vtime, enq_flags);
+		count(&stats.nr_shared_dispatches);
+	}
+
+	/* Work conservation: wake an idle CPU that may run the task. */
+	cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0)
+		swl_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+/* Serve a global DSQ; an empty one counts as served (nothing in it is starving). */
+static __always_inline bool serve(u64 dsq_id, u64 *served_ts, u64 now)
+{
+	bool moved = swl_dsq_move_to_local(dsq_id);
+
+	*served_ts = now;
+	return moved;
+}
+
+/* Keep a regular @prev over the shared DSQ's head (see keep_running). */
+static __always_inline bool keep_prev(struct task_struct *prev, s32 cpu, u64 now)
+{
+	struct task_ctx *tctx;
+
+	if (!still_runnable(prev) || is_per_cpu_kthread(prev))
+		return false;
+	tctx = lookup_task_ctx(prev);
+	if (!tctx || tctx->interactive)
+		return false;
+	if (swl_dsq_nr_queued(SWL_DSQ_PRIO) || swl_dsq_nr_queued(cpu) ||
+	    now - prio_served_ts > cfg.starvation_thresh_ns)
+		return false;
+	if (!keep_running(prev, tctx, SWL_DSQ_SHARED, cpu, now, task_slice()))
+		return false;
+	if (vtime_before(vtime_now, prev->scx.dsq_vtime))
+		vtime_now = prev->scx.dsq_vtime;
+	shared_served_ts = now;  /* the shared queue's order was followed */
+	return true;
+}
+
+static __always_inline void bpfland_dispatch(s32 cpu, struct task_struct *prev, u64 now)
+{
+	u64 waiting = swl_dsq_nr_queued(SWL_DSQ_PRIO) + swl_dsq_nr_queued(SWL_DSQ_SHARED);
+
+	stats.nr_waiting = (stats.nr_waiting + waiting) / 2;
+
+	/* bpf mode's per-CPU DSQs hold only tasks the wait guard serves. */
+	if (swl_dsq_move_to_local(cpu))
+		return;
+	if (now - shared_served_ts > cfg.starvation_thresh_ns &&
+	    serve(SWL_DSQ_SHARED, &shared_served_ts, now)) {
+		count(&stats.nr_starvation_shared);
+		return;
+	}
+	if (now - prio_served_ts > cfg.starvation_thresh_ns &&
+	    serve(SWL_DSQ_PRIO, &prio_served_ts, now)) {
+		count(&stats.nr_starvation_prio);
+		return;
+	}
+	if (keep_prev(prev, cpu, now))
+		return;
+
+	if (serve(SWL_DSQ_PRIO, &prio_served_ts, now))
+		return;
+	if (serve(SWL_DSQ_SHARED, &shared_served_ts, now))
+		return;
+
+	/* Nothing else to run: let the previous task go on with a fresh slice. */
+	if (still_runnable(prev))
+		prev->scx.slice = task_slice();
+}
+
+/* At most once a second per task: refresh its switch rate and the global threshold. */
+static __always_inline void update_interactive(struct task_struct *p, struct task_ctx *tctx,
+					       u64 now)
+{
+	u64 elapsed = now - tctx->nvcsw_ts, rate, avg, thresh, cap;
+	u64 nvcsw = p->nvcsw;
+
+	if (elapsed < NSEC_PER_SEC)
+		return;
+
+	cap = cfg.nvcsw_max_thresh * 8;
+	rate = (nvcsw - tctx->nvcsw) * NSEC_PER_SEC / elapsed;
+	if (rate > cap)
+		rate = cap;
+	avg = (tctx->avg_nvcsw * 3 + rate) / 4;
+	tctx->avg_nvcsw = avg;
+	tctx->nvcsw = nvcsw;
+	tctx->nvcsw_ts = now;
+
+	thresh = (stats.nvcsw_avg_thresh * 3 + avg) / 4;
+	if (thresh < 1)
+		thresh = 1;
+	if (thresh > cfg.nvcsw_max_thresh)
+		thresh = cfg.nvcsw_max_thresh;
+	stats.nvcsw_avg_thresh = thresh;
+
+	set_interactive(tctx, cfg.nvcsw_max_thresh && avg >= thresh);
+}
+
+/* Charge the slice used, scaled by weight (100 = nice 0), and reclassify. */
+static __always_inline void bpfland_stopping(struct task_struct *p, struct task_ctx *tctx,
+					     u64 now)
+{
+	u64 used = tctx->slice_at_run > p->scx.slice ? tctx->slice_at_run - p->scx.slice : 0;
+
+	p->scx.dsq_vtime += used * 100 / p->scx.weight;
+	if (cfg.nvcsw_max_thresh)
+		update_interactive(p, tctx, now);
+}
+
+static __always_inline void bpfland_init_task(struct task_struct *p, struct task_ctx *tctx,
+					      u64 now)
+{
+	tctx->nvcsw = p->nvcsw;
+	tctx->nvcsw_ts = now;
+}
+
+#endif /* SWIFTLAND_BPFLAND_BPF_H */
