@@ -59,16 +59,9 @@ struct VMRunnerOptionTests {
         let words = ["a b", "it's", "\"quoted\"", "$HOME", "`id`", ";", "&&", "|", "", "*", "~", "tab\there",
                      "new\nline", "back\\slash", "-n", "ünï"]
         let text = try VMValidation.commandText(["printf", "[%s]\\n"] + words)
-        let sh = Process()
-        sh.executableURL = URL(fileURLWithPath: "/bin/sh")
-        sh.arguments = ["-c", text]
-        let out = Pipe()
-        sh.standardOutput = out
-        try sh.run()
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        sh.waitUntilExit()
-        #expect(sh.terminationStatus == 0)
-        #expect(printed == words.map { "[\($0)]\n" }.joined())
+        let printed = try sh(text)
+        #expect(printed.status == 0)
+        #expect(printed.output == words.map { "[\($0)]\n" }.joined())
         #expect(try VMValidation.commandText(["sh", "-c", "sleep 0; echo x"]) == "sh -c 'sleep 0; echo x'")
         #expect(throws: VMOptionError.self) { try VMValidation.commandText([]) }
         #expect(throws: VMOptionError.self) { try VMValidation.commandText(["", "x"]) }
