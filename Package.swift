@@ -76,8 +76,7 @@ let package = Package(
         .executableTarget(
             name: "swiftland",
             dependencies: [
-                "BPFLoader", "VMRunner", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats", "SwiftlandUserMode",
-                "ChildProcess",
+                "BPFLoader", "VMRunner", "UserSched", "CompareKit", "ScxStats", "SwiftlandUserMode", "ChildProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -109,13 +108,17 @@ let package = Package(
             dependencies: ["RingBridge", "BPFLoader", "ChildProcess", "CLibbpf", "SwiftlandABI", "TestObjects"]),
         .testTarget(name: "ChildProcessTests", dependencies: ["ChildProcess"]),
         .testTarget(name: "VMRunnerTests", dependencies: ["VMRunner", "ChildProcess"]),
-        // The swiftland executable: its commands, options and scheduling thread, and the built binary.
+        .testTarget(
+            name: "SwiftlandUserModeTests",
+            dependencies: [
+                "SwiftlandUserMode", "BPFLoader", "CBPFShim", "RingBridge", "SwiftlandABI", "TestObjects", "UserSched",
+            ]),
+        // The swiftland executable: its commands and options, and the built binary.
         .testTarget(
             name: "SwiftlandTests",
             dependencies: [
-                "swiftland", "BPFLoader", "CBPFShim", "ChildProcess", "CompareKit", "RingBridge", "ScxStats",
-                "SwiftlandABI", "SwiftlandUserMode", "TestObjects", "TestSupport", "UserSched", "VMRunner",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "swiftland", "BPFLoader", "ChildProcess", "CompareKit", "ScxStats", "SwiftlandABI", "TestSupport",
+                "VMRunner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
     ],
     swiftLanguageModes: [.v6]
