@@ -10,7 +10,7 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
     /// Another sched_ext scheduler is attached; only one can be.
     case otherSchedulerLoaded(name: String)
     /// A BPF object named on the command line could not be read.
-    case unreadableObject(path: String, errno: Int32)
+    case unreadableObject(path: String, errno: Errno)
     /// libbpf could not parse the BPF object.
     case openFailed(errno: Errno)
     /// The verifier refused a program; `log` is the tail of its log.
@@ -46,7 +46,7 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
                 process), then start swiftland again.
                 """
         case .unreadableObject(let path, let err):
-            return "cannot read the BPF object \(path): \(errnoName(err))."
+            return "cannot read the BPF object \(path): \(err.nameAndText)."
         case .openFailed(let err):
             return "cannot open the BPF object: \(err.nameAndText). The object is damaged or was built for another libbpf."
         case .verifierRejected(let program, let err, let log):
