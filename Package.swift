@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // libbpf from Debian (1.4.6 from bookworm-backports; see scripts/setup.sh).
@@ -34,25 +35,35 @@ let package = Package(
         .target(name: "Embedded", plugins: ["EmbedPlugin"]),
         // Test-only BPF programs (bpf/test_rings.bpf.c), for tests and bench/.
         .target(name: "TestObjects", plugins: ["EmbedPlugin"]),
+        // Child processes (posix_spawn): the one way swiftland and its tests run a program.
+        .target(name: "ChildProcess", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         // Swift over libbpf's ring buffers, typed by the records of bpf/intf.h.
-        .target(name: "RingBridge", dependencies: ["CLibbpf", "CBPFShim", "SwiftlandABI"]),
+        .target(name: "RingBridge", dependencies: ["CLibbpf", .product(name: "SystemPackage", package: "swift-system")]),
         // sched-ext's stats protocol: schema, JSON (Foundation's coders), socket server and client, Prometheus text.
-        .target(name: "ScxStats", dependencies: [.product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(
+            name: "ScxStats",
+            dependencies: [
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         // Loading, configuring, attaching and reading the BPF scheduler.
         .target(
             name: "BPFLoader",
             dependencies: [
                 "CLibbpf", "CBPFShim", "SwiftlandABI", "Embedded", "ScxStats",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]),
         // user mode's policies: pure Swift, no I/O. Queued-task records in, dispatch records out.
         .target(
             name: "UserSched",
             dependencies: ["SwiftlandABI"]),
         // Booting a sched_ext kernel under QEMU and running a command in it.
-        .target(name: "VMRunner", dependencies: ["Embedded"]),
+        .target(
+            name: "VMRunner",
+            dependencies: ["Embedded", "ChildProcess", .product(name: "SystemPackage", package: "swift-system")]),
         // compare's pure part: the experiment's data, statistics, workload output parsers, reports.
-        .target(name: "CompareKit"),
+        .target(name: "CompareKit", dependencies: ["ChildProcess"]),
         // Running the scheduler: attach, watch, restart, serve the counters; user mode's
         // scheduling thread, generic over the policy; the command line's option groups.
         .target(
@@ -61,11 +72,12 @@ let package = Package(
                 "BPFLoader", "RingBridge", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .executableTarget(
             name: "swiftland",
             dependencies: [
-                "BPFLoader", "VMRunner", "UserSched", "SwiftlandABI", "CBPFShim", "CompareKit", "ScxStats", "SwiftlandUserMode",
+                "BPFLoader", "VMRunner", "UserSched", "CompareKit", "ScxStats", "SwiftlandUserMode", "ChildProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -78,17 +90,37 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tests/Hostile"),
-        .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI"]),
-        .testTarget(name: "CompareKitTests", dependencies: ["CompareKit"], exclude: ["Fixtures"]),
-        .testTarget(name: "ScxStatsTests", dependencies: ["ScxStats"], exclude: ["Fixtures"]),
+        // What the test targets share: seeded random numbers, fixtures, running the built binary.
+        .target(name: "TestSupport", dependencies: ["ChildProcess"], path: "Tests/TestSupport"),
+        // One test target per module under test.
+        .testTarget(name: "UserSchedTests", dependencies: ["UserSched", "SwiftlandABI", "TestSupport"]),
+        .testTarget(name: "CompareKitTests", dependencies: ["CompareKit", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScxStatsTests", dependencies: ["ScxStats", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "BPFLoaderTests",
+            dependencies: [
+                "BPFLoader", "CBPFShim", "Embedded", "ScxStats", "SwiftlandABI", "TestObjects", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            exclude: ["Fixtures"]),
+        .testTarget(
+            name: "RingBridgeTests",
+            dependencies: ["RingBridge", "BPFLoader", "ChildProcess", "CLibbpf", "SwiftlandABI", "TestObjects"]),
+        .testTarget(name: "ChildProcessTests", dependencies: ["ChildProcess"]),
+        .testTarget(name: "VMRunnerTests", dependencies: ["VMRunner", "ChildProcess"]),
+        .testTarget(
+            name: "SwiftlandUserModeTests",
+            dependencies: [
+                "SwiftlandUserMode", "BPFLoader", "CBPFShim", "RingBridge", "SwiftlandABI", "TestObjects", "UserSched",
+            ]),
+        // The swiftland executable: its commands and options, and the built binary.
         .testTarget(
             name: "SwiftlandTests",
             dependencies: [
-                "BPFLoader", "VMRunner", "swiftland", "SwiftlandABI", "Embedded", "RingBridge", "TestObjects",
-                "CLibbpf", "CBPFShim", "ScxStats", "CompareKit", "SwiftlandUserMode", "UserSched",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            exclude: ["Fixtures"]),
+                "swiftland", "BPFLoader", "ChildProcess", "CompareKit", "ScxStats", "SwiftlandABI", "TestSupport",
+                "VMRunner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

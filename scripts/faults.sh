@@ -27,23 +27,12 @@ work=$(mktemp -d /tmp/swiftland-faults.XXXXXX)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 rows=$work/rows
+evidence=
 : >"$rows"
 passed=0 failed=0 skipped=0
-
-row() { # FAULT MODE EXPECTED OBSERVED VERDICT(0 = ok) [EVIDENCE...]
-  local f=$1 m=$2 e=$3 o=$4 v=$5
-  shift 5
-  if [ "$v" -eq 0 ]; then
-    echo "ok - $f [$m]: $o"; passed=$((passed + 1)); echo "$f|$m|$e|$o|ok" >>"$rows"
-  else
-    echo "not ok - $f [$m]: expected $e; observed $o"
-    for ev in "$@"; do [ -f "$ev" ] && sed 's/^/    | /' "$ev" | tail -n 20; done
-    failed=$((failed + 1)); echo "$f|$m|$e|$o|FAIL" >>"$rows"
-  fi
-}
-skip() { # FAULT MODE WHY
-  echo "skip - $1 [$2]: $3"; skipped=$((skipped + 1)); echo "$1|$2|-|skipped: $3|skipped" >>"$rows"
-}
+# row and skip: the verdicts, as Tests/vm/faults.sh gives them in the guest.
+. "$root/Tests/vm/lib.sh"
+. "$root/scripts/xunit.sh"
 first_error() { grep -h -m1 -i 'error' "$1" | sed 's/|/\//g' | cut -c1-160; }
 
 echo "== building swiftland, swiftland-hostile (Tests/Hostile) and the probe"
@@ -155,16 +144,18 @@ fi
 # (SWIFTLAND_FAULTS_HOST_RINGS=0 skips them, e.g. when `swift test` just ran them.)
 if [ "${SWIFTLAND_FAULTS_HOST_RINGS:-1}" = 1 ]; then
   swift test --filter 'validationRejectsHostileRecords|randomRecordsGetTheVerdictsOfTheModel|offlineAndUncappedCPUsNeverDispatch|cpuOutsideAffinityBounces' \
-    >"$work/rings.log" 2>&1
+    --xunit-output "$work/rings.xml" >"$work/rings.log" 2>&1
+  mapfile -t ring_files < <(xunit_files "$work/rings.xml")
+  xunit_results "${ring_files[@]}" >"$work/rings.results"
   for t in "validationRejectsHostileRecords:a pid that does not exist, a pid with no trip, out-of-range and negative CPU, negative pid, 5 s slice, stale and missing sequence number" \
            "randomRecordsGetTheVerdictsOfTheModel:2,000 random records, most naming a live trip, judged against a model of the checks" \
            "offlineAndUncappedCPUsNeverDispatch:an offline CPU, a CPU above the 1024 per-CPU queues" \
            "cpuOutsideAffinityBounces:a CPU outside the task's affinity"; do
     name=${t%%:*} what=${t#*:}
-    if grep -q "^✔ Test $name() passed" "$work/rings.log"; then
+    if grep -qxF "passed $name()" "$work/rings.results"; then
       row "hostile dispatch records: $what" "host kernel" "each rejected (invalid, no task, cancel) or bounced, never dispatched as sent" "each got its verdict (swift test: $name passed)" 0
-    elif grep -q "^➜ Test $name() skipped" "$work/rings.log"; then
-      skip "hostile dispatch records: $what" "host kernel" "$(grep -m1 "^➜ Test $name()" "$work/rings.log" | cut -c1-120)"
+    elif grep -qF "skipped $name():" "$work/rings.results"; then
+      skip "hostile dispatch records: $what" "host kernel" "$(grep -m1 -F "skipped $name():" "$work/rings.results" | sed 's/^skipped /swift test: /' | cut -c1-120)"
     else
       row "hostile dispatch records: $what" "host kernel" "each rejected (invalid, no task, cancel) or bounced, never dispatched as sent" "swift test: $name did not pass" 1 "$work/rings.log"
     fi

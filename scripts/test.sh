@@ -21,17 +21,21 @@ stress_secs=${SWIFTLAND_STRESS_SECS:-30}
 user_stress_secs=${SWIFTLAND_USER_STRESS_SECS:-20}
 work=$(mktemp -d /tmp/swiftland-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+. "$root/scripts/xunit.sh"
 
 echo "== 1. unit and host-kernel tests (swift test)"
-swift test 2>&1 | tee "$work/unit.log"
+# Counted from swift test's xunit results (scripts/xunit.sh): one per test function.
+swift test --xunit-output "$work/unit.xml" 2>&1 | tee "$work/unit.log"
 unit_rc=${PIPESTATUS[0]}
-# Swift Testing prints one line per test: "✔ Test NAME passed", "✘ Test NAME failed",
-# "➜ Test NAME skipped"; the run's own summary line starts with "Test run".
-unit_passed=$(grep -c '^✔ Test .* passed' "$work/unit.log" | head -n1)
-unit_passed=$((unit_passed - $(grep -c '^✔ Test run with' "$work/unit.log")))
-unit_failed=$(grep '^✘ Test ' "$work/unit.log" | grep -vc '^✘ Test run with')
-unit_skipped=$(grep -c '^➜ Test .* skipped' "$work/unit.log")
-if [ "$unit_rc" -ne 0 ] && [ "$unit_failed" -eq 0 ]; then unit_failed=1; fi  # build failure
+mapfile -t unit_results < <(xunit_files "$work/unit.xml")
+read -r unit_passed unit_failed unit_skipped < <(xunit_counts "${unit_results[@]}")
+if [ "${#unit_results[@]}" -eq 0 ]; then
+  echo "swift test: exit status $unit_rc and no xunit results (the build failed, or the tests did not run to the end)"
+  unit_failed=$((unit_failed + 1))
+elif [ "$unit_rc" -ne 0 ] && [ "$unit_failed" -eq 0 ]; then
+  echo "swift test: exit status $unit_rc, though no test case failed"
+  unit_failed=1
+fi
 
 echo "== 2. integration suite in a sched_ext kernel"
 vm_passed=0 vm_failed=0

@@ -2,6 +2,7 @@ import CBPFShim
 import CLibbpf
 import Glibc
 import Logging
+import SystemPackage
 
 /// A BPF ELF object opened with libbpf: the one place swiftland opens, loads and looks
 /// into BPF objects (the scheduler, the test programs, the layout checks).
@@ -25,7 +26,7 @@ public final class BPFObject {
             swl_open_object($0.baseAddress, $0.count, name, verifierLogSize > 0 ? log : nil, verifierLogSize, verbose ? 1 : 0)
         }
         guard let opened else {
-            let err = errno
+            let err = Errno(rawValue: errno)
             log.deallocate()
             throw .openFailed(errno: err)
         }
@@ -56,23 +57,24 @@ public final class BPFObject {
     /// Sets a map's size before load (ring buffers: bytes, a power of two of pages).
     public func setMaxEntries(_ name: String, _ entries: UInt32) throws(SchedulerError) {
         let err = bpf_map__set_max_entries(try map(named: name), entries)
-        if err != 0 { throw .objectMismatch("cannot size map \(name): \(errnoName(-err))") }
+        if err != 0 { throw .objectMismatch("cannot size map \(name): \(Errno(rawValue: -err).nameAndText)") }
     }
 
     /// Loads every program and map; a verifier rejection is explained.
     public func load() throws(SchedulerError) {
-        let err = -bpf_object__load(handle)
-        guard err != 0 else { return }
+        let result = bpf_object__load(handle)
+        guard result != 0 else { return }
+        let err = Errno(rawValue: -result)
         let log = verifierLog
         let warnings = LibbpfLog.warnings
         if !log.isEmpty { Log.swiftland.info("verifier log:\n\(log)") }
         if !log.isEmpty {
             throw .verifierRejected(program: Self.failedProgram(in: warnings), errno: err, log: Self.tail(of: log))
         }
-        if err == ESRCH, warnings.contains(where: { $0.contains("sched_ext_ops") }) {
+        if err == .noSuchProcess, warnings.contains(where: { $0.contains("sched_ext_ops") }) {
             throw .noSchedExt(kernelRelease: Preflight.kernelRelease())
         }
-        if err == EPERM {
+        if err == .notPermitted {
             throw .missingPrivileges(missing: Preflight().missingCapabilities())
         }
         throw .loadFailed(errno: err, details: warnings.suffix(8).joined(separator: "\n"))
@@ -105,7 +107,7 @@ public final class BPFObject {
         let err = withUnsafeMutableBytes(of: &context) {
             swl_prog_run(fd, $0.baseAddress, $0.count, &retval)
         }
-        if err != 0 { throw .loadFailed(errno: -err, details: "running program fd \(fd) failed") }
+        if err != 0 { throw .loadFailed(errno: Errno(rawValue: -err), details: "running program fd \(fd) failed") }
         return retval
     }
 
@@ -139,7 +141,7 @@ public final class BPFObject {
         } else {
             var mapped = 0
             guard let address = swl_map_mmap(try map(named: section), &mapped) else {
-                throw .objectMismatch("cannot map \(section): \(errnoName(errno))")
+                throw .objectMismatch("cannot map \(section): \(Errno(rawValue: errno).nameAndText)")
             }
             mapping = (address, mapped)
             mappings[section] = mapping
@@ -155,7 +157,7 @@ public final class BPFObject {
         var prog = bpf_object__next_program(handle, nil)
         while let p = prog {
             guard let link = bpf_program__attach(p) else {
-                let err = errno
+                let err = Errno(rawValue: errno)
                 detachPrograms()
                 throw .attachFailed(errno: err)
             }

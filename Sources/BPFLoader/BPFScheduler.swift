@@ -3,6 +3,7 @@ import CLibbpf
 import Embedded
 import Glibc
 import Logging
+import SystemPackage
 import SwiftlandABI
 
 /// One load of the BPF scheduler: open the object, write the tunables and the ops fields,
@@ -81,8 +82,8 @@ public final class BPFScheduler {
     public func attach() throws(SchedulerError) {
         let ops = try object.map(named: Self.opsMapName)
         guard let l = bpf_map__attach_struct_ops(ops) else {
-            let err = errno
-            if err == EBUSY || err == EEXIST, let other = Preflight().attachedScheduler() {
+            let err = Errno(rawValue: errno)
+            if err == .resourceBusy || err == .fileExists, let other = Preflight().attachedScheduler() {
                 throw .otherSchedulerLoaded(name: other)
             }
             throw .attachFailed(errno: err)

@@ -2,6 +2,7 @@ import CBPFShim
 import CLibbpf
 import Foundation
 import Glibc
+import SystemPackage
 
 /// Time the kernel spent running BPF programs, as it counts it per program (run_time_ns,
 /// run_cnt of the program's info). The kernel counts only while BPF statistics are on:
@@ -44,7 +45,7 @@ public enum BPFStatistics {
 
         public init() throws(SchedulerError) {
             let fd = bpf_enable_stats(BPF_STATS_RUN_TIME)
-            guard fd >= 0 else { throw .statisticsUnavailable(what: "cannot turn on BPF statistics (BPF_ENABLE_STATS)", errno: -fd) }
+            guard fd >= 0 else { throw .statisticsUnavailable(what: "cannot turn on BPF statistics (BPF_ENABLE_STATS)", errno: Errno(rawValue: -fd)) }
             self.fd = fd
         }
 
@@ -65,7 +66,7 @@ extension BPFObject {
             let err = swl_prog_run_time(fd, &ns, &count)
             if err != 0 {
                 throw .statisticsUnavailable(
-                    what: "cannot read the run time of program \(String(cString: bpf_program__name(p)))", errno: -err)
+                    what: "cannot read the run time of program \(String(cString: bpf_program__name(p)))", errno: Errno(rawValue: -err))
             }
             total = total + ProgramRunTime(runTimeNs: ns, runCount: count)
         }

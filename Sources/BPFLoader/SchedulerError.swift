@@ -1,4 +1,4 @@
-import Glibc
+import SystemPackage
 
 /// Every way loading or running the scheduler can fail, each with a message that says
 /// what happened and what to do about it.
@@ -10,19 +10,19 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
     /// Another sched_ext scheduler is attached; only one can be.
     case otherSchedulerLoaded(name: String)
     /// A BPF object named on the command line could not be read.
-    case unreadableObject(path: String, errno: Int32)
+    case unreadableObject(path: String, errno: Errno)
     /// libbpf could not parse the BPF object.
-    case openFailed(errno: Int32)
+    case openFailed(errno: Errno)
     /// The verifier refused a program; `log` is the tail of its log.
-    case verifierRejected(program: String?, errno: Int32, log: String)
+    case verifierRejected(program: String?, errno: Errno, log: String)
     /// The object misses something the loader needs (a map, a variable, a BTF type).
     case objectMismatch(String)
     /// Loading failed for another reason; `details` holds libbpf's last warnings.
-    case loadFailed(errno: Int32, details: String)
+    case loadFailed(errno: Errno, details: String)
     /// Attaching the scheduler (struct_ops) failed.
-    case attachFailed(errno: Int32)
+    case attachFailed(errno: Errno)
     /// BPF programs' run time could not be turned on or read; `what` says which.
-    case statisticsUnavailable(what: String, errno: Int32)
+    case statisticsUnavailable(what: String, errno: Errno)
 
     public var description: String {
         switch self {
@@ -46,35 +46,29 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
                 process), then start swiftland again.
                 """
         case .unreadableObject(let path, let err):
-            return "cannot read the BPF object \(path): \(errnoName(err))."
+            return "cannot read the BPF object \(path): \(err.nameAndText)."
         case .openFailed(let err):
-            return "cannot open the BPF object: \(errnoName(err)). The object is damaged or was built for another libbpf."
+            return "cannot open the BPF object: \(err.nameAndText). The object is damaged or was built for another libbpf."
         case .verifierRejected(let program, let err, let log):
             let which = program.map { "program '\($0)'" } ?? "a program"
             return """
-                the kernel's BPF verifier rejected \(which) (\(errnoName(err))). \
+                the kernel's BPF verifier rejected \(which) (\(err.nameAndText)). \
                 End of the verifier log:
                 \(log)
                 """
         case .objectMismatch(let what):
             return "the BPF object does not match this swiftland: \(what). Rebuild swiftland."
         case .loadFailed(let err, let details):
-            return "cannot load the BPF scheduler: \(errnoName(err)).\n\(details)"
+            return "cannot load the BPF scheduler: \(err.nameAndText).\n\(details)"
         case .attachFailed(let err):
-            return "cannot attach the scheduler: \(errnoName(err))."
+            return "cannot attach the scheduler: \(err.nameAndText)."
         case .statisticsUnavailable(let what, let err):
-            return "\(what): \(errnoName(err)). Counting BPF programs' run time needs CAP_SYS_ADMIN and Linux 5.8 or later."
+            return "\(what): \(err.nameAndText). Counting BPF programs' run time needs CAP_SYS_ADMIN and Linux 5.8 or later."
         }
     }
 }
 
-/// "EPERM (Operation not permitted)" for an errno value.
+/// "EPERM (Operation not permitted)" for a raw errno value (`Errno.nameAndText`).
 public func errnoName(_ err: Int32) -> String {
-    let names: [Int32: String] = [
-        EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", E2BIG: "E2BIG", ENOMEM: "ENOMEM",
-        EACCES: "EACCES", EBUSY: "EBUSY", EEXIST: "EEXIST", EINVAL: "EINVAL",
-        ENOSPC: "ENOSPC", EOPNOTSUPP: "EOPNOTSUPP", 524: "ENOTSUPP",
-    ]
-    let text = String(cString: strerror(err))
-    return "\(names[err] ?? "errno \(err)") (\(text))"
+    Errno(rawValue: err).nameAndText
 }

@@ -200,3 +200,8 @@ int swl_disable_thp(void)
 		return -errno;
 	return 0;
 }
+
+const char *swl_errno_name(int err)
+{
+	return strerrorname_np(err);
+}

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 
 /// Writes an experiment's files into one directory: the raw data (JSON, CSV), the
@@ -120,18 +121,10 @@ public struct PNGConverter: Sendable {
 
     /// Runs a tool to completion; its output, or an error with its stderr when it failed.
     private static func run(_ executable: URL, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw ConversionError(message: "\(executable.lastPathComponent) exited with \(process.terminationStatus): "
+        let output = try Subprocess.run(executable.path, arguments, stderr: .mergedWithOutput, newProcessGroup: true)
+        let text = output.stdoutText
+        guard output.termination.succeeded else {
+            throw ConversionError(message: "\(executable.lastPathComponent) exited with \(output.termination.shellStatus): "
                 + text.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return text

@@ -1,5 +1,6 @@
 import CLibbpf
 import Glibc
+import SystemPackage
 
 /// Reads fixed-size records of type `Record` from a BPF_MAP_TYPE_RINGBUF (kernel -> user)
 /// through libbpf's `ring_buffer`.
@@ -23,7 +24,7 @@ public final class RingConsumer<Record: BitwiseCopyable> {
         sink.initialize(to: Sink(base: UnsafeMutableRawPointer(storage), capacity: capacity, count: 0,
                                  recordSize: MemoryLayout<Record>.size, badSize: 0))
         guard let rb = ring_buffer__new(mapFD, sinkCallback, UnsafeMutableRawPointer(sink), nil) else {
-            let err = errno
+            let err = Errno(rawValue: errno)
             sink.deallocate()
             storage.deallocate()
             throw .system(call: "ring_buffer__new", errno: err)
@@ -74,7 +75,7 @@ public final class RingConsumer<Record: BitwiseCopyable> {
             throw .badRecordSize(expected: MemoryLayout<Record>.size, got: got)
         }
         if result >= 0 || result == -ENOSPC || result == -EINTR { return }
-        throw .system(call: call, errno: -result)
+        throw .system(call: call, errno: Errno(rawValue: -result))
     }
 }
 

@@ -1,5 +1,6 @@
 import CLibbpf
 import Glibc
+import SystemPackage
 
 /// Writes fixed-size records of type `Record` into a BPF_MAP_TYPE_USER_RINGBUF
 /// (user -> kernel) through libbpf's `user_ring_buffer`. The kernel side reads them when
@@ -9,7 +10,7 @@ public final class RingProducer<Record: BitwiseCopyable> {
 
     public init(mapFD: Int32) throws(RingError) {
         guard let rb = user_ring_buffer__new(mapFD, nil) else {
-            throw .system(call: "user_ring_buffer__new", errno: errno)
+            throw .system(call: "user_ring_buffer__new", errno: Errno(rawValue: errno))
         }
         ring = rb
     }
@@ -21,8 +22,8 @@ public final class RingProducer<Record: BitwiseCopyable> {
     @inlinable
     public func send(_ record: Record) throws(RingError) {
         guard let slot = user_ring_buffer__reserve(ring, UInt32(MemoryLayout<Record>.size)) else {
-            let err = errno
-            throw err == ENOSPC ? .full : .system(call: "user_ring_buffer__reserve", errno: err)
+            let err = Errno(rawValue: errno)
+            throw err == .noSpace ? .full : .system(call: "user_ring_buffer__reserve", errno: err)
         }
         slot.storeBytes(of: record, as: Record.self)
         user_ring_buffer__submit(ring, slot)

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import SystemPackage
 
 /// A connection to a stats server: one request at a time, each answered by one line.
 public final class StatsClient {
@@ -29,7 +30,7 @@ public final class StatsClient {
     public func request<Resp: Decodable>(_ request: StatsResponder.Request, as type: Resp.Type = Resp.self) throws(StatsSocketError) -> Resp {
         switch try StatsReply<Resp>(line: exchange(request.line)) {
         case .answer(let resp): return resp
-        case .refused(let errno, let message): throw .refused(errno: errno, message: message)
+        case .refused(let errno, let message): throw .refused(errno: Errno(rawValue: errno), message: message)
         }
     }
 

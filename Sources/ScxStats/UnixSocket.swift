@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 
 /// Where sched-ext's schedulers serve their stats, and where its tools look.
 public let defaultStatsSocketPath = "/var/run/scx/root/stats"
@@ -26,11 +27,11 @@ public enum StatsSocketError: Error, Sendable, Equatable, CustomStringConvertibl
     /// A reply line longer than the client reads (`StatsClient`'s `maxReplyBytes`).
     case replyTooLong(path: String, maxBytes: Int)
     /// The server answered with a non-zero errno.
-    case refused(errno: Int32, message: String)
+    case refused(errno: Errno, message: String)
     /// The server's top stats struct is not the one expected: another program, such as
     /// another sched-ext scheduler, serves the socket. `found`: the structs it describes.
     case otherServer(path: String, expected: String, found: [String])
-    case system(call: String, path: String, errno: Int32)
+    case system(call: String, path: String, errno: Errno)
 
     public var description: String {
         switch self {
@@ -45,12 +46,12 @@ public enum StatsSocketError: Error, Sendable, Equatable, CustomStringConvertibl
         case .closed(let p): "the stats server at \(p) closed the connection"
         case .badReply(let why): "malformed reply from the stats server: \(why)"
         case .replyTooLong(let p, let max): "the stats server at \(p) sent a reply line longer than \(max) bytes; not reading it"
-        case .refused(let e, let m): "the stats server refused the request (errno \(e)): \(m)"
+        case .refused(let e, let m): "the stats server refused the request (errno \(e.rawValue)): \(m)"
         case .otherServer(let p, let expected, let found) where found.isEmpty:
             "the stats server at \(p) is not \(expected): it describes no stats (stats_meta)"
         case .otherServer(let p, let expected, let found):
             "the stats server at \(p) is not \(expected): its stats are \(found.map { "\"\($0)\"" }.joined(separator: ", ")), not \"\(expected)\" (another sched_ext scheduler serves this socket)"
-        case .system(let call, let p, let e): "\(call) \(p): \(String(cString: strerror(e)))"
+        case .system(let call, let p, let e): "\(call) \(p): \(e)"
         }
     }
 }
@@ -65,7 +66,7 @@ enum UnixSocket {
         var type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         if nonBlocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
         let fd = socket(AF_UNIX, type, 0)
-        guard fd >= 0 else { throw .system(call: "socket", path: path, errno: errno) }
+        guard fd >= 0 else { throw .system(call: "socket", path: path, errno: Errno(rawValue: errno)) }
         return fd
     }
 
@@ -95,12 +96,12 @@ enum UnixSocket {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let rc = try withAddress(path) { Glibc.connect(fd, $0, $1) }
         if rc != 0 {
-            let e = errno
+            let e = Errno(rawValue: errno)
             close(fd)
             switch e {
-            case ENOENT, ECONNREFUSED, ENOTDIR: throw .noServer(path: path)
-            case EACCES, EPERM: throw .permissionDenied(path: path)
-            case EAGAIN: throw .timedOut(path: path)
+            case .noSuchFileOrDirectory, .connectionRefused, .notDirectory: throw .noServer(path: path)
+            case .permissionDenied, .notPermitted: throw .permissionDenied(path: path)
+            case .resourceTemporarilyUnavailable: throw .timedOut(path: path)
             default: throw .system(call: "connect", path: path, errno: e)
             }
         }
@@ -123,7 +124,7 @@ enum UnixSocket {
                 close(try connect(path, timeoutMs: staleProbeTimeoutMs))
                 throw .inUse(path: path)
             } catch .noServer {
-                guard unlink(path) == 0 || errno == ENOENT else { throw .system(call: "unlink", path: path, errno: errno) }
+                guard unlink(path) == 0 || errno == ENOENT else { throw .system(call: "unlink", path: path, errno: Errno(rawValue: errno)) }
             } catch .timedOut {
                 throw .inUse(path: path)
             }
@@ -134,15 +135,15 @@ enum UnixSocket {
         // link put there in the meantime, and the umask, which the process's other
         // threads share, is left alone.
         guard fchmod(fd, mode) == 0 else {
-            let e = errno
+            let e = Errno(rawValue: errno)
             close(fd)
             throw .system(call: "fchmod", path: path, errno: e)
         }
         let bound = try withAddress(path) { Glibc.bind(fd, $0, $1) }
         guard bound == 0 else {
-            let e = errno
+            let e = Errno(rawValue: errno)
             close(fd)
-            throw e == EADDRINUSE ? .inUse(path: path) : .system(call: "bind", path: path, errno: e)
+            throw e == .addressInUse ? .inUse(path: path) : .system(call: "bind", path: path, errno: e)
         }
         afterBind()
         // What is at the path now must be a socket with no permission beyond `mode`;
@@ -158,7 +159,7 @@ enum UnixSocket {
         }
         // Clients cannot connect before listen(), so the mode is right before anyone can.
         guard Glibc.listen(fd, backlog) == 0 else {
-            let e = errno
+            let e = Errno(rawValue: errno)
             close(fd)
             unlink(path)
             throw .system(call: "listen", path: path, errno: e)
@@ -171,7 +172,7 @@ enum UnixSocket {
         for component in path.split(separator: "/", omittingEmptySubsequences: true).dropLast() {
             prefix += "/" + component
             if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw .system(call: "mkdir", path: prefix, errno: errno)
+                throw .system(call: "mkdir", path: prefix, errno: Errno(rawValue: errno))
             }
         }
     }

@@ -3,6 +3,7 @@ import BPFLoader
 import Foundation
 import ScxStats
 import SwiftlandABI
+import SystemPackage
 import UserSched
 
 // The command-line options of a swiftland scheduler, in groups: `swiftland run` uses them,
@@ -172,7 +173,7 @@ public struct HiddenOptions: ParsableArguments {
     public func objectBytes() throws(SchedulerError) -> [UInt8]? {
         guard let bpfObject else { return nil }
         guard let data = FileManager.default.contents(atPath: bpfObject) else {
-            throw .unreadableObject(path: bpfObject, errno: errno)
+            throw .unreadableObject(path: bpfObject, errno: Errno(rawValue: errno))
         }
         return [UInt8](data)
     }

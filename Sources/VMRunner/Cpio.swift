@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// Writes "newc" cpio archives (the format the kernel unpacks as an initramfs).
 /// Each archive ends with its TRAILER!!! entry; archives may be concatenated, and the
@@ -56,12 +57,12 @@ struct CpioWriter {
     mutating func file(_ path: String, from hostPath: String, mode: UInt32) throws {
         let source = open(hostPath, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else {
-            throw InitramfsError("cannot read \(hostPath): \(String(cString: strerror(errno)))")
+            throw InitramfsError("cannot read \(hostPath): \(Errno(rawValue: errno))")
         }
         defer { close(source) }
         var st = stat()
         guard fstat(source, &st) == 0 else {
-            throw InitramfsError("cannot stat \(hostPath): \(String(cString: strerror(errno)))")
+            throw InitramfsError("cannot stat \(hostPath): \(Errno(rawValue: errno))")
         }
         let size = Int(st.st_size)
         try header(path, kind: .file, permissions: mode, size: size)
@@ -155,7 +156,7 @@ struct CpioWriter {
                 let n = write(fd, base, left)
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else {
-                    throw InitramfsError("writing the initramfs failed: \(String(cString: strerror(errno)))")
+                    throw InitramfsError("writing the initramfs failed: \(Errno(rawValue: errno))")
                 }
                 left -= n
                 base += n

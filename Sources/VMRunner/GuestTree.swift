@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// Absolute-path helpers (no file system access).
 enum GuestPath {
@@ -135,7 +136,7 @@ struct GuestTree {
                 let candidate = GuestPath.join(prefix, component)
                 var st = stat()
                 guard lstat(candidate, &st) == 0 else {
-                    throw InitramfsError("\(hostPath): \(candidate): \(String(cString: strerror(errno)))")
+                    throw InitramfsError("\(hostPath): \(candidate): \(Errno(rawValue: errno))")
                 }
                 if st.st_mode & S_IFMT == S_IFLNK {
                     let target = try readLink(candidate)
@@ -158,7 +159,7 @@ struct GuestTree {
 
             var st = stat()
             guard lstat(path, &st) == 0 else {
-                throw InitramfsError("\(hostPath): \(String(cString: strerror(errno)))")
+                throw InitramfsError("\(hostPath): \(Errno(rawValue: errno))")
             }
             let mode = UInt32(st.st_mode) & 0o7777
             switch st.st_mode & S_IFMT {
@@ -214,7 +215,7 @@ struct GuestTree {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink(path, &buffer, buffer.count - 1)
         guard n >= 0 else {
-            throw InitramfsError("readlink \(path): \(String(cString: strerror(errno)))")
+            throw InitramfsError("readlink \(path): \(Errno(rawValue: errno))")
         }
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }

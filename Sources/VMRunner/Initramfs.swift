@@ -1,4 +1,6 @@
+import ChildProcess
 import Foundation
+import SystemPackage
 
 /// What goes into the guest, in two layers:
 ///  - the base (cached under CACHE/initramfs, keyed on a hash of its manifest): busybox
@@ -96,7 +98,7 @@ struct InitramfsBuilder {
             let temporary = basePath + ".tmp.\(getpid())"
             let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
-                throw InitramfsError("cannot write \(temporary): \(String(cString: strerror(errno)))")
+                throw InitramfsError("cannot write \(temporary): \(Errno(rawValue: errno))")
             }
             do {
                 _ = try tree.write(to: fd, sinceBaseline: false)
@@ -108,7 +110,7 @@ struct InitramfsBuilder {
             }
             guard rename(temporary, basePath) == 0 else {
                 unlink(temporary)
-                throw InitramfsError("cannot create \(basePath): \(String(cString: strerror(errno)))")
+                throw InitramfsError("cannot create \(basePath): \(Errno(rawValue: errno))")
             }
             pruneBases(keeping: basePath)
         }
@@ -133,7 +135,7 @@ struct InitramfsBuilder {
         let output = runDirectory + "/initrd.cpio"
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw InitramfsError("cannot write \(output): \(String(cString: strerror(errno)))")
+            throw InitramfsError("cannot write \(output): \(Errno(rawValue: errno))")
         }
         defer { close(fd) }
         let baseBytes = try copyFile(basePath, to: fd)
@@ -214,7 +216,7 @@ struct InitramfsBuilder {
     private func copyFile(_ path: String, to fd: Int32) throws -> Int {
         let source = open(path, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else {
-            throw InitramfsError("cannot read \(path): \(String(cString: strerror(errno)))")
+            throw InitramfsError("cannot read \(path): \(Errno(rawValue: errno))")
         }
         defer { close(source) }
         return try copyByReading(source, to: fd)
@@ -226,10 +228,10 @@ struct InitramfsBuilder {
         while true {
             let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw InitramfsError("read: \(String(cString: strerror(errno)))") }
+            if n < 0 { throw InitramfsError("read: \(Errno(rawValue: errno))") }
             if n == 0 { return total }
             let written = buffer.withUnsafeBytes { FD.writeAll(fd, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            guard written else { throw InitramfsError("writing the initrd: \(String(cString: strerror(errno)))") }
+            guard written else { throw InitramfsError("writing the initrd: \(Errno(rawValue: errno))") }
             total += n
         }
     }

@@ -1,5 +1,7 @@
+import ChildProcess
 import Embedded
 import Foundation
+import SystemPackage
 
 /// The guest kernel: Debian's sched_ext-enabled kernel, fetched and verified by the
 /// embedded scripts/kernel.sh, or a user's own image.
@@ -31,7 +33,7 @@ public struct KernelImage: Sendable {
     /// A user's --kernel.
     public static func user(_ path: String) throws(VMOptionError) -> KernelImage {
         guard access(path, R_OK) == 0 else {
-            throw VMOptionError("--kernel \(path): \(String(cString: strerror(errno)))")
+            throw VMOptionError("--kernel \(path): \(Errno(rawValue: errno))")
         }
         guard let format = detectFormat(path) else {
             throw VMOptionError("--kernel \(path): not a kernel image (neither an ELF vmlinux nor a bzImage/vmlinuz)")
@@ -61,13 +63,8 @@ public struct KernelCache: Sendable {
         environment["SWIFTLAND_CACHE"] = cacheDirectory
         let output = try Subprocess.run(
             bash, ["-c", script, "kernel.sh"] + arguments, environment: environment, input: input,
-            passStderr: passStderr)
-        let status: Int32
-        switch output.termination {
-        case .exited(let code): status = code
-        case .signaled(let sig): status = 128 + sig
-        }
-        return (status, output.stdoutText, output.stderrText)
+            stderr: passStderr ? .inherited : .captured)
+        return (output.termination.shellStatus, output.stdoutText, output.stderrText)
     }
 
     /// Makes sure a verified kernel is cached (fetching it if needed; the script re-checks

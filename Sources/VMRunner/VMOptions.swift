@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// Exit statuses of `swiftland vm` besides COMMAND's own (0-255 when COMMAND ran to its end).
 /// They are chosen to match conventions: 124 is timeout(1)'s "timed out", 125 is what
@@ -177,7 +178,7 @@ public enum VMValidation {
         }
         var st = stat()
         guard lstat(path, &st) == 0 else {
-            throw VMOptionError("--add \(path): \(String(cString: strerror(errno)))")
+            throw VMOptionError("--add \(path): \(Errno(rawValue: errno))")
         }
         let reserved = ["/init", "/etc/swiftland", "/dev", "/proc", "/sys"]
         let normalized = GuestPath.normalize(path)

@@ -1,5 +1,7 @@
+import ChildProcess
 import Foundation
 import Synchronization
+import SystemPackage
 
 /// Boots the sched_ext kernel under QEMU, runs one command in it and reports how it went.
 ///
@@ -101,7 +103,7 @@ public final class VMRunner: @unchecked Sendable {
 
         // --- Cache directory (kernels, initramfs base, KVM record, run logs).
         let cache = options.cacheDirectory
-        if let problem = Self.makeDirectories(cache + "/vm/runs") ?? (access(cache, W_OK) == 0 ? nil : String(cString: strerror(errno))) {
+        if let problem = Self.makeDirectories(cache + "/vm/runs") ?? (access(cache, W_OK) == 0 ? nil : "\(Errno(rawValue: errno))") {
             throw SetupError(
                 "cannot use the cache directory \(cache) (\(problem)): \(getuid() == 0 ? "" : "run as root, or ")set SWIFTLAND_CACHE to a writable directory")
         }
@@ -170,7 +172,7 @@ public final class VMRunner: @unchecked Sendable {
         // QEMU parses commas in some paths: give it comma-free names in the run directory.
         let kernelLink = runDirectory + "/kernel"
         guard symlink(kernel.path.hasPrefix("/") ? kernel.path : FileManager.default.currentDirectoryPath + "/" + kernel.path, kernelLink) == 0 else {
-            throw SetupError("cannot link the kernel into \(runDirectory): \(String(cString: strerror(errno)))")
+            throw SetupError("cannot link the kernel into \(runDirectory): \(Errno(rawValue: errno))")
         }
 
         // --- Boot attempts.
@@ -214,7 +216,7 @@ public final class VMRunner: @unchecked Sendable {
             accelerator = .tcg
         case .kvm:
             guard KVMProbe.deviceUsable() else {
-                throw SetupError("--accel kvm: cannot open /dev/kvm read-write (\(String(cString: strerror(errno))))")
+                throw SetupError("--accel kvm: cannot open /dev/kvm read-write (\(Errno(rawValue: errno)))")
             }
             accelerator = .kvm
         case .auto:
@@ -510,13 +512,13 @@ public final class VMRunner: @unchecked Sendable {
         return path
     }
 
-    /// mkdir -p; returns strerror of the failure, or nil.
+    /// mkdir -p; returns the failure (the path and the errno's text), or nil.
     static func makeDirectories(_ path: String) -> String? {
         var st = stat()
         if stat(path, &st) == 0 { return st.st_mode & S_IFMT == S_IFDIR ? nil : "\(path) is not a directory" }
         let parent = GuestPath.parent(path)
         if parent != path, let problem = makeDirectories(parent) { return problem }
-        if mkdir(path, 0o755) != 0 && errno != EEXIST { return "\(path): \(String(cString: strerror(errno)))" }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST { return "\(path): \(Errno(rawValue: errno))" }
         return nil
     }
 
@@ -527,7 +529,7 @@ public final class VMRunner: @unchecked Sendable {
         let template = parent + "/\(formatter.string(from: Date()))-\(getpid())-XXXXXX"
         var bytes = Array(template.utf8CString)
         guard let made = mkdtemp(&bytes) else {
-            throw SetupError("cannot create a run directory under \(parent): \(String(cString: strerror(errno)))")
+            throw SetupError("cannot create a run directory under \(parent): \(Errno(rawValue: errno))")
         }
         let path = String(cString: made)
         if path.contains(",") { throw SetupError("the cache path \(parent) must not contain commas (QEMU options)") }

@@ -1,4 +1,5 @@
 import BPFLoader
+import ChildProcess
 import CompareKit
 import Foundation
 import Glibc
@@ -74,8 +75,10 @@ struct ExperimentRunner {
             scheduler?.snapshot()
             let output = try Self.capture(workload.command)
             scheduler?.snapshot()
-            hogs?.terminate()
-            hogs?.waitUntilExit()
+            if let hogs {
+                kill(hogs, SIGTERM)
+                _ = Subprocess.wait(hogs)
+            }
             let waits = tracer.snapshot().since(before)
             record.runQueueLatency = Log2Histogram(counts: waits.histogram, maxUs: Double(waits.maxNs) / 1000)
             do {
@@ -103,29 +106,18 @@ struct ExperimentRunner {
         return record
     }
 
-    /// One CPU-bound stress-ng worker per CPU, beside cyclictest.
-    static func startHogs(seconds: Int) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["stress-ng", "--cpu", "0", "-t", "\(seconds)", "--quiet"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
+    /// One CPU-bound stress-ng worker per CPU, beside cyclictest; its pid.
+    static func startHogs(seconds: Int) throws -> pid_t {
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(devNull) }
+        return try Subprocess.spawn(
+            "/usr/bin/env", ["stress-ng", "--cpu", "0", "-t", "\(seconds)", "--quiet"],
+            stdout: devNull, stderr: devNull, newProcessGroup: true)
     }
 
     /// Runs argv and returns its stdout and stderr together.
     static func capture(_ argv: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try Subprocess.run("/usr/bin/env", argv, stderr: .mergedWithOutput, newProcessGroup: true).stdoutText
     }
 
     /// "scheduler CPU: BPF 1.9%, thread 2.5%, process 3.1%", for the progress lines.
@@ -159,14 +151,20 @@ final class ChildScheduler {
         var tail: String
     }
 
-    private let process: Process
+    private let pid: pid_t
     private let log: URL
     private let started = Date()
+    private var ended: Subprocess.Termination?
     private var finished: Report?
 
-    private init(process: Process, log: URL) {
-        self.process = process
+    private init(pid: pid_t, log: URL) {
+        self.pid = pid
         self.log = log
+    }
+
+    private var isRunning: Bool {
+        if ended == nil { ended = Subprocess.poll(pid) }
+        return ended == nil
     }
 
     struct StartError: Error, CustomStringConvertible {
@@ -188,18 +186,16 @@ final class ChildScheduler {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("swiftland-compare-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        p.arguments = args
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
-        let child = ChildScheduler(process: p, log: log)
+        let pid = try Subprocess.spawn(
+            URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, args,
+            stdout: handle.fileDescriptor, stderr: handle.fileDescriptor, newProcessGroup: true)
+        try handle.close()
+        let child = ChildScheduler(pid: pid, log: log)
         let deadline = Date().addingTimeInterval(30)
         let preflight = Preflight()
         while Date() < deadline {
             if preflight.attachedScheduler() == "swiftland" { return child }
-            if !p.isRunning {
+            if !child.isRunning {
                 let report = child.stop()
                 throw StartError(description: "exit \(report.status): \(report.tail)")
             }
@@ -213,11 +209,11 @@ final class ChildScheduler {
     /// it (at most 5 s), so that the workload starts after the first and ends before the
     /// second.
     func snapshot() {
-        guard process.isRunning else { return }
+        guard isRunning else { return }
         let before = Self.snapshots(in: logText()).count
-        kill(process.processIdentifier, RunOutput.snapshotSignal)
+        kill(pid, RunOutput.snapshotSignal)
         let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline, process.isRunning, Self.snapshots(in: logText()).count == before {
+        while Date() < deadline, isRunning, Self.snapshots(in: logText()).count == before {
             usleep(5000)
         }
     }
@@ -243,8 +239,9 @@ final class ChildScheduler {
     @discardableResult
     func stop() -> Report {
         if let finished { return finished }
-        if process.isRunning { kill(process.processIdentifier, SIGINT) }
-        process.waitUntilExit()
+        if isRunning { kill(pid, SIGINT) }
+        let termination = ended ?? Subprocess.wait(pid)
+        ended = termination
         let text = logText()
         try? FileManager.default.removeItem(at: log)
         var counters: [String: UInt64] = [:]
@@ -265,7 +262,7 @@ final class ChildScheduler {
         }
         let tail = text.split(separator: "\n").suffix(3).joined(separator: " | ")
         let report = Report(
-            status: process.terminationStatus, counters: counters, decisionHistogram: decisions, inFlight: inFlight,
+            status: termination.shellStatus, counters: counters, decisionHistogram: decisions, inFlight: inFlight,
             cost: Self.cost(in: text), tail: tail)
         finished = report
         return report

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import CompareKit
 
@@ -12,24 +13,6 @@ private func paired(
 }
 
 private func exact(_ values: [Double]) -> [Measured?] { values.map { .exact($0) } }
-
-/// SplitMix64: a seeded generator, so that the property tests are repeatable.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A standard normal deviate (Box-Muller).
-    mutating func normal() -> Double {
-        let u = Double.random(in: Double.ulpOfOne..<1, using: &self), v = Double.random(in: 0..<1, using: &self)
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
-    }
-}
 
 @Suite("paired comparisons")
 struct ComparisonTests {
@@ -117,7 +100,7 @@ struct ComparisonTests {
 
     @Test("properties over random experiments: verdicts agree with the interval; order and direction")
     func properties() throws {
-        var rng = SeededGenerator(state: 12)
+        var rng = SplitMix64(seed: 12)
         for trial in 0..<2000 {
             let n = Int.random(in: 1...14, using: &rng)
             let effect = Double.random(in: -0.3...0.3, using: &rng)
@@ -155,7 +138,7 @@ struct ComparisonTests {
     /// A simulation of the coverage claimed: lognormal cycles whose true median ratio is 1.3.
     @Test("the interval covers the true median ratio at least as often as it claims", arguments: [6, 7, 10, 20])
     func coverage(n: Int) throws {
-        var rng = SeededGenerator(state: UInt64(n))
+        var rng = SplitMix64(seed: UInt64(n))
         let trials = 4000
         var covered = 0
         var claimed = 0.0

@@ -1,13 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import CompareKit
 
-/// A recorded output from Fixtures/ (see Fixtures/README.md for how each was made).
-func fixture(_ name: String) throws -> String {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Fixtures").appendingPathComponent(name)
-    return try String(contentsOf: url, encoding: .utf8)
-}
+// The recorded outputs are in Fixtures/ (see Fixtures/README.md for how each was made).
 
 @Suite("workload output parsers, on recorded outputs")
 struct ParserTests {

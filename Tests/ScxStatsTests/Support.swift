@@ -27,14 +27,6 @@ func temporarySocketPath(_ name: String = "stats") -> (path: String, cleanup: ()
     return ("\(dir)/root/\(name)", { try? FileManager.default.removeItem(atPath: dir) })
 }
 
-func fixtureURL(_ name: String) -> URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "Fixtures/\(name)")
-}
-
-func fixture(_ name: String) throws -> String {
-    try String(contentsOf: fixtureURL(name), encoding: .utf8)
-}
-
 /// A socket bound at `path` whose process "died": the file stays, nobody listens.
 func leaveStaleSocket(at path: String) throws {
     try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -4,56 +4,16 @@ import Glibc
 import ScxStats
 import SwiftlandABI
 @testable import swiftland
+import TestSupport
 import Testing
 
-/// The counter table and the commands generated from it. The socket protocol itself is
-/// tested in ScxStatsTests; here the swiftland binary is run against a server in this
-/// process that serves made-up counters (no sched_ext needed).
-@Suite("counters: table, --help-stats, --monitor, metrics", .serialized)
+/// The commands generated from the counter table. The socket protocol itself is tested in
+/// ScxStatsTests; here the swiftland binary is run against a server in this process that
+/// serves made-up counters (no sched_ext needed).
+@Suite("counters: --help-stats, --monitor, metrics", .serialized)
 struct StatsTests {
-    @Test func tableIsTheSingleDefinition() {
-        let names = CounterDefinition.all.map(\.name)
-        #expect(Set(names).count == names.count, "names are unique")
-        #expect(CounterDefinition.schema.fields.map(\.name) == ["mode"] + names)
-        for d in CounterDefinition.all { #expect(!d.help.isEmpty && !d.unit.isEmpty, "\(d.name)") }
-
-        var s = swl_stats()
-        s.nr_running = 2
-        s.nr_in_flight = 3
-        var u = UserSpaceCounters()
-        u.queued = 1
-        let user = Counters(s, userSpace: u)
-        #expect(user.line(for: .user).hasPrefix("nr_running=2 nr_direct_dispatches=0 nr_kthread_dispatches=0 nr_kept=0 nr_starvation_tasks=0 nr_preempt_asked=0 nr_preempt_granted=0 nr_preempt_refused=0 nr_preempt_deferred=0 nr_in_flight=3 "))
-        #expect(user.line(for: .user).contains(" queued=1 held=0 loops=0 page_faults=0 "))
-        let bpf = Counters(s)
-        #expect(!bpf.line(for: .bpf).contains("queued="), "user space's counters only in user mode")
-        #expect(bpf.line(for: .bpf).hasPrefix("nr_running=2 nr_interactive=0 "))
-        // The served sample carries every field, and the line rebuilt from it is the same.
-        let sample = user.sample(mode: .user)
-        #expect(sample.values.count == CounterDefinition.schema.fields.count)
-        #expect(Counters.line(sample, for: .user) == user.line(for: .user))
-        #expect(Counters.line(bpf.sample(mode: .bpf), for: .bpf) == bpf.line(for: .bpf))
-    }
-
-    /// Replies recorded from `swiftland run --mode user` in the sched_ext VM with socat
-    /// (Fixtures/vm-stats*.reply): the metadata sched-ext's clients saw is the table's, and the
-    /// counters read back into the same --stats line.
-    @Test func repliesRecordedInTheVM() throws {
-        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "Fixtures")
-        let meta = try StatsReply<[String: StatsMeta]>(line: String(contentsOf: dir.appending(path: "vm-stats-meta.reply"), encoding: .utf8))
-        #expect(meta.errno == 0)
-        #expect(meta.answer == CounterDefinition.schema.meta, "stats_meta changed: record it again if on purpose")
-        let stats = try StatsReply<StatsSample>(line: String(contentsOf: dir.appending(path: "vm-stats.reply"), encoding: .utf8))
-        let sample = try #require(stats.answer).typed(by: CounterDefinition.schema)
-        #expect(sample.values.count == CounterDefinition.schema.fields.count)
-        #expect(sample["mode"] == .string("user"))
-        let line = Counters.line(sample, for: .user)
-        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=176 nr_kthread_dispatches=54 nr_kept=742 nr_starvation_tasks=0 "))
-        #expect(line.contains(" nr_sent=932 nr_user_dispatches=932 ") && line.contains(" nr_drain_busy=1 ") && line.hasSuffix(" starvation=85"))
-    }
-
     @Test func helpStatsDescribesEveryCounter() throws {
-        let r = try CommandTests.run(CommandTests.binary, ["run", "--help-stats"])
+        let r = try Command.run(Command.swiftland, ["run", "--help-stats"])
         #expect(r.status == 0)
         for d in CounterDefinition.all {
             #expect(r.output.contains("  \(d.name) "), "\(d.name)")
@@ -65,10 +25,10 @@ struct StatsTests {
 
     @Test func withoutARunningSwiftlandMonitorAndMetricsSaySo() throws {
         let path = FileManager.default.temporaryDirectory.appending(path: "swl-none-\(getpid())/stats").path
-        let metrics = try CommandTests.run(CommandTests.binary, ["metrics", "--stats-socket", path])
+        let metrics = try Command.run(Command.swiftland, ["metrics", "--stats-socket", path])
         #expect(metrics.status == 1)
         #expect(metrics.output.contains("no swiftland is running"), "\(metrics.output)")
-        let monitor = try CommandTests.run(CommandTests.binary, ["run", "--monitor", "1", "--stats-socket", path])
+        let monitor = try Command.run(Command.swiftland, ["run", "--monitor", "1", "--stats-socket", path])
         #expect(monitor.status == 1)
         #expect(monitor.output.contains("no swiftland is running"), "\(monitor.output)")
     }
@@ -84,6 +44,15 @@ struct StatsTests {
         return try StatsServer(path: path, responder: StatsResponder(schema: CounterDefinition.schema) { sample }, limits: limits)
     }
 
+    /// `swiftland run --monitor EVERY` on the socket `path` for `forUs`, then SIGINT: its
+    /// counters (stdout) and the log line that it stopped (stderr), read together.
+    static func monitor(every: String, socket path: String, forUs: UInt32) throws -> Command.Result {
+        let monitor = try Command.start(Command.swiftland, ["run", "--monitor", every, "--stats-socket", path])
+        usleep(forUs)
+        monitor.signal(SIGINT)
+        return monitor.finish()
+    }
+
     /// A monitor asking less often than the server's idle timeout: the server closes its
     /// connection between readings, and it connects again rather than report a stop.
     @Test func monitorConnectsAgainAfterAnIdleClose() throws {
@@ -93,18 +62,9 @@ struct StatsTests {
         limits.idleTimeout = .milliseconds(200)
         let server = try Self.fakeServer("\(dir)/stats", limits: limits)
         defer { server.stop() }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandTests.binary)
-        p.arguments = ["run", "--monitor", "0.5", "--stats-socket", "\(dir)/stats"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        usleep(2_200_000)
-        kill(p.processIdentifier, SIGINT)
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        let r = try Self.monitor(every: "0.5", socket: "\(dir)/stats", forUs: 2_200_000)
+        let out = r.output
+        #expect(r.status == 0)
         #expect(out.split(separator: "\n").filter { $0.hasPrefix("swiftland: nr_running=2 ") }.count >= 4, "\(out)")
         #expect(!out.contains("stopped"), "\(out)")
     }
@@ -124,12 +84,12 @@ struct StatsTests {
         let server = try StatsServer(path: "\(dir)/stats", responder: StatsResponder(schema: metrics) { sample })
         defer { server.stop() }
         let expected = "is not swiftland: its stats are \"Metrics\", not \"swiftland\""
-        let m = try CommandTests.run(CommandTests.binary, ["metrics", "--stats-socket", "\(dir)/stats"])
+        let m = try Command.run(Command.swiftland, ["metrics", "--stats-socket", "\(dir)/stats"])
         #expect(m.status == 1)
         #expect(m.output.contains(expected), "\(m.output)")
         #expect(!m.output.contains("swiftland_nr_running"), "\(m.output)")
         // Under timeout(1): a monitor that took the counters for swiftland's would run on.
-        let monitor = try CommandTests.run("/usr/bin/timeout", ["20", CommandTests.binary, "run", "--monitor", "0.2", "--stats-socket", "\(dir)/stats"])
+        let monitor = try Command.run("/usr/bin/timeout", ["20", Command.swiftland, "run", "--monitor", "0.2", "--stats-socket", "\(dir)/stats"])
         #expect(monitor.status == 1)
         #expect(monitor.output.contains(expected), "\(monitor.output)")
         #expect(!monitor.output.contains("nr_running=7"), "\(monitor.output)")
@@ -142,7 +102,7 @@ struct StatsTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let server = try Self.fakeServer("\(dir)/stats")
         defer { server.stop() }
-        let r = try CommandTests.run(CommandTests.binary, ["metrics", "--stats-socket", "\(dir)/stats"])
+        let r = try Command.run(Command.swiftland, ["metrics", "--stats-socket", "\(dir)/stats"])
         #expect(r.status == 0, "\(r.output)")
         let lines = Set(r.output.split(separator: "\n").map(String.init))
         #expect(lines.contains("swiftland_nr_sent_total 1234"))
@@ -161,18 +121,9 @@ struct StatsTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let server = try Self.fakeServer("\(dir)/stats")
         defer { server.stop() }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandTests.binary)
-        p.arguments = ["run", "--monitor", "0.2", "--stats-socket", "\(dir)/stats"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe  // counters on stdout, the log line that it stopped on stderr
-        try p.run()
-        usleep(1_000_000)
-        kill(p.processIdentifier, SIGINT)
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        let r = try Self.monitor(every: "0.2", socket: "\(dir)/stats", forUs: 1_000_000)
+        let out = r.output
+        #expect(r.status == 0)
         let lines = out.split(separator: "\n").filter { $0.hasPrefix("swiftland: nr_running=2 ") }
         #expect(lines.count >= 3, "\(out)")
         #expect(lines.first?.contains(" nr_sent=1234 ") == true)
@@ -183,18 +134,13 @@ struct StatsTests {
         let dir = FileManager.default.temporaryDirectory.appending(path: "swl-monitor-end-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let server = try Self.fakeServer("\(dir)/stats")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandTests.binary)
-        p.arguments = ["run", "--monitor", "0.2", "--stats-socket", "\(dir)/stats"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe  // counters on stdout, the log line that it stopped on stderr
-        try p.run()
+        // Counters on stdout, the log line that it stopped on stderr: read together.
+        let monitor = try Command.start(Command.swiftland, ["run", "--monitor", "0.2", "--stats-socket", "\(dir)/stats"])
         usleep(500_000)
         server.stop()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        let r = monitor.finish()
+        let out = r.output
+        #expect(r.status == 0)
         #expect(out.contains("the monitored swiftland stopped"), "\(out)")
     }
 }

@@ -1,4 +1,5 @@
 import SwiftlandABI
+import TestSupport
 import Testing
 @testable import UserSched
 

@@ -22,19 +22,6 @@ func record(
     return task
 }
 
-/// Deterministic pseudo-random numbers (SplitMix64), so a failing case can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Takes every held task out of `policy`, in the order it dispatches them.
 func drain(_ policy: inout some SchedulingPolicy & ~Copyable, nowNs: UInt64 = 0) -> [swl_dispatched_task] {
     var out: [swl_dispatched_task] = []

@@ -30,9 +30,14 @@ ncpu=$(nproc)
 last=$((ncpu - 1))
 work=/tmp/swl-faults
 mkdir -p "$work" "$out"
-: >"$out/rows"
+rows=$out/rows
+evidence=$out/evidence
+: >"$rows"
 passed=0
 failed=0
+skipped=0
+# row and skip: the verdicts, as scripts/faults.sh gives them on the host.
+. "$(dirname "$0")/lib.sh"
 # The bound on the probe's largest gap, and the sched_ext watchdog given to swiftland: the
 # default one, as a user runs it. No task may wait as long as the watchdog allows.
 GAP_BOUND_MS=${GAP_BOUND_MS:-5000}
@@ -48,28 +53,6 @@ wait_state() { # want timeout_s
   i=0
   while [ "$(state)" != "$1" ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
   [ "$(state)" = "$1" ]
-}
-# row FAULT MODE EXPECTED OBSERVED VERDICT(0 = ok) [EVIDENCE-FILE...]
-row() {
-  f=$1 m=$2 e=$3 o=$4 v=$5
-  shift 5
-  if [ "$v" -eq 0 ]; then
-    echo "ok - $f [$m]: $o"
-    passed=$((passed + 1))
-    echo "$f|$m|$e|$o|ok" >>"$out/rows"
-  else
-    echo "not ok - $f [$m]: expected $e; observed $o"
-    mkdir -p "$out/evidence"
-    for ev in "$@"; do
-      [ -f "$ev" ] || continue
-      # The scheduler's own words first (exit reason, the stalled task), then the tail.
-      grep -E 'exit: |error|stall|runnable|restarting' "$ev" | head -n 12 | sed 's/^/    | /'
-      sed 's/^/    | /' "$ev" | tail -n 15
-      head -c 200000 "$ev" >"$out/evidence/$(basename "$ev")"
-    done
-    failed=$((failed + 1))
-    echo "$f|$m|$e|$o|FAIL" >>"$out/rows"
-  fi
 }
 # counter NAME FILE: the value in the last counters line of a swiftland output
 counter() { grep 'counters:' "$2" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }

@@ -68,4 +68,8 @@ unsigned long long swl_thread_page_faults(void);
  * 0, or -errno. */
 int swl_disable_thp(void);
 
+/* The C name of an errno value ("EPERM"), or NULL for a value the C library does not name
+ * (strerrorname_np, a GNU extension Swift does not see). */
+const char *swl_errno_name(int err);
+
 #endif

@@ -1,25 +1,32 @@
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
+import SystemPackage
 
-/// Child processes started with posix_spawn: the runner needs exact control over the
-/// child's descriptors (QEMU's stdout is the guest's command port), its process group
-/// (QEMU must not receive the terminal's Ctrl-C before we do) and its signal dispositions
-/// (we ignore SIGPIPE; children must not inherit that).
-enum Subprocess {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+/// Child processes started with posix_spawn, for every part of swiftland that runs one: the
+/// VM runner needs exact control over the child's descriptors (QEMU's stdout is the guest's
+/// command port), its process group (QEMU must not receive the terminal's Ctrl-C before we
+/// do) and its signal dispositions (we ignore SIGPIPE; children must not inherit that).
+public enum Subprocess {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// How a child ended, as waitpid(2) reported it.
-    enum Termination: Equatable, Sendable {
+    public enum Termination: Equatable, Sendable {
         case exited(Int32)
         case signaled(Int32)
 
-        var succeeded: Bool { self == .exited(0) }
+        public var succeeded: Bool { self == .exited(0) }
 
-        var text: String {
+        /// The status a shell reports for it: the exit status, or 128 + the signal.
+        public var shellStatus: Int32 {
+            switch self {
+            case .exited(let code): code
+            case .signaled(let sig): 128 + sig
+            }
+        }
+
+        public var text: String {
             switch self {
             case .exited(let code): return "exit status \(code)"
             case .signaled(let sig): return "signal \(sig)"
@@ -28,7 +35,7 @@ enum Subprocess {
     }
 
     /// Looks `name` up on PATH (or takes it as is when it contains a slash).
-    static func which(_ name: String, path: String? = nil) -> String? {
+    public static func which(_ name: String, path: String? = nil) -> String? {
         if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
         let search = path ?? ProcessInfo.processInfo.environment["PATH"]
             ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
@@ -49,7 +56,7 @@ enum Subprocess {
     /// Starts `executable` with `arguments` (argv[1...]). `stdin`, `stdout`, `stderr` are
     /// descriptors of ours to install as the child's 0, 1, 2 (nil: inherit ours).
     /// `newProcessGroup` puts the child in a group of its own.
-    static func spawn(
+    public static func spawn(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
         stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil,
         newProcessGroup: Bool = false
@@ -88,36 +95,57 @@ enum Subprocess {
             }
         }
         guard rc == 0 else {
-            throw Failure(description: "cannot start \(executable): \(String(cString: strerror(rc)))")
+            throw Failure(description: "cannot start \(executable): \(Errno(rawValue: rc))")
         }
         return pid
     }
 
     /// Blocks until `pid` ends (retrying on EINTR).
-    static func wait(_ pid: pid_t) -> Termination {
+    public static func wait(_ pid: pid_t) -> Termination {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return .exited(-1) }
         }
-        // The W* macros are not imported into Swift; decode by hand.
+        return termination(status)
+    }
+
+    /// How `pid` ended if it has (it is reaped then: `wait` must not follow), nil while it runs.
+    public static func poll(_ pid: pid_t) -> Termination? {
+        var status: Int32 = 0
+        let reaped = waitpid(pid, &status, WNOHANG)
+        if reaped == 0 || (reaped < 0 && errno == EINTR) { return nil }
+        return reaped < 0 ? .exited(-1) : termination(status)
+    }
+
+    /// waitpid's status word; the W* macros are not imported into Swift.
+    private static func termination(_ status: Int32) -> Termination {
         if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
         return .signaled(status & 0x7f)
     }
 
-    struct Output {
-        var termination: Termination
-        var stdout: Data
-        var stderr: Data
-        var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
-        var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+    public struct Output: Sendable {
+        public var termination: Termination
+        public var stdout: Data
+        public var stderr: Data
+        public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+        public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
     }
 
-    /// Runs a command to completion. stdout is captured; stderr is captured too unless
-    /// `passStderr`, in which case it goes to our own stderr (progress messages).
+    /// Where a child run by `run` writes its stderr.
+    public enum ErrorOutput: Sendable {
+        /// Captured apart, in `Output.stderr`.
+        case captured
+        /// Our own stderr (progress messages).
+        case inherited
+        /// The same pipe as stdout, in the order written: `Output.stdout` holds both.
+        case mergedWithOutput
+    }
+
+    /// Runs a command to completion. stdout is captured; stderr as `stderr` says.
     /// `input` is written to the child's stdin (else stdin is /dev/null).
-    static func run(
+    public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        input: Data? = nil, passStderr: Bool = false
+        input: Data? = nil, stderr errorOutput: ErrorOutput = .captured, newProcessGroup: Bool = false
     ) throws -> Output {
         let out = try Pipe2()
         let err = try Pipe2()
@@ -131,7 +159,8 @@ enum Subprocess {
             pid = try spawn(
                 executable, arguments, environment: environment,
                 stdin: input == nil ? devNull : inPipe.read, stdout: out.write,
-                stderr: passStderr ? nil : err.write)
+                stderr: errorOutput == .captured ? err.write : errorOutput == .mergedWithOutput ? out.write : nil,
+                newProcessGroup: newProcessGroup)
         } catch {
             out.closeBoth(); err.closeBoth(); inPipe.closeBoth()
             throw error
@@ -147,7 +176,7 @@ enum Subprocess {
         }
         if input == nil { inPipe.closeWrite() }
         let errReader = BackgroundTask { () -> Data in
-            passStderr ? Data() : FD.readAll(err.read)
+            errorOutput == .captured ? FD.readAll(err.read) : Data()
         }
         let stdoutData = FD.readAll(out.read)
         let stderrData = errReader.value()
@@ -167,43 +196,43 @@ enum Subprocess {
 }
 
 /// A pipe whose ends are close-on-exec (children get only what spawn dup2()s for them).
-final class Pipe2: @unchecked Sendable {
-    let read: Int32
-    let write: Int32
+public final class Pipe2: @unchecked Sendable {
+    public let read: Int32
+    public let write: Int32
     private let lock = NSLock()
     private var readOpen = true
     private var writeOpen = true
 
-    init() throws {
+    public init() throws {
         var fds: [Int32] = [-1, -1]
         // pipe2(O_CLOEXEC) is not imported into Swift; spawns happen on one thread at a time
         // here, so setting the flag right after is good enough.
         guard pipe(&fds) == 0 else {
-            throw Subprocess.Failure(description: "pipe: \(String(cString: strerror(errno)))")
+            throw Subprocess.Failure(description: "pipe: \(Errno(rawValue: errno))")
         }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         read = fds[0]
         write = fds[1]
     }
 
-    func closeRead() {
+    public func closeRead() {
         lock.lock(); defer { lock.unlock() }
         if readOpen { close(read); readOpen = false }
     }
 
-    func closeWrite() {
+    public func closeWrite() {
         lock.lock(); defer { lock.unlock() }
         if writeOpen { close(write); writeOpen = false }
     }
 
-    func closeBoth() { closeRead(); closeWrite() }
+    public func closeBoth() { closeRead(); closeWrite() }
 }
 
 /// Small helpers over raw descriptors.
-enum FD {
+public enum FD {
     /// Writes everything; false on an error (EPIPE: the reader is gone).
     @discardableResult
-    static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
+    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
         guard var base = buffer.baseAddress else { return true }
         var left = buffer.count
         while left > 0 {
@@ -219,11 +248,11 @@ enum FD {
     }
 
     @discardableResult
-    static func writeAll(_ fd: Int32, _ data: Data) -> Bool {
+    public static func writeAll(_ fd: Int32, _ data: Data) -> Bool {
         data.withUnsafeBytes { writeAll(fd, $0) }
     }
 
-    static func readAll(_ fd: Int32) -> Data {
+    public static func readAll(_ fd: Int32) -> Data {
         var result = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -240,11 +269,11 @@ enum FD {
 }
 
 /// A closure run on a dedicated thread (blocking I/O stays out of Swift's async pool).
-final class BackgroundTask<T>: @unchecked Sendable {
+public final class BackgroundTask<T>: @unchecked Sendable {
     private let condition = NSCondition()
     private var result: T?
 
-    init(_ body: @escaping @Sendable () -> T) {
+    public init(_ body: @escaping @Sendable () -> T) {
         let thread = Thread { [self] in
             let value = body()
             condition.lock()
@@ -257,7 +286,7 @@ final class BackgroundTask<T>: @unchecked Sendable {
     }
 
     /// Waits for the closure to finish and returns what it returned.
-    func value() -> T {
+    public func value() -> T {
         condition.lock()
         defer { condition.unlock() }
         while result == nil { condition.wait() }
@@ -266,5 +295,5 @@ final class BackgroundTask<T>: @unchecked Sendable {
 }
 
 extension BackgroundTask where T == Void {
-    func join() { value() }
+    public func join() { value() }
 }

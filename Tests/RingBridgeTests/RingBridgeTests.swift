@@ -1,4 +1,5 @@
 import BPFLoader
+import ChildProcess
 import CLibbpf
 import Foundation
 import RingBridge
@@ -147,16 +148,16 @@ struct RingBridgeTests {
 
     @Test func validationRejectsHostileRecords() throws {
         let me = getpid()
-        let stranger = Process()  // a live task with no trip to user space
-        stranger.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        stranger.arguments = ["30"]
-        try stranger.run()
-        defer { stranger.terminate() }
+        let stranger = try Subprocess.spawn("/bin/sleep", ["30"])  // a live task with no trip to user space
+        defer {
+            kill(stranger, SIGTERM)
+            _ = Subprocess.wait(stranger)
+        }
         let v = try check([
             swl_dispatched_task(pid: me, cpu: SWL_CPU_ANY, slice_ns: 0, vtime: 0, enq_seq: 42),  // ok
             swl_dispatched_task(pid: me, cpu: 0, slice_ns: 0, vtime: 0, enq_seq: 41),  // stale
             swl_dispatched_task(pid: 0x3fff_fff0, cpu: 0, slice_ns: 0, vtime: 0, enq_seq: 1),  // no such pid
-            swl_dispatched_task(pid: stranger.processIdentifier, cpu: 0, slice_ns: 0, vtime: 0, enq_seq: 1),  // not ours
+            swl_dispatched_task(pid: stranger, cpu: 0, slice_ns: 0, vtime: 0, enq_seq: 1),  // not ours
             swl_dispatched_task(pid: me, cpu: 4, slice_ns: 0, vtime: 0, enq_seq: 42),  // CPU out of range
             swl_dispatched_task(pid: me, cpu: -7, slice_ns: 0, vtime: 0, enq_seq: 42),  // negative CPU
             swl_dispatched_task(pid: -5, cpu: 0, slice_ns: 0, vtime: 0, enq_seq: 42),  // negative pid
@@ -272,12 +273,11 @@ struct RingBridgeTests {
     @Test(.enabled(if: ProcessInfo.processInfo.activeProcessorCount >= 2, "needs 2 CPUs"))
     func cpuOutsideAffinityBounces() throws {
         // A child pinned to CPU 0; a dispatch to CPU 1 must bounce to "any CPU".
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-        child.arguments = ["-c", "0", "sleep", "30"]
-        try child.run()
-        defer { child.terminate() }
-        let pid = child.processIdentifier
+        let pid = try Subprocess.spawn("/usr/bin/taskset", ["-c", "0", "sleep", "30"])
+        defer {
+            kill(pid, SIGTERM)
+            _ = Subprocess.wait(pid)
+        }
         // taskset execs sleep in the same process after setting the affinity.
         Thread.sleep(forTimeInterval: 0.2)
         let v = try check([
@@ -285,5 +285,13 @@ struct RingBridgeTests {
             swl_dispatched_task(pid: pid, cpu: 0, slice_ns: 0, vtime: 0, enq_seq: 9),
         ], trips: [pid: 9])
         #expect(v == [Verdict(verdict: Self.bounce, cpu: SWL_CPU_ANY), Verdict(verdict: Self.dispatch, cpu: 0)])
+    }
+}
+
+@Suite("RingBridge errors")
+struct RingErrorTests {
+    @Test func systemErrorNamesTheCallAndTheErrno() {
+        #expect(RingError.system(call: "ring_buffer__new", errno: .invalidArgument).description
+            == "ring_buffer__new failed: Invalid argument (errno 22)")
     }
 }
