@@ -6,6 +6,7 @@ import RingBridge
 import SwiftlandABI
 import TestObjects
 import Testing
+import UserSched
 
 /// RingBridge against the real kernel rings, on this host's kernel (no sched_ext needed):
 /// SEC("syscall") programs from bpf/test_rings.bpf.c stand in for the scheduler.
