@@ -63,6 +63,8 @@ struct task_ctx {
 	u64 start_ts;       /* when the task last started running */
 	u64 stop_ts;        /* when it last stopped */
 	u64 exec_runtime;   /* run time since it last slept */
+	u64 last_burst;     /* exec_runtime when it last went to sleep */
+	u64 drained_ts;     /* when its last user dispatch was drained, until it runs */
 };
 
 struct {
@@ -191,17 +193,24 @@ struct victim {
 	u64 delay_ns;
 };
 
+/* How the waking task's claim is judged (pick_victim). */
+enum victim_rule {
+	BY_KEY,      /* its key must come before the running task's key now */
+	BY_CLASS,    /* an interactive waker comes before any regular task; else BY_KEY */
+};
+
 /*
  * The CPU a waking task may preempt: among its allowed online CPUs (@first, then the ones
- * after it, @candidates at most), one whose running task comes after the waking task: an
- * interactive waker comes before any regular task (@classes), otherwise the waker's @key
- * must be earlier than the running task's key now (its key at start plus what it has run
- * since) by more than slice_min. A running task is preempted only once it has run
- * slice_min; of the candidates, one that has is preferred (the one that comes last), else
- * the one that will have soonest. cpu -1 when none qualifies.
+ * after it, @candidates at most), one whose running task comes after the waking task by
+ * @rule: BY_KEY, the waker's @key must be earlier than the running task's key now (its key
+ * at start, as note_running recorded it, plus what it has run since, by weight) by more
+ * than slice_min; BY_CLASS, an interactive waker comes before any regular task, never the
+ * reverse. A running task is preempted only once it has run slice_min; of the candidates,
+ * one that has is preferred (the one that comes last), else the one that will have
+ * soonest. cpu -1 when none qualifies.
  */
 static __always_inline struct victim pick_victim(struct task_struct *p, u64 key, bool interactive,
-						 bool classes, s32 first, u32 candidates, u64 now)
+						 enum victim_rule rule, s32 first, u32 candidates, u64 now)
 {
 	struct victim best = { .cpu = -1 };
 	u32 nr_cpus = swl_nr_cpu_ids(), i, cpu;
@@ -224,8 +233,7 @@ static __always_inline struct victim pick_victim(struct task_struct *p, u64 key,
 			continue;
 		ran = now - run->start_ns;
 		key_now = run->key + ran * 100 / run->weight;
-		if (classes && interactive != run->interactive) {
-			/* An interactive waker comes before a regular task, never the reverse. */
+		if (rule == BY_CLASS && interactive != run->interactive) {
 			if (!interactive)
 				continue;
 		} else if (!vtime_before(key + cfg.slice_min_ns, key_now)) {

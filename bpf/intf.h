@@ -127,6 +127,7 @@ struct swl_stats {
 	__u64 nr_dequeued_in_flight;  /* tasks dequeued (affinity, exit, ...) while in user space */
 	__u64 idle_in_flight_ns;      /* CPU time spent idle while tasks were in flight */
 	__u64 decision_hist[SWL_HIST_BUCKETS]; /* enqueue -> dispatch decision, log2 us */
+	__u64 run_hist[SWL_HIST_BUCKETS];      /* a user dispatch drained -> the task runs, log2 us */
 };
 
 /*

@@ -191,6 +191,13 @@ static __always_inline void user_enqueue(struct task_struct *p, struct task_ctx 
 	__sync_fetch_and_add(&stats.nr_in_flight, 1);
 	count(&stats.nr_sent);
 	bpf_ringbuf_submit(r, ringbuf_wakeup_flags());
+	/*
+	 * A scheduling thread that waits for a CPU (it yielded, or it spins) gets one now: this
+	 * one, whose dispatch serves it first. A sleeping thread is woken by the ring and kicks
+	 * its CPU when it is queued (enqueue_sched_thread).
+	 */
+	if (swl_dsq_nr_queued(SWL_DSQ_SCHED))
+		swl_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_PREEMPT);
 }
 
 struct drain_ctx {
@@ -202,23 +209,29 @@ struct drain_ctx {
 /*
  * A decision that asks to preempt: granted when the task woke up (as the kernel side saw
  * it, not as the record says) and a CPU it may use, the one the record names or any, runs
- * a task that comes after it by the vruntime the policy gave each (pick_victim). The task
- * then goes to the head of that CPU's DSQ and the CPU is kicked.
+ * a task that has been running since it last woke longer than the waker ran before it
+ * slept, by slice_min, both by weight (pick_victim BY_KEY on these bursts, which the
+ * kernel side measures itself). The policy says which tasks it would run first; the
+ * kernel side's own measure keeps a policy from preempting at will. The task then goes
+ * to the head of that CPU's DSQ and the CPU is kicked, at once or once the running task
+ * has had its shortest slice.
  */
 static __always_inline bool user_preempt(struct task_struct *p, struct task_ctx *tctx,
 					 const struct swl_dispatched_task *d, s32 cpu, u64 now)
 {
 	struct victim v;
+	u64 burst;
 
 	count(&stats.nr_preempt_asked);
 	if (!cfg.preempt || !tctx->sent_woken) {
 		count(&stats.nr_preempt_refused);
 		return false;
 	}
+	burst = charge_of(p, tctx->last_burst);
 	if (cpu == SWL_CPU_ANY)
-		v = pick_victim(p, d->vtime, false, false, scx_bpf_task_cpu(p), SWL_VICTIM_SCAN, now);
+		v = pick_victim(p, burst, false, BY_KEY, scx_bpf_task_cpu(p), SWL_VICTIM_SCAN, now);
 	else
-		v = pick_victim(p, d->vtime, false, false, cpu, 1, now);
+		v = pick_victim(p, burst, false, BY_KEY, cpu, 1, now);
 	if (v.cpu < 0) {
 		count(&stats.nr_preempt_refused);
 		return false;
@@ -270,6 +283,7 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 			count(&stats.nr_bounce_dispatches);
 		count(&stats.nr_user_dispatches);
 		swl_hist_add(stats.decision_hist, ctx->now - tctx->sent_ts);
+		tctx->drained_ts = ctx->now;
 		p->scx.dsq_vtime = d.vtime;
 		if ((d.flags & SWL_DISPATCH_PREEMPT) && user_preempt(p, tctx, &d, cpu, ctx->now)) {
 			ctx->budget--;
@@ -344,6 +358,8 @@ static __always_inline bool user_keep_prev(struct task_struct *prev, s32 cpu, u6
 	if (!may_keep_running(tctx, SWL_DSQ_USER, cpu, now, vtime))
 		return false;
 	keep_running(prev, tctx, vtime, tctx->slice_at_run ?: cfg.slice_ns, now);
+	if (vtime_before(vtime_now, vtime))
+		vtime_now = vtime;
 	tctx->exec_runtime += now - tctx->start_ts;
 	tctx->start_ts = now;
 	return true;
@@ -388,14 +404,21 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev, u64
 		prev->scx.slice = cfg.slice_ns;
 }
 
-/* Its key is the vruntime the policy gave it; the policy's own thread is no victim. */
+/*
+ * For wakeup preemption its key is how long it has been running since it last woke, by
+ * weight (see user_preempt); the policy's own thread is no victim.
+ */
 static __always_inline void user_running(struct task_struct *p, struct task_ctx *tctx)
 {
 	tctx->start_ts = tctx->run_ts;
+	if (tctx->drained_ts) {
+		swl_hist_add(stats.run_hist, tctx->run_ts - tctx->drained_ts);
+		tctx->drained_ts = 0;
+	}
 	if (vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
-	note_running(p, p->scx.dsq_vtime, false, !is_per_cpu_kthread(p) && p->pid != cfg.sched_tid,
-		     tctx->run_ts);
+	note_running(p, charge_of(p, tctx->exec_runtime), false,
+		     !is_per_cpu_kthread(p) && p->pid != cfg.sched_tid, tctx->run_ts);
 }
 
 /* The policy owns vruntime: it only needs the run times. */
@@ -407,8 +430,11 @@ static __always_inline void user_stopping(struct task_ctx *tctx, u64 now)
 
 static __always_inline void user_runnable(struct task_ctx *tctx, u64 enq_flags)
 {
-	if (enq_flags & SCX_ENQ_WAKEUP)
-		tctx->exec_runtime = 0; /* it slept: a new burst starts */
+	if (!(enq_flags & SCX_ENQ_WAKEUP))
+		return;
+	/* It slept: a new burst starts. */
+	tctx->last_burst = tctx->exec_runtime;
+	tctx->exec_runtime = 0;
 }
 
 /* A task in user space left the scheduler's hands (affinity change, exit...). */

@@ -122,11 +122,16 @@ public struct Counters: Sendable, Equatable {
     /// Enqueue-to-decision times of user dispatches: count per log2 microsecond bucket
     /// (bucket 0 is [0, 1) us, bucket n is [2^(n-1), 2^n) us).
     public let decisionHistogram: [UInt64]
+    /// user mode: from a user dispatch drained by the kernel side to the task running, the
+    /// last hop of the trip, per log2 microsecond bucket.
+    public let runHistogram: [UInt64]
 
     /// The kernel side's counters, and user space's own in user mode.
     public init(_ s: swl_stats, userSpace: UserSpaceCounters? = nil) {
         var hist = s.decision_hist
         decisionHistogram = withUnsafeBytes(of: &hist) { Array($0.bindMemory(to: UInt64.self)) }
+        var run = s.run_hist
+        runHistogram = withUnsafeBytes(of: &run) { Array($0.bindMemory(to: UInt64.self)) }
         fields = CounterDefinition.all.compactMap { d in
             let value: UInt64
             switch d.source {

@@ -99,6 +99,7 @@ struct Runner {
             if config.mode == .user {
                 // user mode's queueing, as a distribution (compare plots it).
                 Terminal.out("swiftland: \(RunOutput.decisionHistogramPrefix)\(final.decisionHistogram.map(String.init).joined(separator: ","))")
+                Terminal.out("swiftland: \(RunOutput.runHistogramPrefix)\(final.runHistogram.map(String.init).joined(separator: ","))")
             }
             if case .kernelExit = outcome, info.wantsRestart {
                 log.notice("restarting as the kernel asked\(info.isHotplug ? " (CPU hotplug)" : "")")

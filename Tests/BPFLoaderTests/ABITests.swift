@@ -75,6 +75,7 @@ struct ABITests {
             "nr_dequeued_in_flight": MemoryLayout<swl_stats>.offset(of: \.nr_dequeued_in_flight),
             "idle_in_flight_ns": MemoryLayout<swl_stats>.offset(of: \.idle_in_flight_ns),
             "decision_hist": MemoryLayout<swl_stats>.offset(of: \.decision_hist),
+            "run_hist": MemoryLayout<swl_stats>.offset(of: \.run_hist),
         ])
     }
 
