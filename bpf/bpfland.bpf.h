@@ -90,8 +90,9 @@ static __always_inline bool bpfland_preempt(struct task_struct *p, struct task_c
 	if (!cfg.preempt || !(enq_flags & SCX_ENQ_WAKEUP))
 		return false;
 	count(&stats.nr_preempt_asked);
-	v = pick_victim(p, key, tctx->interactive, cfg.ordering == SWL_ORDER_CLASSES ? BY_CLASS : BY_KEY,
-			scx_bpf_task_cpu(p), SWL_VICTIM_SCAN, bpf_ktime_get_ns());
+	v = pick_victim(p, key, cfg.slice_min_ns, tctx->interactive,
+			cfg.ordering == SWL_ORDER_CLASSES ? BY_CLASS : BY_KEY, scx_bpf_task_cpu(p),
+			SWL_VICTIM_SCAN, bpf_ktime_get_ns());
 	if (v.cpu < 0) {
 		count(&stats.nr_preempt_refused);
 		return false;

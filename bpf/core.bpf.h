@@ -204,13 +204,14 @@ enum victim_rule {
  * after it, @candidates at most), one whose running task comes after the waking task by
  * @rule: BY_KEY, the waker's @key must be earlier than the running task's key now (its key
  * at start, as note_running recorded it, plus what it has run since, by weight) by more
- * than slice_min; BY_CLASS, an interactive waker comes before any regular task, never the
+ * than @margin; BY_CLASS, an interactive waker comes before any regular task, never the
  * reverse. A running task is preempted only once it has run slice_min; of the candidates,
  * one that has is preferred (the one that comes last), else the one that will have
  * soonest. cpu -1 when none qualifies.
  */
-static __always_inline struct victim pick_victim(struct task_struct *p, u64 key, bool interactive,
-						 enum victim_rule rule, s32 first, u32 candidates, u64 now)
+static __always_inline struct victim pick_victim(struct task_struct *p, u64 key, u64 margin,
+						 bool interactive, enum victim_rule rule, s32 first,
+						 u32 candidates, u64 now)
 {
 	struct victim best = { .cpu = -1 };
 	u32 nr_cpus = swl_nr_cpu_ids(), i, cpu;
@@ -236,7 +237,7 @@ static __always_inline struct victim pick_victim(struct task_struct *p, u64 key,
 		if (rule == BY_CLASS && interactive != run->interactive) {
 			if (!interactive)
 				continue;
-		} else if (!vtime_before(key + cfg.slice_min_ns, key_now)) {
+		} else if (!vtime_before(key + margin, key_now)) {
 			continue;
 		}
 		delay = ran < cfg.slice_min_ns ? cfg.slice_min_ns - ran : 0;

@@ -23,6 +23,8 @@ u64 idle_cpus[SWL_MAX_CPUS / 64];
 
 /* The last sequence number given to a trip; unique across tasks. */
 static u64 last_enq_seq;
+/* When the scheduling thread was last queued, or kicked for. */
+static u64 sched_wait_ts;
 
 /* Kernel -> user records, and user -> kernel dispatch records. */
 struct {
@@ -141,9 +143,26 @@ static __always_inline bool enqueue_sched_thread(struct task_struct *p, u64 enq_
 	if (p->pid != cfg.sched_tid)
 		return false;
 	swl_dsq_insert(p, SWL_DSQ_SCHED, cfg.slice_ns, enq_flags);
+	sched_wait_ts = bpf_ktime_get_ns();
 	if (sched_thread_has_work())
 		swl_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
 	return true;
+}
+
+/*
+ * A scheduling thread that has waited for a CPU longer than slice_min (it yielded, or it
+ * spins, while every CPU runs something) gets one now: this one, whose dispatch serves it
+ * first. Not sooner: where CPUs dispatch often, it gets one without preempting anything.
+ * A sleeping thread is woken by the ring and kicks its CPU when it is queued.
+ */
+static __always_inline void kick_sched_thread(u64 now)
+{
+	u64 since = sched_wait_ts;
+
+	if (!swl_dsq_nr_queued(SWL_DSQ_SCHED) || now - since < cfg.slice_min_ns ||
+	    __sync_val_compare_and_swap(&sched_wait_ts, since, now) != since)
+		return;
+	swl_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_PREEMPT);
 }
 
 /* Send the task to user space; if that is impossible, dispatch it here. */
@@ -191,13 +210,7 @@ static __always_inline void user_enqueue(struct task_struct *p, struct task_ctx 
 	__sync_fetch_and_add(&stats.nr_in_flight, 1);
 	count(&stats.nr_sent);
 	bpf_ringbuf_submit(r, ringbuf_wakeup_flags());
-	/*
-	 * A scheduling thread that waits for a CPU (it yielded, or it spins) gets one now: this
-	 * one, whose dispatch serves it first. A sleeping thread is woken by the ring and kicks
-	 * its CPU when it is queued (enqueue_sched_thread).
-	 */
-	if (swl_dsq_nr_queued(SWL_DSQ_SCHED))
-		swl_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_PREEMPT);
+	kick_sched_thread(now);
 }
 
 struct drain_ctx {
@@ -210,11 +223,12 @@ struct drain_ctx {
  * A decision that asks to preempt: granted when the task woke up (as the kernel side saw
  * it, not as the record says) and a CPU it may use, the one the record names or any, runs
  * a task that has been running since it last woke longer than the waker ran before it
- * slept, by slice_min, both by weight (pick_victim BY_KEY on these bursts, which the
- * kernel side measures itself). The policy says which tasks it would run first; the
- * kernel side's own measure keeps a policy from preempting at will. The task then goes
- * to the head of that CPU's DSQ and the CPU is kicked, at once or once the running task
- * has had its shortest slice.
+ * slept, by more than a longest slice, both by weight (pick_victim BY_KEY on these bursts,
+ * which the kernel side measures itself). The policy says which tasks it would run first;
+ * the kernel side's own measure keeps a policy from preempting at will, and keeps tasks
+ * that hand work to each other (short bursts all) from preempting one another. The task
+ * then goes to the head of that CPU's DSQ and the CPU is kicked, at once or once the
+ * running task has had its shortest slice.
  */
 static __always_inline bool user_preempt(struct task_struct *p, struct task_ctx *tctx,
 					 const struct swl_dispatched_task *d, s32 cpu, u64 now)
@@ -229,9 +243,9 @@ static __always_inline bool user_preempt(struct task_struct *p, struct task_ctx 
 	}
 	burst = charge_of(p, tctx->last_burst);
 	if (cpu == SWL_CPU_ANY)
-		v = pick_victim(p, burst, false, BY_KEY, scx_bpf_task_cpu(p), SWL_VICTIM_SCAN, now);
+		v = pick_victim(p, burst, cfg.slice_ns, false, BY_KEY, scx_bpf_task_cpu(p), SWL_VICTIM_SCAN, now);
 	else
-		v = pick_victim(p, burst, false, BY_KEY, cpu, 1, now);
+		v = pick_victim(p, burst, cfg.slice_ns, false, BY_KEY, cpu, 1, now);
 	if (v.cpu < 0) {
 		count(&stats.nr_preempt_refused);
 		return false;
