@@ -44,7 +44,7 @@ struct CountersTests {
         #expect(sample.values.count == CounterDefinition.schema.fields.count)
         #expect(sample["mode"] == .string("user"))
         let line = Counters.line(sample, for: .user)
-        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=176 nr_kthread_dispatches=54 nr_kept=742 nr_starvation_tasks=0 "))
-        #expect(line.contains(" nr_sent=932 nr_user_dispatches=932 ") && line.contains(" nr_drain_busy=1 ") && line.hasSuffix(" starvation=85"))
+        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=196 nr_kthread_dispatches=168 nr_kept=684 nr_starvation_tasks=0 nr_preempt_asked=774 "))
+        #expect(line.contains(" nr_sent=1402 nr_user_dispatches=1402 ") && line.contains(" nr_drain_busy=0 ") && line.hasSuffix(" starvation=149"))
     }
 }
