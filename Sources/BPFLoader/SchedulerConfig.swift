@@ -23,12 +23,12 @@ public enum Ordering: String, Sendable, CaseIterable {
 /// How user space learns that records wait in the kernel ring (user mode).
 public enum WakeupPolicy: String, Sendable, CaseIterable {
     /// The kernel side wakes the scheduling thread only when it has caught up (so it may be
-    /// asleep); the thread blocks when it has nothing to do. Few wakeups, each ~14 us here.
+    /// asleep); the thread blocks when it has nothing to do. The fewest wakeups.
     case adaptive
     /// The kernel side wakes the thread for every record: the most wakeups.
     case always
-    /// No wakeups: the thread polls, yielding the CPU between polls. Fastest round trip
-    /// (~1 us here), but the thread is always runnable.
+    /// No wakeups: the thread polls, yielding the CPU between polls. The shortest round
+    /// trip, but the thread is always runnable.
     case spin
 
     var abi: UInt32 {
