@@ -106,7 +106,7 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(
             name: "RingBridgeTests",
-            dependencies: ["RingBridge", "BPFLoader", "ChildProcess", "CLibbpf", "SwiftlandABI", "TestObjects"]),
+            dependencies: ["RingBridge", "BPFLoader", "ChildProcess", "CLibbpf", "SwiftlandABI", "TestObjects", "UserSched"]),
         .testTarget(name: "ChildProcessTests", dependencies: ["ChildProcess"]),
         .testTarget(name: "VMRunnerTests", dependencies: ["VMRunner", "ChildProcess"]),
         .testTarget(

@@ -9,6 +9,12 @@
  *    moving threshold; a sync wakeup promotes it until its average drops below.
  *  - The slice shrinks as more tasks wait: max(slice_max / (nr_waiting + 1), slice_min).
  *
+ * Beyond the 2024 design, each an option:
+ *  - ordering deadline: one queue, by deadline (vruntime plus what the task ran since it
+ *    last woke up, at most slice_lag), instead of the two classes;
+ *  - preempt: a waking task that finds no idle CPU preempts a CPU whose running task comes
+ *    after it (pick_victim in core.bpf.h) instead of waiting for that task's slice to end.
+ *
  * Included once, by main.bpf.c, after core.bpf.h.
  */
 #ifndef SWIFTLAND_BPFLAND_BPF_H
@@ -44,6 +50,14 @@ static __always_inline u64 bounded_vtime(u64 vtime)
 	return vtime;
 }
 
+/* The order a task with vruntime @vtime waits in: its vruntime, or its deadline. */
+static __always_inline u64 task_key(u64 vtime, u64 awake_vtime)
+{
+	if (cfg.ordering != SWL_ORDER_DEADLINE)
+		return vtime;
+	return vtime + (awake_vtime < cfg.slice_lag_ns ? awake_vtime : cfg.slice_lag_ns);
+}
+
 /* The more tasks wait in the global DSQs, the shorter each slice. */
 static __always_inline u64 task_slice(void)
 {
@@ -64,22 +78,50 @@ static __always_inline void bpfland_select_cpu(struct task_ctx *tctx, u64 wake_f
 		set_interactive(tctx, true);
 }
 
+/*
+ * A waking task that found no idle CPU preempts the CPU pick_victim chooses, through that
+ * CPU's own DSQ (served first): a task that wakes never waits for a later one's slice.
+ */
+static __always_inline bool bpfland_preempt(struct task_struct *p, struct task_ctx *tctx, u64 key,
+					    u64 slice, u64 enq_flags)
+{
+	struct victim v;
+
+	if (!cfg.preempt || !(enq_flags & SCX_ENQ_WAKEUP))
+		return false;
+	count(&stats.nr_preempt_asked);
+	v = pick_victim(p, key, cfg.slice_min_ns, tctx->interactive,
+			cfg.ordering == SWL_ORDER_CLASSES ? BY_CLASS : BY_KEY, scx_bpf_task_cpu(p),
+			SWL_VICTIM_SCAN, bpf_ktime_get_ns());
+	if (v.cpu < 0) {
+		count(&stats.nr_preempt_refused);
+		return false;
+	}
+	preempt_for(p, v, slice, enq_flags);
+	count(&stats.nr_preempt_granted);
+	return true;
+}
+
 static __always_inline void bpfland_enqueue(struct task_struct *p, struct task_ctx *tctx,
 					    u64 enq_flags)
 {
-	u64 vtime = bounded_vtime(p->scx.dsq_vtime), slice = task_slice();
+	u64 slice = task_slice(), key;
 	s32 cpu;
 
-	if (tctx->interactive) {
-		swl_dsq_insert_vtime(p, SWL_DSQ_PRIO, slice, vtime, enq_flags);
+	tctx->vtime = bounded_vtime(tctx->vtime);
+	key = task_key(tctx->vtime, tctx->awake_vtime);
+
+	/* Work conservation: an idle CPU that may run the task is woken for it. */
+	cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu < 0 && bpfland_preempt(p, tctx, key, slice, enq_flags))
+		return;
+	if (tctx->interactive && cfg.ordering == SWL_ORDER_CLASSES) {
+		swl_dsq_insert_vtime(p, SWL_DSQ_PRIO, slice, key, enq_flags);
 		count(&stats.nr_prio_dispatches);
 	} else {
-		swl_dsq_insert_vtime(p, SWL_DSQ_SHARED, slice, vtime, enq_flags);
+		swl_dsq_insert_vtime(p, SWL_DSQ_SHARED, slice, key, enq_flags);
 		count(&stats.nr_shared_dispatches);
 	}
-
-	/* Work conservation: wake an idle CPU that may run the task. */
-	cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu >= 0)
 		swl_kick_cpu(cpu, SCX_KICK_IDLE);
 }
@@ -96,6 +138,7 @@ static __always_inline bool serve(u64 dsq_id, u64 *served_ts, u64 now)
 /* Keep a regular @prev over the shared DSQ's head (see keep_running). */
 static __always_inline bool keep_prev(struct task_struct *prev, s32 cpu, u64 now)
 {
+	u64 charge, vtime, awake, key;
 	struct task_ctx *tctx;
 
 	if (!still_runnable(prev) || is_per_cpu_kthread(prev))
@@ -106,10 +149,17 @@ static __always_inline bool keep_prev(struct task_struct *prev, s32 cpu, u64 now
 	if (swl_dsq_nr_queued(SWL_DSQ_PRIO) || swl_dsq_nr_queued(cpu) ||
 	    now - prio_served_ts > cfg.starvation_thresh_ns)
 		return false;
-	if (!keep_running(prev, tctx, SWL_DSQ_SHARED, cpu, now, task_slice()))
+	charge = charge_of(prev, now - tctx->charge_ts);
+	vtime = tctx->vtime + charge;
+	awake = tctx->awake_vtime + charge;
+	key = task_key(vtime, awake);
+	if (!may_keep_running(tctx, SWL_DSQ_SHARED, cpu, now, key))
 		return false;
-	if (vtime_before(vtime_now, prev->scx.dsq_vtime))
-		vtime_now = prev->scx.dsq_vtime;
+	tctx->vtime = vtime;
+	tctx->awake_vtime = awake < cfg.slice_lag_ns ? awake : cfg.slice_lag_ns;
+	keep_running(prev, tctx, key, task_slice(), now);
+	if (vtime_before(vtime_now, vtime))
+		vtime_now = vtime;
 	shared_served_ts = now;  /* the shared queue's order was followed */
 	return true;
 }
@@ -175,15 +225,37 @@ static __always_inline void update_interactive(struct task_struct *p, struct tas
 	set_interactive(tctx, cfg.nvcsw_max_thresh && avg >= thresh);
 }
 
-/* Charge the slice used, scaled by weight (100 = nice 0), and reclassify. */
+/*
+ * Charge the time it ran, scaled by weight (100 = nice 0), and reclassify. The time, not
+ * the slice used: a preempted task's slice is zeroed, and it must not pay for the rest.
+ */
 static __always_inline void bpfland_stopping(struct task_struct *p, struct task_ctx *tctx,
 					     u64 now)
 {
-	u64 used = tctx->slice_at_run > p->scx.slice ? tctx->slice_at_run - p->scx.slice : 0;
+	u64 charge = charge_of(p, now - tctx->charge_ts);
 
-	p->scx.dsq_vtime += used * 100 / p->scx.weight;
+	tctx->vtime += charge;
+	tctx->awake_vtime += charge;
+	if (tctx->awake_vtime > cfg.slice_lag_ns)
+		tctx->awake_vtime = cfg.slice_lag_ns;
 	if (cfg.nvcsw_max_thresh)
 		update_interactive(p, tctx, now);
+}
+
+/* A new burst starts when it wakes up. */
+static __always_inline void bpfland_runnable(struct task_ctx *tctx, u64 enq_flags)
+{
+	if (enq_flags & SCX_ENQ_WAKEUP)
+		tctx->awake_vtime = 0;
+}
+
+/* It starts running with its vruntime as the reference's candidate, and its key. */
+static __always_inline void bpfland_running(struct task_struct *p, struct task_ctx *tctx, u64 now)
+{
+	if (vtime_before(vtime_now, tctx->vtime))
+		vtime_now = tctx->vtime;
+	note_running(p, task_key(tctx->vtime, tctx->awake_vtime), tctx->interactive,
+		     !is_per_cpu_kthread(p), now);
 }
 
 static __always_inline void bpfland_init_task(struct task_struct *p, struct task_ctx *tctx,
@@ -191,6 +263,7 @@ static __always_inline void bpfland_init_task(struct task_struct *p, struct task
 {
 	tctx->nvcsw = p->nvcsw;
 	tctx->nvcsw_ts = now;
+	tctx->vtime = vtime_now;
 }
 
 #endif /* SWIFTLAND_BPFLAND_BPF_H */

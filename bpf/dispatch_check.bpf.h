@@ -34,7 +34,8 @@ swl_check_dispatch(const struct swl_dispatched_task *d, struct task_struct *p,
 {
 	u32 c;
 
-	if (d->pid <= 0 || d->enq_seq == 0 || d->slice_ns > SWL_MAX_USER_SLICE_NS)
+	if (d->pid <= 0 || d->enq_seq == 0 || d->slice_ns > SWL_MAX_USER_SLICE_NS ||
+	    (d->flags & ~(u64)SWL_DISPATCH_FLAGS))
 		return SWL_VERDICT_INVALID;
 	if (nr_cpus > SWL_MAX_CPUS)
 		nr_cpus = SWL_MAX_CPUS;

@@ -35,6 +35,12 @@ enum swl_defaults {
 	SWL_DEFAULT_BATCH = 8,                    /* user mode: decisions per loop */
 };
 
+/* bpf mode: the order of the waiting tasks. */
+enum swl_ordering {
+	SWL_ORDER_CLASSES = 0,  /* 2024 bpfland: interactive tasks first, each class by vruntime */
+	SWL_ORDER_DEADLINE = 1, /* one queue by deadline: vruntime plus what ran since the wakeup */
+};
+
 enum swl_mode {
 	SWL_MODE_BPF = 0,   /* the policy runs in BPF */
 	SWL_MODE_USER = 1,  /* tasks go to the Swift process and back over ring buffers */
@@ -69,6 +75,8 @@ struct swl_config {
 	__s32 sched_tid;            /* user mode: thread id of swiftland's scheduling thread */
 	__u64 fallback_ns;          /* user mode: longest a task waits in user space before
 				       the kernel side dispatches it itself */
+	__u32 preempt;              /* a waking task may preempt a running one that comes later */
+	__u32 ordering;             /* enum swl_ordering (bpf mode) */
 	__u64 wait_max_ns;          /* longest a runnable task should wait for a CPU: a task
 				       whose slices run out keeps its CPU at most this long
 				       while another waits, and a task waiting longer is served
@@ -94,6 +102,12 @@ struct swl_stats {
 	__u64 nr_kept;                /* slices renewed for a task whose vruntime, charged, still
 					 came before that of the next task waiting for its CPU */
 	__u64 nr_starvation_tasks;    /* tasks that waited past wait_max_ns, served first */
+	__u64 nr_preempt_asked;       /* wakeups that found no idle CPU and looked for a CPU to
+					 preempt (bpf mode), or dispatch records asking for it */
+	__u64 nr_preempt_granted;     /* of those, CPUs whose running task was preempted */
+	__u64 nr_preempt_refused;     /* of those, none that came later */
+	__u64 nr_preempt_deferred;    /* of the granted, preemptions that waited (a timer) until
+					 the running task had run slice_min */
 
 	/* user mode */
 	__u64 nr_in_flight;           /* gauge: sent to user space, not yet dispatched back */
@@ -113,6 +127,7 @@ struct swl_stats {
 	__u64 nr_dequeued_in_flight;  /* tasks dequeued (affinity, exit, ...) while in user space */
 	__u64 idle_in_flight_ns;      /* CPU time spent idle while tasks were in flight */
 	__u64 decision_hist[SWL_HIST_BUCKETS]; /* enqueue -> dispatch decision, log2 us */
+	__u64 run_hist[SWL_HIST_BUCKETS];      /* a user dispatch drained -> the task runs, log2 us */
 };
 
 /*
@@ -137,6 +152,12 @@ struct swl_exit_info {
 
 /* swl_queued_task.flags */
 #define SWL_QUEUED_SYNC_WAKEUP 1 /* woken by a sync wakeup (bpfland promotes these) */
+#define SWL_QUEUED_WAKEUP 2      /* it woke up (it did not just use up a slice) */
+
+/* swl_dispatched_task.flags */
+#define SWL_DISPATCH_PREEMPT 1   /* run it now on a CPU whose running task comes after it; only
+				    for a task that woke up, and only if such a CPU exists */
+#define SWL_DISPATCH_FLAGS (SWL_DISPATCH_PREEMPT) /* any other bit: a malformed record */
 
 struct swl_queued_task {
 	__s32 pid;
@@ -163,6 +184,7 @@ struct swl_dispatched_task {
 				    100 / weight); a task whose slice ends keeps its CPU while
 				    its vruntime, charged alike, comes before this */
 	__u64 enq_seq;           /* from the swl_queued_task this answers */
+	__u64 flags;             /* SWL_DISPATCH_* */
 };
 
 #endif /* SWIFTLAND_INTF_H */

@@ -98,6 +98,8 @@ void SWL_OPS(swl_runnable, struct task_struct *p, u64 enq_flags)
 	tctx->wait_ts = bpf_ktime_get_ns();
 	if (user_mode())
 		user_runnable(tctx, enq_flags);
+	else
+		bpfland_runnable(tctx, enq_flags);
 }
 
 void SWL_OPS(swl_running, struct task_struct *p)
@@ -105,16 +107,16 @@ void SWL_OPS(swl_running, struct task_struct *p)
 	struct task_ctx *tctx;
 
 	__sync_fetch_and_add(&stats.nr_running, 1);
-	if (vtime_before(vtime_now, p->scx.dsq_vtime))
-		vtime_now = p->scx.dsq_vtime;
-
 	tctx = lookup_task_ctx(p);
 	if (!tctx)
 		return;
 	tctx->slice_at_run = p->scx.slice;
 	tctx->run_ts = bpf_ktime_get_ns();
+	tctx->charge_ts = tctx->run_ts;
 	if (user_mode())
-		user_running(tctx);
+		user_running(p, tctx);
+	else
+		bpfland_running(p, tctx, tctx->run_ts);
 }
 
 void SWL_OPS(swl_stopping, struct task_struct *p, bool runnable)
@@ -123,6 +125,7 @@ void SWL_OPS(swl_stopping, struct task_struct *p, bool runnable)
 	u64 now;
 
 	__sync_fetch_and_sub(&stats.nr_running, 1);
+	note_stopped(bpf_get_smp_processor_id());
 
 	tctx = lookup_task_ctx(p);
 	if (!tctx)
@@ -149,13 +152,19 @@ void SWL_OPS(swl_dequeue, struct task_struct *p, u64 deq_flags)
 
 void SWL_OPS(swl_update_idle, s32 cpu, bool idle)
 {
+	if (idle)
+		note_stopped(cpu);
 	if (user_mode())
 		user_update_idle(cpu, idle);
 }
 
 void SWL_OPS(swl_enable, struct task_struct *p)
 {
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
 	p->scx.dsq_vtime = vtime_now;
+	if (tctx)
+		tctx->vtime = vtime_now;
 }
 
 s32 SWL_OPS(swl_init_task, struct task_struct *p, struct scx_init_task_args *args)

@@ -23,6 +23,8 @@ u64 idle_cpus[SWL_MAX_CPUS / 64];
 
 /* The last sequence number given to a trip; unique across tasks. */
 static u64 last_enq_seq;
+/* When the scheduling thread was last queued, or kicked for. */
+static u64 sched_wait_ts;
 
 /* Kernel -> user records, and user -> kernel dispatch records. */
 struct {
@@ -141,9 +143,26 @@ static __always_inline bool enqueue_sched_thread(struct task_struct *p, u64 enq_
 	if (p->pid != cfg.sched_tid)
 		return false;
 	swl_dsq_insert(p, SWL_DSQ_SCHED, cfg.slice_ns, enq_flags);
+	sched_wait_ts = bpf_ktime_get_ns();
 	if (sched_thread_has_work())
 		swl_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
 	return true;
+}
+
+/*
+ * A scheduling thread that has waited for a CPU longer than slice_min (it yielded, or it
+ * spins, while every CPU runs something) gets one now: this one, whose dispatch serves it
+ * first. Not sooner: where CPUs dispatch often, it gets one without preempting anything.
+ * A sleeping thread is woken by the ring and kicks its CPU when it is queued.
+ */
+static __always_inline void kick_sched_thread(u64 now)
+{
+	u64 since = sched_wait_ts;
+
+	if (!swl_dsq_nr_queued(SWL_DSQ_SCHED) || now - since < cfg.slice_min_ns ||
+	    __sync_val_compare_and_swap(&sched_wait_ts, since, now) != since)
+		return;
+	swl_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_PREEMPT);
 }
 
 /* Send the task to user space; if that is impossible, dispatch it here. */
@@ -170,8 +189,10 @@ static __always_inline void user_enqueue(struct task_struct *p, struct task_ctx 
 	r->pid = p->pid;
 	r->prev_cpu = scx_bpf_task_cpu(p);
 	r->nr_cpus_allowed = p->nr_cpus_allowed;
-	r->flags = tctx->sync_wakeup ? SWL_QUEUED_SYNC_WAKEUP : 0;
+	r->flags = (tctx->sync_wakeup ? SWL_QUEUED_SYNC_WAKEUP : 0) |
+		   ((enq_flags & SCX_ENQ_WAKEUP) ? SWL_QUEUED_WAKEUP : 0);
 	tctx->sync_wakeup = false;
+	tctx->sent_woken = enq_flags & SCX_ENQ_WAKEUP;
 	r->enq_flags = enq_flags;
 	r->exec_runtime_ns = tctx->exec_runtime;
 	r->nvcsw = p->nvcsw;
@@ -189,6 +210,7 @@ static __always_inline void user_enqueue(struct task_struct *p, struct task_ctx 
 	__sync_fetch_and_add(&stats.nr_in_flight, 1);
 	count(&stats.nr_sent);
 	bpf_ringbuf_submit(r, ringbuf_wakeup_flags());
+	kick_sched_thread(now);
 }
 
 struct drain_ctx {
@@ -196,6 +218,42 @@ struct drain_ctx {
 	u32 nr_cpus;
 	u32 budget;	/* inserts left in this ops.dispatch call */
 };
+
+/*
+ * A decision that asks to preempt: granted when the task woke up (as the kernel side saw
+ * it, not as the record says) and a CPU it may use, the one the record names or any, runs
+ * a task that has been running since it last woke longer than the waker ran before it
+ * slept, by more than a longest slice, both by weight (pick_victim BY_KEY on these bursts,
+ * which the kernel side measures itself). The policy says which tasks it would run first;
+ * the kernel side's own measure keeps a policy from preempting at will, and keeps tasks
+ * that hand work to each other (short bursts all) from preempting one another. The task
+ * then goes to the head of that CPU's DSQ and the CPU is kicked, at once or once the
+ * running task has had its shortest slice.
+ */
+static __always_inline bool user_preempt(struct task_struct *p, struct task_ctx *tctx,
+					 const struct swl_dispatched_task *d, s32 cpu, u64 now)
+{
+	struct victim v;
+	u64 burst;
+
+	count(&stats.nr_preempt_asked);
+	if (!cfg.preempt || !tctx->sent_woken) {
+		count(&stats.nr_preempt_refused);
+		return false;
+	}
+	burst = charge_of(p, tctx->last_burst);
+	if (cpu == SWL_CPU_ANY)
+		v = pick_victim(p, burst, cfg.slice_ns, false, BY_KEY, scx_bpf_task_cpu(p), SWL_VICTIM_SCAN, now);
+	else
+		v = pick_victim(p, burst, cfg.slice_ns, false, BY_KEY, cpu, 1, now);
+	if (v.cpu < 0) {
+		count(&stats.nr_preempt_refused);
+		return false;
+	}
+	preempt_for(p, v, d->slice_ns ?: cfg.slice_ns, SCX_ENQ_HEAD);
+	count(&stats.nr_preempt_granted);
+	return true;
+}
 
 /* Act on one dispatch record. Returns 1 to stop draining. */
 static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
@@ -239,7 +297,12 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 			count(&stats.nr_bounce_dispatches);
 		count(&stats.nr_user_dispatches);
 		swl_hist_add(stats.decision_hist, ctx->now - tctx->sent_ts);
+		tctx->drained_ts = ctx->now;
 		p->scx.dsq_vtime = d.vtime;
+		if ((d.flags & SWL_DISPATCH_PREEMPT) && user_preempt(p, tctx, &d, cpu, ctx->now)) {
+			ctx->budget--;
+			break;
+		}
 		if (cpu == SWL_CPU_ANY) {
 			swl_dsq_insert(p, SWL_DSQ_USER, d.slice_ns ?: cfg.slice_ns, 0);
 			cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
@@ -298,14 +361,19 @@ static __always_inline void dispatch_expired(u64 now, u32 budget)
 static __always_inline bool user_keep_prev(struct task_struct *prev, s32 cpu, u64 now)
 {
 	struct task_ctx *tctx;
+	u64 vtime;
 
 	if (!still_runnable(prev) || is_per_cpu_kthread(prev) || prev->pid == cfg.sched_tid)
 		return false;
 	tctx = lookup_task_ctx(prev);
 	if (!tctx || tctx->in_flight_seq || swl_dsq_nr_queued(cpu))
 		return false;
-	if (!keep_running(prev, tctx, SWL_DSQ_USER, cpu, now, tctx->slice_at_run ?: cfg.slice_ns))
+	vtime = prev->scx.dsq_vtime + charge_of(prev, now - tctx->charge_ts);
+	if (!may_keep_running(tctx, SWL_DSQ_USER, cpu, now, vtime))
 		return false;
+	keep_running(prev, tctx, vtime, tctx->slice_at_run ?: cfg.slice_ns, now);
+	if (vtime_before(vtime_now, vtime))
+		vtime_now = vtime;
 	tctx->exec_runtime += now - tctx->start_ts;
 	tctx->start_ts = now;
 	return true;
@@ -350,9 +418,21 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev, u64
 		prev->scx.slice = cfg.slice_ns;
 }
 
-static __always_inline void user_running(struct task_ctx *tctx)
+/*
+ * For wakeup preemption its key is how long it has been running since it last woke, by
+ * weight (see user_preempt); the policy's own thread is no victim.
+ */
+static __always_inline void user_running(struct task_struct *p, struct task_ctx *tctx)
 {
 	tctx->start_ts = tctx->run_ts;
+	if (tctx->drained_ts) {
+		swl_hist_add(stats.run_hist, tctx->run_ts - tctx->drained_ts);
+		tctx->drained_ts = 0;
+	}
+	if (vtime_before(vtime_now, p->scx.dsq_vtime))
+		vtime_now = p->scx.dsq_vtime;
+	note_running(p, charge_of(p, tctx->exec_runtime), false,
+		     !is_per_cpu_kthread(p) && p->pid != cfg.sched_tid, tctx->run_ts);
 }
 
 /* The policy owns vruntime: it only needs the run times. */
@@ -364,8 +444,11 @@ static __always_inline void user_stopping(struct task_ctx *tctx, u64 now)
 
 static __always_inline void user_runnable(struct task_ctx *tctx, u64 enq_flags)
 {
-	if (enq_flags & SCX_ENQ_WAKEUP)
-		tctx->exec_runtime = 0; /* it slept: a new burst starts */
+	if (!(enq_flags & SCX_ENQ_WAKEUP))
+		return;
+	/* It slept: a new burst starts. */
+	tctx->last_burst = tctx->exec_runtime;
+	tctx->exec_runtime = 0;
 }
 
 /* A task in user space left the scheduler's hands (affinity change, exit...). */

@@ -62,6 +62,10 @@ public struct CounterDefinition: Sendable {
             .init("nr_starvation_prio", "times the starvation guard served the priority DSQ first", unit: "times", mode: bpf, .kernel { $0.nr_starvation_prio }),
             .init("nr_kept", "slices renewed for a task whose vruntime, charged for the slice it used, still came before the next waiting task's (how weights are honoured between tasks sharing a CPU)", unit: "slices", .kernel { $0.nr_kept }),
             .init("nr_starvation_tasks", "tasks that waited for a CPU longer than a quarter of --timeout-ms and were served first (the wait guard: no task, however light, is left for the watchdog)", unit: "tasks", .kernel { $0.nr_starvation_tasks }),
+            .init("nr_preempt_asked", "waking tasks that found no idle CPU and looked for a running task to preempt (bpf mode), or decisions asking for it (user mode)", unit: "tasks", .kernel { $0.nr_preempt_asked }),
+            .init("nr_preempt_granted", "of those, CPUs whose running task was preempted for them", unit: "tasks", .kernel { $0.nr_preempt_granted }),
+            .init("nr_preempt_refused", "of those, none whose running task came after them", unit: "tasks", .kernel { $0.nr_preempt_refused }),
+            .init("nr_preempt_deferred", "of the granted, preemptions that waited until the running task had run the shortest slice", unit: "tasks", .kernel { $0.nr_preempt_deferred }),
             .init("nr_in_flight", "tasks sent to user space and not dispatched back yet (returns to 0)", unit: "tasks", gauge: true, mode: user, .kernel { $0.nr_in_flight }),
             .init("nr_sent", "tasks sent to user space", unit: "tasks", mode: user, .kernel { $0.nr_sent }),
             .init("nr_user_dispatches", "tasks dispatched as user space decided", unit: "tasks", mode: user, .kernel { $0.nr_user_dispatches }),
@@ -118,11 +122,16 @@ public struct Counters: Sendable, Equatable {
     /// Enqueue-to-decision times of user dispatches: count per log2 microsecond bucket
     /// (bucket 0 is [0, 1) us, bucket n is [2^(n-1), 2^n) us).
     public let decisionHistogram: [UInt64]
+    /// user mode: from a user dispatch drained by the kernel side to the task running, the
+    /// last hop of the trip, per log2 microsecond bucket.
+    public let runHistogram: [UInt64]
 
     /// The kernel side's counters, and user space's own in user mode.
     public init(_ s: swl_stats, userSpace: UserSpaceCounters? = nil) {
         var hist = s.decision_hist
         decisionHistogram = withUnsafeBytes(of: &hist) { Array($0.bindMemory(to: UInt64.self)) }
+        var run = s.run_hist
+        runHistogram = withUnsafeBytes(of: &run) { Array($0.bindMemory(to: UInt64.self)) }
         fields = CounterDefinition.all.compactMap { d in
             let value: UInt64
             switch d.source {

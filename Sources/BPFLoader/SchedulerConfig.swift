@@ -10,15 +10,25 @@ public enum SchedulerMode: String, Sendable, CaseIterable {
     var abi: UInt32 { self == .bpf ? UInt32(SWL_MODE_BPF.rawValue) : UInt32(SWL_MODE_USER.rawValue) }
 }
 
+/// bpf mode: the order of the waiting tasks.
+public enum Ordering: String, Sendable, CaseIterable {
+    /// 2024 bpfland: interactive tasks first, each class by vruntime.
+    case classes
+    /// One queue by deadline: vruntime plus what the task ran since it last woke up.
+    case deadline
+
+    var abi: UInt32 { self == .classes ? UInt32(SWL_ORDER_CLASSES.rawValue) : UInt32(SWL_ORDER_DEADLINE.rawValue) }
+}
+
 /// How user space learns that records wait in the kernel ring (user mode).
 public enum WakeupPolicy: String, Sendable, CaseIterable {
     /// The kernel side wakes the scheduling thread only when it has caught up (so it may be
-    /// asleep); the thread blocks when it has nothing to do. Few wakeups, each ~14 us here.
+    /// asleep); the thread blocks when it has nothing to do. The fewest wakeups.
     case adaptive
     /// The kernel side wakes the thread for every record: the most wakeups.
     case always
-    /// No wakeups: the thread polls, yielding the CPU between polls. Fastest round trip
-    /// (~1 us here), but the thread is always runnable.
+    /// No wakeups: the thread polls, yielding the CPU between polls. The shortest round
+    /// trip, but the thread is always runnable.
     case spin
 
     var abi: UInt32 {
@@ -40,6 +50,9 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var starvationThreshUs = UInt64(SWL_DEFAULT_STARVATION_THRESH_US.rawValue)
     public var nvcswMaxThresh = UInt64(SWL_DEFAULT_NVCSW_MAX_THRESH.rawValue)
     public var localKthreads = false
+    /// A waking task that finds no idle CPU preempts one whose running task comes after it.
+    public var preempt = true
+    public var ordering = Ordering.classes
     public var timeoutMs = UInt32(SWL_DEFAULT_TIMEOUT_MS.rawValue)
     public var exitDumpLen: UInt32 = 0
     public var mode = SchedulerMode.bpf
@@ -104,6 +117,8 @@ public struct SchedulerConfig: Sendable, Equatable {
         c.starvation_thresh_ns = starvationThreshUs * 1000
         c.nvcsw_max_thresh = nvcswMaxThresh
         c.local_kthreads = localKthreads ? 1 : 0
+        c.preempt = preempt ? 1 : 0
+        c.ordering = ordering.abi
         c.mode = mode.abi
         c.wakeup = wakeup.abi
         c.sched_tid = schedTid

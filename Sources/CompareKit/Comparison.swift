@@ -221,8 +221,10 @@ public enum ComparisonRule {
     /// 1. every arm against the main baseline, in the order the arms were given;
     /// 2. every arm whose policy runs in user space against every arm whose policy runs
     ///    wholly in BPF: the trip through user space (the bufferbloat), isolated when both
-    ///    run the same policy (`user:bpfland` against `bpf`).
-    /// A pair already in 1 is not repeated.
+    ///    run the same policy (`user:bpfland` against `bpf`);
+    /// 3. every arm with options against the same arm with the defaults, when that ran:
+    ///    what an option changes (`bpf:preempt=off` against `bpf`).
+    /// A pair already listed is not repeated.
     public static func pairs(arms: [Arm], baseline: Arm) -> [(arm: Arm, reference: Arm)] {
         var pairs: [(arm: Arm, reference: Arm)] = []
         func add(_ arm: Arm, _ reference: Arm) {
@@ -234,6 +236,9 @@ public enum ComparisonRule {
         }
         for reference in arms where reference.placement == .bpf {
             for arm in arms where arm.placement == .user { add(arm, reference) }
+        }
+        for arm in arms where !arm.options.isEmpty && arms.contains(arm.withDefaults) {
+            add(arm, arm.withDefaults)
         }
         return pairs
     }

@@ -127,14 +127,42 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     public let kind: Kind
+    /// The scheduler's options that differ from its defaults, as `swiftland run --KEY VALUE`,
+    /// sorted by key: `bpf:preempt=off` is bpf mode without wakeup preemption.
+    public let options: [Option]
 
-    public init(_ kind: Kind) {
-        self.kind = kind
+    /// One `KEY=VALUE` of an arm.
+    public struct Option: Hashable, Sendable {
+        public let key: String
+        public let value: String
     }
 
-    /// Parses `eevdf`, `bpf`, `user:bpfland`, `user:vruntime:8`, `user:bpfland:1:spin`, ...
+    /// The options an arm may set, and their values. `ordering` is bpf mode's only.
+    public static let optionValues: [String: [String]] = ["preempt": ["on", "off"], "ordering": ["classes", "deadline"]]
+
+    public init(_ kind: Kind, options: [Option] = []) {
+        self.kind = kind
+        self.options = options.sorted { $0.key < $1.key }
+    }
+
+    /// Parses `eevdf`, `bpf`, `user:bpfland`, `user:vruntime:8`, `user:bpfland:1:spin`, and
+    /// any of those but eevdf followed by options: `bpf:preempt=off:ordering=deadline`,
+    /// `user:bpfland:8:preempt=off`.
     public init(parsing spec: String) throws(ArmError) {
-        let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        var parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        var options: [Option] = []
+        while let last = parts.last, last.contains("=") {
+            parts.removeLast()
+            let kv = last.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2, let values = Self.optionValues[kv[0]] else { throw .invalid(spec) }
+            guard values.contains(kv[1]) else { throw .invalidOption(spec, key: kv[0], values: values) }
+            guard !options.contains(where: { $0.key == kv[0] }) else { throw .invalid(spec) }
+            options.insert(Option(key: kv[0], value: kv[1]), at: 0)
+        }
+        guard !parts.contains(where: { $0.contains("=") }) else { throw .invalid(spec) }
+        if parts.first == "eevdf", !options.isEmpty { throw .invalid(spec) }
+        if parts.first == "user", options.contains(where: { $0.key == "ordering" }) { throw .invalid(spec) }
+        self.options = options.sorted { $0.key < $1.key }
         switch parts.first {
         case "eevdf" where parts.count == 1: kind = .eevdf
         case "bpf" where parts.count == 1: kind = .bpf
@@ -158,7 +186,7 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
     public static let eevdf = Arm(.eevdf)
 
     public var description: String {
-        switch kind {
+        let base = switch kind {
         case .eevdf: "eevdf"
         case .bpf: "bpf"
         case .user(let policy, nil, nil): "user:\(policy)"
@@ -166,7 +194,11 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         case .user(let policy, nil, let wakeup?): "user:\(policy)::\(wakeup)"
         case .user(let policy, let batch?, let wakeup?): "user:\(policy):\(batch):\(wakeup)"
         }
+        return ([base] + options.map { "\($0.key)=\($0.value)" }).joined(separator: ":")
     }
+
+    /// The same arm with the scheduler's defaults.
+    public var withDefaults: Arm { Arm(kind) }
 
     /// Where an arm's scheduling decisions are made.
     public enum Placement: Sendable, Equatable {
@@ -222,11 +254,14 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
 
 public enum ArmError: Error, Equatable, CustomStringConvertible {
     case invalid(String)
+    case invalidOption(String, key: String, values: [String])
 
     public var description: String {
         switch self {
         case .invalid(let spec):
-            "'\(spec)' is not an arm: use eevdf, bpf, user:POLICY, user:POLICY:BATCH or user:POLICY:BATCH:WAKEUP (BATCH a positive number, or empty for the default)"
+            "'\(spec)' is not an arm: use eevdf, bpf, user:POLICY, user:POLICY:BATCH or user:POLICY:BATCH:WAKEUP (BATCH a positive number, or empty for the default), then for bpf and user arms any of :preempt=on|off and, for bpf, :ordering=classes|deadline"
+        case .invalidOption(let spec, let key, let values):
+            "'\(spec)': \(key) is one of \(values.joined(separator: ", "))"
         }
     }
 }

@@ -37,6 +37,12 @@ public struct SchedulerOptions: ParsableArguments {
     @Flag(name: [.customShort("k"), .long], help: "Send per-CPU kernel threads straight to their CPU, ahead of every queue.")
     public var localKthreads = false
 
+    @Option(help: "Wakeup preemption: on, a waking task that finds no idle CPU preempts a CPU whose running task comes after it and has run the shortest slice; off, it waits for a slice to end (the 2024 design).")
+    public var preempt: Switch = defaults.preempt ? .on : .off
+
+    @Option(help: "bpf mode: the order of waiting tasks: classes (interactive first, each class by vruntime: the 2024 design) or deadline (one queue, by vruntime plus what a task ran since it woke).")
+    public var ordering: Ordering = defaults.ordering
+
     @Option(parsing: .unconditional, help: "sched_ext watchdog, in milliseconds: a runnable task left waiting longer ejects the scheduler (at most 30000). No task waits more than a quarter of it.")
     public var timeoutMs: UInt32 = defaults.timeoutMs
 
@@ -54,6 +60,8 @@ public struct SchedulerOptions: ParsableArguments {
         c.nvcswMaxThresh = nvcswMaxThresh
         c.starvationThreshUs = starvationThreshUs
         c.localKthreads = localKthreads
+        c.preempt = preempt == .on
+        c.ordering = ordering
         c.timeoutMs = timeoutMs
         c.exitDumpLen = exitDumpLen
         return c
@@ -171,4 +179,10 @@ public struct HiddenOptions: ParsableArguments {
     }
 }
 
+/// An option that is on or off.
+public enum Switch: String, Sendable, CaseIterable, ExpressibleByArgument {
+    case on, off
+}
+
 extension WakeupPolicy: ExpressibleByArgument {}
+extension Ordering: ExpressibleByArgument {}

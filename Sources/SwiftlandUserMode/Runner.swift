@@ -99,6 +99,7 @@ struct Runner {
             if config.mode == .user {
                 // user mode's queueing, as a distribution (compare plots it).
                 Terminal.out("swiftland: \(RunOutput.decisionHistogramPrefix)\(final.decisionHistogram.map(String.init).joined(separator: ","))")
+                Terminal.out("swiftland: \(RunOutput.runHistogramPrefix)\(final.runHistogram.map(String.init).joined(separator: ","))")
             }
             if case .kernelExit = outcome, info.wantsRestart {
                 log.notice("restarting as the kernel asked\(info.isHotplug ? " (CPU hotplug)" : "")")
@@ -177,6 +178,8 @@ struct Runner {
         if let loop {
             s += ", policy \(loop.policyName), batch \(loop.options.batch), wakeup \(c.wakeup.rawValue), fallback \(c.fallbackMs) ms"
         }
+        s += ", preempt \(c.preempt ? "on" : "off")"
+        if c.mode == .bpf { s += ", ordering \(c.ordering.rawValue)" }
         s += " (slice \(c.sliceUs) us, min \(c.sliceMinUs) us, lag \(c.sliceLagUs) us, starvation \(c.starvationThreshUs) us, nvcsw max \(c.nvcswMaxThresh), timeout \(c.timeoutMs) ms\(c.localKthreads ? ", local kthreads" : ""))"
         return s
     }

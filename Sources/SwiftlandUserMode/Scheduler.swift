@@ -149,4 +149,6 @@ public enum RunOutput {
     /// The final enqueue-to-decision histogram: `swiftland: decision_hist_us=c0,c1,...`
     /// (count per log2 microsecond bucket, as bpf/intf.h keeps it).
     public static let decisionHistogramPrefix = "decision_hist_us="
+    /// The last hop's histogram, from a decision drained to the task running (same buckets).
+    public static let runHistogramPrefix = "run_hist_us="
 }

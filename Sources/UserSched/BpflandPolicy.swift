@@ -68,6 +68,8 @@ public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
         var interactive = false
         /// Which queue holds it, while it is held.
         var inPrio = false
+        /// It woke up: its decision asks to preempt a CPU whose running task comes after it.
+        var wokeUp = false
     }
 
     /// Bytes of table per task (a test keeps it at one cache line).
@@ -108,6 +110,7 @@ public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
         }
         vtime = Vruntime.capped(vtime, reference: vtimeNow, lagNs: config.sliceLagNs)
         state.enqSeq = task.enq_seq
+        state.wokeUp = task.wokeUp
         if config.nvcswMaxThresh > 0 { updateInteractive(&state, nvcsw: task.nvcsw, nowNs: nowNs) }
         // A sync wakeup (the waker is about to sleep and hand over) promotes the task, as
         // bpf mode does, unless the priority queue is already crowded. It stays
@@ -185,7 +188,7 @@ public struct BpflandPolicy: ~Copyable, SchedulingPolicy {
         vtimeNow = Vruntime.later(vtimeNow, state.vtime)
         return swl_dispatched_task(
             pid: task.pid, cpu: SWL_CPU_ANY, slice_ns: config.slice(waiting: nrWaiting), vtime: state.vtime,
-            enq_seq: state.enqSeq)
+            enq_seq: state.enqSeq, preempt: state.wokeUp)
     }
 
     /// Whether more than `thresholdNs` passed since `thenNs` (a clock going backwards reads

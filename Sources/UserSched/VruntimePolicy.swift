@@ -41,6 +41,8 @@ public struct VruntimePolicy: ~Copyable, SchedulingPolicy {
         /// stop_ts_ns of the last run charged.
         var chargedStopNs: UInt64 = 0
         var prevCPU: Int32 = 0
+        /// It woke up: its decision asks to preempt a CPU whose running task comes after it.
+        var wokeUp = false
     }
 
     /// Bytes of table per task (a test keeps it at one cache line).
@@ -69,6 +71,7 @@ public struct VruntimePolicy: ~Copyable, SchedulingPolicy {
         let runtimeCredit = Swift.min(task.exec_runtime_ns, config.sliceNs &* 100)
         state.vtime = vtime
         state.enqSeq = task.enq_seq
+        state.wokeUp = task.wokeUp
         state.prevCPU = task.prev_cpu
         queue.hold(slot, state, key: vtime &+ runtimeCredit, tieBreak: task.enqueue_ts_ns / 1_000)
         return nil
@@ -86,7 +89,7 @@ public struct VruntimePolicy: ~Copyable, SchedulingPolicy {
         }
         return swl_dispatched_task(
             pid: first.pid, cpu: cpu, slice_ns: config.slice(waiting: UInt64(queue.count)),
-            vtime: state.vtime, enq_seq: state.enqSeq)
+            vtime: state.vtime, enq_seq: state.enqSeq, preempt: state.wokeUp)
     }
 
     @discardableResult

@@ -29,8 +29,9 @@ struct CompareCommand: ParsableCommand {
             takes at least 6 counted rounds (6 cycles all one way: 96.9%). A cycle where \
             either arm failed is left out of that comparison; a cyclictest p99 beyond its \
             histogram counts as "at least" its end. Every arm is compared against the \
-            baseline (--baseline, default eevdf), and every user-mode arm against bpf mode: \
-            with the same policy (user:bpfland), the cost of the trip through user space. \
+            baseline (--baseline, default eevdf), every user-mode arm against bpf mode: \
+            with the same policy (user:bpfland), the cost of the trip through user space, \
+            and every arm with options against the same arm without them. \
             --check-against DIR then says whether the verdicts agree with an earlier \
             experiment's (also: `swiftland report DIR --check-against OTHER`).
 
@@ -39,7 +40,10 @@ struct CompareCommand: ParsableCommand {
             spin (`swiftland run --batch` and `--wakeup`; `user:bpfland::spin` keeps the \
             default batch). `user:bpfland` runs bpf mode's policy in Swift: its difference \
             from `bpf` is the trip through user space alone; `user:bpfland:1:adaptive,\
-            user:bpfland:1:spin` compares two wakeup policies.
+            user:bpfland:1:spin` compares two wakeup policies. After a bpf or user arm, \
+            options of `swiftland run` as :KEY=VALUE: preempt=on|off (wakeup preemption), \
+            and for bpf ordering=classes|deadline; `bpf,bpf:preempt=off:ordering=classes` \
+            compares today's bpf mode with the 2024 design.
 
             Workloads (--workloads): hackbench (rt-tests, messaging; time, lower is better), \
             cyclictest (rt-tests as SCHED_OTHER beside one CPU hog per CPU; p99 wakeup \
@@ -50,7 +54,7 @@ struct CompareCommand: ParsableCommand {
             (one boot) and the results come back to --out.
             """)
 
-    @Option(help: "Arms, comma-separated: eevdf, bpf, user:POLICY[:BATCH].")
+    @Option(help: "Arms, comma-separated: eevdf, bpf, user:POLICY[:BATCH[:WAKEUP]], with :KEY=VALUE options (see above).")
     var modes: String = "eevdf,bpf,user:bpfland:1,user:bpfland:8"
 
     @Option(help: "Workloads, comma-separated: hackbench, cyclictest, stress, cmd.")

@@ -182,6 +182,7 @@ final class ChildScheduler {
             if let batch { args += ["--batch", "\(batch)"] }
             if let wakeup { args += ["--wakeup", wakeup] }
         }
+        for option in arm.options { args += ["--\(option.key)", option.value] }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("swiftland-compare-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)

@@ -17,7 +17,10 @@ struct RunCommand: ParsableCommand {
             is one; otherwise it waits in a priority queue (interactive tasks) or a shared \
             queue (regular tasks), both ordered by vruntime. A task is interactive when its \
             rate of voluntary context switches reaches a moving threshold, or after a sync \
-            wakeup. Time slices shrink as more tasks wait.
+            wakeup. Time slices shrink as more tasks wait. A task that wakes when no CPU is \
+            idle preempts a CPU whose running task comes after it and has had its shortest \
+            slice (--preempt; off is the 2024 design); --ordering deadline puts every \
+            waiting task in one queue by deadline instead of two classes.
 
             It runs until SIGINT or SIGTERM (or --duration), then detaches, prints why it \
             stopped and its counters, and exits 0. If the kernel ejects it (for example the \

@@ -35,6 +35,8 @@ struct ABITests {
             "mode": MemoryLayout<swl_config>.offset(of: \.mode),
             "wakeup": MemoryLayout<swl_config>.offset(of: \.wakeup),
             "sched_tid": MemoryLayout<swl_config>.offset(of: \.sched_tid),
+            "preempt": MemoryLayout<swl_config>.offset(of: \.preempt),
+            "ordering": MemoryLayout<swl_config>.offset(of: \.ordering),
             "fallback_ns": MemoryLayout<swl_config>.offset(of: \.fallback_ns),
             "wait_max_ns": MemoryLayout<swl_config>.offset(of: \.wait_max_ns),
         ])
@@ -54,6 +56,10 @@ struct ABITests {
             "nr_starvation_prio": MemoryLayout<swl_stats>.offset(of: \.nr_starvation_prio),
             "nr_kept": MemoryLayout<swl_stats>.offset(of: \.nr_kept),
             "nr_starvation_tasks": MemoryLayout<swl_stats>.offset(of: \.nr_starvation_tasks),
+            "nr_preempt_asked": MemoryLayout<swl_stats>.offset(of: \.nr_preempt_asked),
+            "nr_preempt_granted": MemoryLayout<swl_stats>.offset(of: \.nr_preempt_granted),
+            "nr_preempt_refused": MemoryLayout<swl_stats>.offset(of: \.nr_preempt_refused),
+            "nr_preempt_deferred": MemoryLayout<swl_stats>.offset(of: \.nr_preempt_deferred),
             "nr_in_flight": MemoryLayout<swl_stats>.offset(of: \.nr_in_flight),
             "nr_sent": MemoryLayout<swl_stats>.offset(of: \.nr_sent),
             "nr_user_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_user_dispatches),
@@ -69,6 +75,7 @@ struct ABITests {
             "nr_dequeued_in_flight": MemoryLayout<swl_stats>.offset(of: \.nr_dequeued_in_flight),
             "idle_in_flight_ns": MemoryLayout<swl_stats>.offset(of: \.idle_in_flight_ns),
             "decision_hist": MemoryLayout<swl_stats>.offset(of: \.decision_hist),
+            "run_hist": MemoryLayout<swl_stats>.offset(of: \.run_hist),
         ])
     }
 
@@ -95,6 +102,7 @@ struct ABITests {
             "slice_ns": MemoryLayout<swl_dispatched_task>.offset(of: \.slice_ns),
             "vtime": MemoryLayout<swl_dispatched_task>.offset(of: \.vtime),
             "enq_seq": MemoryLayout<swl_dispatched_task>.offset(of: \.enq_seq),
+            "flags": MemoryLayout<swl_dispatched_task>.offset(of: \.flags),
         ])
     }
 

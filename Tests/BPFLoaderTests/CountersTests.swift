@@ -20,7 +20,7 @@ struct CountersTests {
         var u = UserSpaceCounters()
         u.queued = 1
         let user = Counters(s, userSpace: u)
-        #expect(user.line(for: .user).hasPrefix("nr_running=2 nr_direct_dispatches=0 nr_kthread_dispatches=0 nr_kept=0 nr_starvation_tasks=0 nr_in_flight=3 "))
+        #expect(user.line(for: .user).hasPrefix("nr_running=2 nr_direct_dispatches=0 nr_kthread_dispatches=0 nr_kept=0 nr_starvation_tasks=0 nr_preempt_asked=0 nr_preempt_granted=0 nr_preempt_refused=0 nr_preempt_deferred=0 nr_in_flight=3 "))
         #expect(user.line(for: .user).contains(" queued=1 held=0 loops=0 page_faults=0 "))
         let bpf = Counters(s)
         #expect(!bpf.line(for: .bpf).contains("queued="), "user space's counters only in user mode")
@@ -44,7 +44,7 @@ struct CountersTests {
         #expect(sample.values.count == CounterDefinition.schema.fields.count)
         #expect(sample["mode"] == .string("user"))
         let line = Counters.line(sample, for: .user)
-        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=176 nr_kthread_dispatches=54 nr_kept=742 nr_starvation_tasks=0 "))
-        #expect(line.contains(" nr_sent=932 nr_user_dispatches=932 ") && line.contains(" nr_drain_busy=1 ") && line.hasSuffix(" starvation=85"))
+        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=196 nr_kthread_dispatches=168 nr_kept=684 nr_starvation_tasks=0 nr_preempt_asked=774 "))
+        #expect(line.contains(" nr_sent=1402 nr_user_dispatches=1402 ") && line.contains(" nr_drain_busy=0 ") && line.hasSuffix(" starvation=149"))
     }
 }

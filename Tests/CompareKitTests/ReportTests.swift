@@ -22,6 +22,27 @@ struct ReportTests {
         #expect(ArmError.invalid("x").description.contains("user:POLICY:BATCH"))
     }
 
+    @Test("arms with options: parsed, spelled sorted by key, and compared with the same arm's defaults")
+    func armOptions() throws {
+        let old = try Arm(parsing: "bpf:preempt=off:ordering=classes")
+        #expect(old.kind == .bpf && old.options.map(\.key) == ["ordering", "preempt"])
+        #expect(old.description == "bpf:ordering=classes:preempt=off")
+        #expect(try Arm(parsing: old.description) == old)
+        #expect(old.withDefaults == Arm(.bpf) && old.placement == .bpf)
+        let user = try Arm(parsing: "user:bpfland:8:preempt=off")
+        #expect(user.kind == .user(policy: "bpfland", batch: 8) && user.description == "user:bpfland:8:preempt=off")
+        for bad in ["eevdf:preempt=off", "bpf:preempt=maybe", "bpf:speed=9", "bpf:preempt=on:preempt=off",
+                    "user:bpfland:ordering=deadline", "bpf:preempt=off:1", "bpf:preempt"] {
+            #expect(throws: ArmError.self, "\(bad)") { try Arm(parsing: bad) }
+        }
+        #expect(ArmError.invalidOption("bpf:preempt=maybe", key: "preempt", values: ["on", "off"]).description
+            == "'bpf:preempt=maybe': preempt is one of on, off")
+        let arms = [Arm.eevdf, Arm(.bpf), old, user]
+        let pairs = ComparisonRule.pairs(arms: arms, baseline: .eevdf).map { "\($0.arm) / \($0.reference)" }
+        #expect(pairs.contains("bpf:ordering=classes:preempt=off / bpf"))
+        #expect(!pairs.contains("user:bpfland:8:preempt=off / user:bpfland:8"), "user:bpfland:8 did not run")
+    }
+
     @Test("the whole experiment survives JSON; another format version is refused")
     func json() throws {
         var experiment = try sampleExperiment()

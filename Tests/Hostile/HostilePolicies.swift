@@ -19,6 +19,7 @@ final class Tally: Sendable {
 /// - pid 1, a task swiftland does not have in user space       -> nr_cancel_dispatches
 /// - the genuine decision with an out-of-range CPU             -> nr_invalid_dispatches
 /// - the genuine decision with a stale sequence number         -> nr_cancel_dispatches
+/// - the genuine decision with a flag that does not exist      -> nr_invalid_dispatches
 /// - a negative pid                                            -> nr_invalid_dispatches
 /// - two records of random bytes                               -> nr_invalid_dispatches
 struct HostilePolicy<Inner: SchedulingPolicy & ~Copyable>: SchedulingPolicy, ~Copyable {
@@ -73,7 +74,9 @@ struct HostilePolicy<Inner: SchedulingPolicy & ~Copyable>: SchedulingPolicy, ~Co
         stale.enq_seq = genuine.enq_seq &- 1
         var negative = gone
         negative.pid = -5
-        return [gone, unmanaged, badCPU, stale, negative, random(), random()]
+        var badFlags = genuine
+        badFlags.flags = 1 << 40
+        return [gone, unmanaged, badCPU, stale, badFlags, negative, random(), random()]
     }
 
     private static func random() -> swl_dispatched_task {

@@ -6,6 +6,7 @@ import RingBridge
 import SwiftlandABI
 import TestObjects
 import Testing
+import UserSched
 
 /// RingBridge against the real kernel rings, on this host's kernel (no sched_ext needed):
 /// SEC("syscall") programs from bpf/test_rings.bpf.c stand in for the scheduler.
@@ -163,6 +164,9 @@ struct RingBridgeTests {
             swl_dispatched_task(pid: -5, cpu: 0, slice_ns: 0, vtime: 0, enq_seq: 42),  // negative pid
             swl_dispatched_task(pid: me, cpu: SWL_CPU_ANY, slice_ns: 5_000_000_000, vtime: 0, enq_seq: 42),  // 5 s slice
             swl_dispatched_task(pid: me, cpu: SWL_CPU_ANY, slice_ns: 0, vtime: 0, enq_seq: 0),  // no sequence
+            swl_dispatched_task(pid: me, cpu: SWL_CPU_ANY, slice_ns: 0, vtime: 0, enq_seq: 42, preempt: true),  // ok
+            swl_dispatched_task(pid: me, cpu: SWL_CPU_ANY, slice_ns: 0, vtime: 0, enq_seq: 42, flags: 2),  // unknown flag
+            swl_dispatched_task(pid: me, cpu: 0, slice_ns: 0, vtime: 0, enq_seq: 42, flags: .max),  // every flag
         ], trips: [me: 42])
         #expect(v == [
             Verdict(verdict: Self.dispatch, cpu: SWL_CPU_ANY),
@@ -174,6 +178,9 @@ struct RingBridgeTests {
             Verdict(verdict: Self.invalid, cpu: -2),
             Verdict(verdict: Self.invalid, cpu: -2),
             Verdict(verdict: Self.invalid, cpu: -2),
+            Verdict(verdict: Self.dispatch, cpu: SWL_CPU_ANY),
+            Verdict(verdict: Self.invalid, cpu: -2),
+            Verdict(verdict: Self.invalid, cpu: -2),
         ])
     }
 
@@ -182,7 +189,9 @@ struct RingBridgeTests {
     static func expected(_ r: swl_dispatched_task, me: Int32, trip: UInt64, nrCPUs: Int32, online: Set<Int32>,
                          allowed: Set<Int32>) -> Verdict {
         let none: Int32 = -2
-        if r.pid <= 0 || r.enq_seq == 0 || r.slice_ns > 1_000_000_000 { return Verdict(verdict: invalid, cpu: none) }
+        if r.pid <= 0 || r.enq_seq == 0 || r.slice_ns > 1_000_000_000 || r.flags & ~UInt64(SWL_DISPATCH_PREEMPT) != 0 {
+            return Verdict(verdict: invalid, cpu: none)
+        }
         if r.cpu != SWL_CPU_ANY && (r.cpu < 0 || r.cpu >= min(nrCPUs, 1024)) { return Verdict(verdict: invalid, cpu: none) }
         if r.pid != me {
             // Random pids are above any pid_max nearly always; one that exists has no trip.
@@ -224,6 +233,7 @@ struct RingBridgeTests {
                 r.cpu = SWL_CPU_ANY
                 r.slice_ns = 0
                 r.enq_seq |= 1
+                r.flags = 0
             } else if i % 4 != 0 {
                 // Most records name this task and its trip, so that they reach the CPU and
                 // slice checks with values near the limits.
@@ -232,6 +242,8 @@ struct RingBridgeTests {
                 r.cpu = Int32.random(in: -3...(Int32(nrCPUs) + 2), using: &rng)
                 if i % 16 == 3 { r.cpu = SWL_CPU_ANY }
                 r.slice_ns = [0, 1, 999_999_999, 1_000_000_000, 1_000_000_001, UInt64.max, r.slice_ns].randomElement(using: &rng)!
+                // The one known flag, none, an unknown bit, or random bits.
+                r.flags = [0, UInt64(SWL_DISPATCH_PREEMPT), 2, 1 << 63, r.flags].randomElement(using: &rng)!
             }
             records.append(r)
         }

@@ -34,6 +34,8 @@ struct BadOptionTests {
         // watchdog, dump
         (["--timeout-ms", "0"], "--timeout-ms must be above 0"), (["--timeout-ms", "30001"], "above 30000"),
         (["--timeout-ms=-1"], "-1"), (["--timeout-ms", "5s"], "5s"),
+        // wakeup preemption, ordering: unknown values
+        (["--preempt", "maybe"], "maybe"), (["--preempt", ""], "--preempt"), (["--ordering", "lottery"], "lottery"),
         (["--exit-dump-len", "100000"], "--exit-dump-len"), (["--exit-dump-len=-1"], "-1"),
         // user mode's options: ranges and conflicts
         (["--mode", "user", "--batch", "0"], "--batch must be from 1 to 4096"),

@@ -10,7 +10,10 @@ struct OptionTests {
         #expect(cmd.config.sliceMinUs == 500)
         #expect(cmd.config.timeoutMs == 5000)
         #expect(cmd.mode == .bpf)
+        #expect(cmd.config.preempt && cmd.config.ordering == .classes)
         #expect(cmd.config.problem() == nil)
+        let old = try RunCommand.parse(["--preempt", "off", "--ordering", "deadline"])
+        #expect(!old.config.preempt && old.config.ordering == .deadline)
     }
 
     @Test func scxStyleShortOptions() throws {

@@ -264,11 +264,10 @@ done
 #
 # When a slice ends, sched_ext asks ops.dispatch for the next task BEFORE the expired task is
 # queued again, so the task waiting for the CPU would win without being compared with it; both
-# modes' dispatch keeps the expired task while its vruntime, charged for the slice it used,
-# still comes first (keep_running in bpf/main.bpf.c; in user mode against the vruntime the
-# policy gave the waiting task). Before that, two CPU-bound tasks alone on a CPU took turns a
-# slice each (50/50), whatever their weights: bpf mode until e6ae4f5, user mode until the
-# commit that added this paragraph.
+# modes' dispatch keeps the expired task while its vruntime, charged for what it ran, still
+# comes first (keep_running in bpf/core.bpf.h; in user mode against the vruntime the policy
+# gave the waiting task). Two equal spinners pinned together must still split the CPU evenly:
+# keeping, and wakeup preemption, must not let one of them win.
 for mode in bpf user; do
   swl_start "prio-$mode" $mode
   taskset -c "$last" "$probe" spin 8 >"$work/prio-$mode.n0" &
@@ -276,6 +275,11 @@ for mode in bpf user; do
   taskset -c "$last" "$probe" spin 8 19 >"$work/prio-$mode.n19" 2>&1 &
   n19=$!
   wait "$n0" "$n19"
+  taskset -c "$last" "$probe" spin 8 >"$work/prio-$mode.a" &
+  a=$!
+  taskset -c "$last" "$probe" spin 8 >"$work/prio-$mode.b" &
+  b=$!
+  wait "$a" "$b"
   "$probe" spin "$churn_secs" >/dev/null &
   c1=$!
   "$probe" spin "$churn_secs" >/dev/null &
@@ -302,6 +306,12 @@ for mode in bpf user; do
   got="nice 0 $ms0 ms vs nice 19 $ms19 ms ($((share / 10)).$((share % 10))%)"
   v=0; [ $share -ge 850 ] || v=1
   row "weights: nice 0 and nice 19 alone on one CPU" $mode "$want" "$got" $v "$log"
+  msa=$(sed -n 's/.*cpu_ms=\([0-9]*\).*/\1/p' "$work/prio-$mode.a")
+  msb=$(sed -n 's/.*cpu_ms=\([0-9]*\).*/\1/p' "$work/prio-$mode.b")
+  share=$(( ${msa:-0} * 1000 / (${msa:-0} + ${msb:-0} + 1) ))
+  v=0; [ $share -ge 450 ] && [ $share -le 550 ] || v=1
+  row "weights: two nice 0 alone on one CPU" $mode "each gets 50% +- 5% of the CPU" \
+    "$msa ms vs $msb ms ($((share / 10)).$((share % 10))%)" $v "$log"
   v=$common
   [ "$changes" -ge 5 ] && [ $kept -eq 1 ] || v=1
   row "priority churn (nice, SCHED_IDLE/BATCH)" $mode "the nice/policy changes take effect, $expected_common" \
@@ -455,10 +465,11 @@ inv=$(counter nr_invalid_dispatches "$log")
 miss=$(counter nr_missing_tasks "$log")
 can=$(counter nr_cancel_dispatches "$log")
 v=$common
-# 7 records: 4 malformed (out-of-range CPU, negative pid, 2 random), 1 gone, 2 stale/unmanaged.
-[ "${sent:-0}" -eq 7 ] && [ "${inv:-0}" -eq 4 ] && [ "${miss:-0}" -ge 1 ] && [ "${can:-0}" -ge 2 ] &&
+# 8 records: 5 malformed (out-of-range CPU, unknown flag, negative pid, 2 random), 1 gone, 2
+# stale/unmanaged.
+[ "${sent:-0}" -eq 8 ] && [ "${inv:-0}" -eq 5 ] && [ "${miss:-0}" -ge 1 ] && [ "${can:-0}" -ge 2 ] &&
   [ $kept -eq 1 ] || v=1
-row "hostile dispatch records (real ring, swiftland-hostile --records)" user "no-such-pid, unmanaged pid, CPU out of range, stale seq, negative pid, random bytes: each rejected and counted (invalid 4, missing >= 1, cancel >= 2), $expected_common" \
+row "hostile dispatch records (real ring, swiftland-hostile --records)" user "no-such-pid, unmanaged pid, CPU out of range, stale seq, unknown flag, negative pid, random bytes: each rejected and counted (invalid 5, missing >= 1, cancel >= 2), $expected_common" \
   "${sent:-?} sent; invalid ${inv:-?}, missing ${miss:-?}, cancel ${can:-?}; $common_text" $v "$log"
 
 # --- 8. two instances started at once -----------------------------------------------------------
