@@ -112,14 +112,15 @@ let package = Package(
         .testTarget(
             name: "SwiftlandUserModeTests",
             dependencies: [
-                "SwiftlandUserMode", "BPFLoader", "CBPFShim", "RingBridge", "SwiftlandABI", "TestObjects", "UserSched",
+                "SwiftlandUserMode", "BPFLoader", "CBPFShim", "CompareKit", "RingBridge", "ScxStats", "SwiftlandABI",
+                "TestObjects", "UserSched",
             ]),
         // The swiftland executable: its commands and options, and the built binary.
         .testTarget(
             name: "SwiftlandTests",
             dependencies: [
-                "swiftland", "BPFLoader", "ChildProcess", "CompareKit", "ScxStats", "SwiftlandABI", "TestSupport",
-                "VMRunner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "swiftland", "BPFLoader", "ChildProcess", "CompareKit", "ScxStats", "SwiftlandABI", "SwiftlandUserMode",
+                "TestSupport", "VMRunner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
     ],
     swiftLanguageModes: [.v6]

@@ -72,7 +72,7 @@ struct Runner {
             }
             let meter = CostMeter(scheduler: scheduler, schedTid: thread.map { _ in config.schedTid })
             log.notice("attached, \(describe(config, thread))")
-            board.publish(counters(scheduler, thread).sample(mode: config.mode))
+            board.publish(RunStats.sample(counters(scheduler, thread), mode: config.mode, cost: meter.spent()))
             if server == nil { server = startStatsServer() }
             let outcome = watch(scheduler, thread, meter, signals, until: deadline, publishing: server != nil)
             // Before detaching: the cost of the attachment itself, not of the way out.
@@ -92,7 +92,7 @@ struct Runner {
                 if !dump.isEmpty { log.error("kernel debug dump:\n\(dump)") }
             }
             let final = counters(scheduler, thread)
-            board.publish(final.sample(mode: config.mode))
+            board.publish(RunStats.sample(final, mode: config.mode, cost: spent))
             Terminal.out("swiftland: counters: \(final.line(for: config.mode))")
             Terminal.out("swiftland: cost: \(CostMeter.fields(spent))")
             log.notice("\(CostMeter.summary(spent))")
@@ -114,7 +114,7 @@ struct Runner {
     /// scheduler runs on without it.
     private func startStatsServer() -> StatsServer? {
         let board = self.board
-        let responder = StatsResponder(schema: CounterDefinition.schema) { board.sample }
+        let responder = StatsResponder(schema: RunStats.schema) { board.sample }
         do {
             return try StatsServer(path: statsSocket, responder: responder)
         } catch {
@@ -123,8 +123,8 @@ struct Runner {
         }
     }
 
-    /// `publishing`: refresh the stats server's sample at every tick (100 ms). Prints a
-    /// snapshot on `snapshotSignal`; returns on any other signal of `signals`.
+    /// `publishing`: refresh the stats server's sample, counters and cost, at every tick
+    /// (100 ms). Prints a snapshot on `snapshotSignal`; returns on any other signal of `signals`.
     private func watch(
         _ scheduler: BPFScheduler, _ thread: (any SchedulingLoop)?, _ meter: CostMeter, _ signals: SignalWaiter,
         until deadline: Date?, publishing: Bool
@@ -144,7 +144,7 @@ struct Runner {
             let due = statsInterval != nil && nextStats.map { now >= $0 } == true
             guard publishing || due else { continue }
             let current = counters(scheduler, thread)
-            if publishing { board.publish(current.sample(mode: config.mode)) }
+            if publishing { board.publish(RunStats.sample(current, mode: config.mode, cost: meter.spent())) }
             if due, let interval = statsInterval, let next = nextStats {
                 Terminal.out("swiftland: \(current.line(for: config.mode))")
                 nextStats = next.addingTimeInterval(interval)
