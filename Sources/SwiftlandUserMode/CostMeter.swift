@@ -6,9 +6,8 @@ import ScxStats
 
 /// What the attached scheduler has cost so far: the process's CPU time, user mode's
 /// scheduling thread's, and the BPF programs' run time when the kernel counts it, each a
-/// total since the attachment. `swiftland run` serves these fields on its stats socket,
-/// prints them in a snapshot (on SIGUSR1: compare takes one just before and one just
-/// after a workload) and at exit.
+/// total since the attachment. `swiftland run` serves these fields on its stats socket
+/// (compare reads them just before and just after a workload) and prints them at exit.
 struct CostMeter {
     /// One reading of every clock, absolute.
     struct Reading: Equatable {

@@ -32,8 +32,6 @@ struct Runner {
     /// Runs until a signal, the duration, or a kernel exit that is not a restart.
     /// Returns false when the scheduler ended with an error.
     func run() throws(SchedulerError) -> Bool {
-        // Before any thread starts, so that every thread inherits the blocked signal.
-        let signals = self.signals.adding([RunOutput.snapshotSignal])
         let preflight = Preflight()
         try preflight.check()
         // No transparent huge pages in user mode: khugepaged collapses 2 MiB of a process's
@@ -124,19 +122,14 @@ struct Runner {
     }
 
     /// `publishing`: refresh the stats server's sample, counters and cost, at every tick
-    /// (100 ms). Prints a snapshot on `snapshotSignal`; returns on any other signal of `signals`.
+    /// (100 ms). Returns on any signal of `signals`.
     private func watch(
         _ scheduler: BPFScheduler, _ thread: (any SchedulingLoop)?, _ meter: CostMeter, _ signals: SignalWaiter,
         until deadline: Date?, publishing: Bool
     ) -> Outcome {
         var nextStats = statsInterval.map { Date().addingTimeInterval($0) }
         while true {
-            if let sig = signals.wait(milliseconds: 100) {
-                guard sig == RunOutput.snapshotSignal else { return .signal(sig) }
-                let spent = meter.spent()
-                Terminal.out("swiftland: \(RunOutput.snapshotPrefix)\(CostMeter.fields(spent)) \(counters(scheduler, thread).line(for: config.mode))")
-                continue
-            }
+            if let sig = signals.wait(milliseconds: 100) { return .signal(sig) }
             if !scheduler.exitInfo().isRunning { return .kernelExit }
             if let why = thread?.error { return .userLoopFailed(why) }
             let now = Date()
@@ -202,19 +195,6 @@ public struct SignalWaiter: Sendable {
         sigemptyset(&set)
         for s in signals { sigaddset(&set, s) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
-    }
-
-    /// This waiter's signals and `more`, all blocked from now on.
-    public func adding(_ more: [Int32]) -> SignalWaiter {
-        var waiter = self
-        var blocked = sigset_t()
-        sigemptyset(&blocked)
-        for s in more {
-            sigaddset(&waiter.set, s)
-            sigaddset(&blocked, s)
-        }
-        pthread_sigmask(SIG_BLOCK, &blocked, nil)
-        return waiter
     }
 
     /// The signal received within the timeout, or nil.

@@ -1,41 +1,142 @@
+import BPFLoader
 import CompareKit
+import Foundation
+import Glibc
+import ScxStats
+import SwiftlandABI
+import SwiftlandUserMode
 @testable import swiftland
 import Testing
 
-/// compare's reading of the cost lines of its `swiftland run` children.
-@Suite("the scheduler's own cost, as compare reads it from run's snapshot lines")
-struct CostLineTests {
-    /// What `swiftland run --stats 1` printed in a compare round: two snapshots around the
-    /// workload, stats lines, the final counters and cost.
-    static let output = """
-        swiftland: attached, mode user, policy bpfland, batch 8
-        swiftland: nr_running=1 nr_direct_dispatches=3 nr_in_flight=0 nr_sent=10
-        swiftland: snapshot: elapsed_ns=1000000000 process_user_ns=4000000 process_system_ns=6000000 sched_thread_ns=2000000 bpf_stats=1 bpf_run_ns=1000000 bpf_run_cnt=100 nr_running=1 nr_direct_dispatches=40 nr_kernel_dispatches=40 nr_sent=60
-        swiftland: nr_running=2 nr_direct_dispatches=900 nr_in_flight=4 nr_sent=1200
-        swiftland: snapshot: elapsed_ns=5000000000 process_user_ns=84000000 process_system_ns=46000000 sched_thread_ns=102000000 bpf_stats=1 bpf_run_ns=41000000 bpf_run_cnt=20100 nr_running=1 nr_direct_dispatches=2040 nr_kernel_dispatches=2100 nr_sent=6060
-        swiftland: counters: nr_running=0 nr_direct_dispatches=2100 nr_kernel_dispatches=2160 nr_sent=6100
-        swiftland: cost: elapsed_ns=5100000000 process_user_ns=85000000 process_system_ns=47000000 sched_thread_ns=103000000 bpf_stats=1 bpf_run_ns=42000000 bpf_run_cnt=20500
-        """
+/// compare's reading of its `swiftland run` children through their stats sockets, against
+/// a server in this process that serves what `swiftland run` publishes.
+@Suite("compare reads a child's counters, cost and in-flight series over its stats socket", .serialized)
+struct ChildStatsTests {
+    /// A socket path of its own and its removal.
+    static func socketPath(_ name: String) -> (path: String, cleanup: () -> Void) {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "swl-child-\(name)-\(getpid())").path
+        return ("\(dir)/stats", { try? FileManager.default.removeItem(atPath: dir) })
+    }
 
-    @Test("compare: the cost between the two snapshots, over the workload alone")
-    func snapshots() throws {
-        #expect(ChildScheduler.snapshots(in: Self.output).count == 2)
-        let cost = try #require(ChildScheduler.cost(in: Self.output))
+    static func server(_ path: String, _ board: StatsBoard) throws -> StatsServer {
+        try StatsServer(path: path, responder: StatsResponder(schema: RunStats.schema) { board.sample })
+    }
+
+    /// What `swiftland run` publishes in user mode: counters, and its cost since attaching.
+    static func userSample(elapsedNs: UInt64, processNs: UInt64, threadNs: UInt64, bpfNs: UInt64, bpfRuns: UInt64,
+                           direct: UInt64, sent: UInt64, inFlight: UInt64 = 0) -> StatsSample {
+        var s = swl_stats()
+        s.nr_running = 1
+        s.nr_direct_dispatches = direct
+        s.nr_kernel_dispatches = direct
+        s.nr_sent = sent
+        s.nr_in_flight = inFlight
+        let cost = SchedulerCost(windowNs: elapsedNs, processUserNs: processNs * 2 / 3, processSystemNs: processNs / 3,
+                                 schedulingThreadNs: threadNs, bpfRunNs: bpfNs, bpfRunCount: bpfRuns)
+        return RunStats.sample(Counters(s, userSpace: UserSpaceCounters()), mode: .user, cost: cost)
+    }
+
+    @Test("the cost between two readings, over the workload alone")
+    func costBetweenTwoReadings() throws {
+        let (path, cleanup) = Self.socketPath("cost")
+        defer { cleanup() }
+        let board = StatsBoard(Self.userSample(elapsedNs: 1_000_000_000, processNs: 9_000_000, threadNs: 2_000_000,
+                                               bpfNs: 1_000_000, bpfRuns: 100, direct: 40, sent: 60))
+        let server = try Self.server(path, board)
+        defer { server.stop() }
+        let stats = try ChildStats(path: path)
+        let start = try stats.read()
+        board.publish(Self.userSample(elapsedNs: 5_000_000_000, processNs: 129_000_000, threadNs: 102_000_000,
+                                      bpfNs: 41_000_000, bpfRuns: 20_100, direct: 2040, sent: 6060))
+        let end = try stats.read()
+        let cost = try #require(SchedulerCost.between(ChildStats.snapshot(start), ChildStats.snapshot(end)))
         #expect(cost == SchedulerCost(windowNs: 4_000_000_000, processUserNs: 80_000_000, processSystemNs: 40_000_000,
                                       schedulingThreadNs: 100_000_000, bpfRunNs: 40_000_000, bpfRunCount: 20_000,
                                       decisions: 8000))
         #expect(cost.shareOfCPU(.schedulingThread) == 0.025)
-        #expect(cost.msPerThousandDecisions(.schedulingThread) == 12.5)
     }
 
-    @Test("compare: no snapshots (eevdf, a child that printed none) or only one give no cost")
-    func missingSnapshots() {
-        #expect(ChildScheduler.cost(in: "") == nil)
-        let withoutSnapshots = Self.output.split(separator: "\n").filter { !$0.contains("snapshot:") }.joined(separator: "\n")
-        #expect(ChildScheduler.cost(in: withoutSnapshots) == nil)
-        let oneSnapshot = Self.output.split(separator: "\n").filter { !$0.contains("elapsed_ns=5000000000") }.joined(separator: "\n")
-        #expect(ChildScheduler.cost(in: oneSnapshot) == nil)
-        // The counters line is still the final one: a snapshot line is not a counters line.
-        #expect(!Self.output.split(separator: "\n").contains { $0.contains("snapshot:") && $0.contains("counters:") })
+    @Test("a fresh reading waits for a sample published after it was asked for, or gives none")
+    func freshReadingWaitsForANewSample() throws {
+        let (path, cleanup) = Self.socketPath("fresh")
+        defer { cleanup() }
+        let old = Self.userSample(elapsedNs: 1_000, processNs: 3, threadNs: 1, bpfNs: 1, bpfRuns: 1, direct: 1, sent: 1)
+        let board = StatsBoard(old)
+        let server = try Self.server(path, board)
+        defer { server.stop() }
+        let stats = try ChildStats(path: path)
+        // Nothing newer: no reading, after the timeout.
+        let asked = ContinuousClock.now
+        #expect(stats.freshReading(timeoutMs: 200) == nil)
+        #expect(ContinuousClock.now - asked >= .milliseconds(200))
+        let new = Self.userSample(elapsedNs: 2_000, processNs: 3, threadNs: 1, bpfNs: 1, bpfRuns: 1, direct: 1, sent: 1)
+        let publisher = Thread { usleep(150_000); board.publish(new) }
+        publisher.start()
+        let fresh = stats.freshReading(timeoutMs: 2000)
+        #expect(fresh == new)
+    }
+
+    @Test("the counters compare records are those of the sample's mode, without the cost fields")
+    func countersOfTheMode() {
+        let user = Self.userSample(elapsedNs: 1, processNs: 3, threadNs: 1, bpfNs: 1, bpfRuns: 1, direct: 4, sent: 5)
+        let counters = ChildStats.counters(user)
+        #expect(counters["nr_sent"] == 5 && counters["nr_direct_dispatches"] == 4 && counters["queued"] == 0)
+        #expect(counters["nr_prio_dispatches"] == nil, "a bpf-mode counter")
+        #expect(counters[SchedulerCost.Field.elapsedNs] == nil)
+        #expect(ChildStats.snapshot(user)[SchedulerCost.Field.elapsedNs] == 1)
+        var s = swl_stats()
+        s.nr_prio_dispatches = 7
+        let bpf = RunStats.sample(Counters(s), mode: .bpf, cost: SchedulerCost(windowNs: 1, processUserNs: 0, processSystemNs: 0))
+        #expect(ChildStats.counters(bpf)["nr_prio_dispatches"] == 7)
+        #expect(ChildStats.counters(bpf)["nr_sent"] == nil && ChildStats.counters(bpf)["queued"] == nil)
+        #expect(ChildStats.snapshot(bpf)[SchedulerCost.Field.schedulingThreadNs] == nil)
+    }
+
+    @Test("the sampler reads nr_in_flight at every tick in user mode, and stops at once")
+    func samplerReadsTheSeries() throws {
+        let (path, cleanup) = Self.socketPath("sampler")
+        defer { cleanup() }
+        let board = StatsBoard(Self.userSample(elapsedNs: 1, processNs: 3, threadNs: 1, bpfNs: 1, bpfRuns: 1, direct: 1, sent: 1, inFlight: 3))
+        let server = try Self.server(path, board)
+        defer { server.stop() }
+        let sampler = try StatsSampler(path: path, counter: TimeSeriesName.inFlight, intervalMs: 50)
+        usleep(400_000)
+        let stopping = ContinuousClock.now
+        let (points, last) = sampler.stop()
+        #expect(ContinuousClock.now - stopping < .milliseconds(500))
+        #expect(points.count >= 4 && points.count <= 9, "\(points)")
+        #expect(points.allSatisfy { $0.value == 3 })
+        #expect(points.map(\.tSeconds) == (1...points.count).map { Double($0 * 50) / 1000 })
+        #expect(last.map(ChildStats.counters)?["nr_in_flight"] == 3)
+        #expect(sampler.stop().points == points, "stop is idempotent")
+    }
+
+    @Test("in bpf mode nr_in_flight means nothing: no series, and a long interval still stops at once")
+    func samplerInBPFMode() throws {
+        let (path, cleanup) = Self.socketPath("sampler-bpf")
+        defer { cleanup() }
+        var s = swl_stats()
+        s.nr_in_flight = 3
+        let board = StatsBoard(RunStats.sample(Counters(s), mode: .bpf, cost: SchedulerCost(windowNs: 1, processUserNs: 0, processSystemNs: 0)))
+        let server = try Self.server(path, board)
+        defer { server.stop() }
+        let fast = try StatsSampler(path: path, counter: TimeSeriesName.inFlight, intervalMs: 20)
+        usleep(200_000)
+        let (points, last) = fast.stop()
+        #expect(points.isEmpty)
+        #expect(last != nil)
+        let slow = try StatsSampler(path: path, counter: TimeSeriesName.inFlight, intervalMs: 10_000)
+        usleep(50_000)
+        let stopping = ContinuousClock.now
+        #expect(slow.stop().points.isEmpty)
+        #expect(ContinuousClock.now - stopping < .milliseconds(500))
+    }
+
+    @Test("nothing serving the socket: no connection, so compare keeps waiting, then fails the round")
+    func noServer() {
+        let (path, cleanup) = Self.socketPath("none")
+        defer { cleanup() }
+        #expect(throws: StatsSocketError.noServer(path: path)) { try ChildStats(path: path) }
+        #expect(throws: StatsSocketError.noServer(path: path)) { try StatsSampler(path: path, counter: TimeSeriesName.inFlight) }
     }
 }

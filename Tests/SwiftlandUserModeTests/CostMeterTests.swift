@@ -8,7 +8,7 @@ import SwiftlandABI
 @testable import SwiftlandUserMode
 import Testing
 
-@Suite("the scheduler's own cost: run's snapshot and cost lines, its stats fields")
+@Suite("the scheduler's own cost: run's cost line and stats fields")
 struct CostMeterTests {
     typealias Reading = CostMeter.Reading
 
@@ -69,14 +69,5 @@ struct CostMeterTests {
         #expect(uncounted[F.bpfRunNs] == nil && uncounted[F.bpfRunCount] == nil && uncounted[F.schedulingThreadNs] == nil)
         #expect(RunStats.costLine(uncounted) == "elapsed_ns=2500000000 process_user_ns=50000000 process_system_ns=25000000 bpf_stats=0")
         #expect(RunStats.mode(of: uncounted) == .bpf && RunStats.mode(of: counted) == .user)
-    }
-
-    @Test("the snapshot signal is waited for, not fatal, once added to the waiter")
-    func snapshotSignal() {
-        let waiter = SignalWaiter([]).adding([RunOutput.snapshotSignal])
-        // raise() sends to this thread, which now blocks the signal: it stays pending for the waiter.
-        raise(RunOutput.snapshotSignal)
-        #expect(waiter.wait(milliseconds: 1000) == RunOutput.snapshotSignal)
-        #expect(waiter.wait(milliseconds: 10) == nil)
     }
 }
