@@ -10,7 +10,7 @@ import SwiftlandUserMode
 /// its own, while the round runs.
 final class ChildStats {
     let path: String
-    private let client: StatsClient
+    private var client: StatsClient
 
     /// Connects when a swiftland serves `path`; `.noServer` while nothing does yet.
     init(path: String) throws(StatsSocketError) {
@@ -18,9 +18,15 @@ final class ChildStats {
         client = try StatsMonitor.connect(path)
     }
 
-    /// The current sample.
+    /// The current sample. The server closes a connection idle for its timeout (30 s, a
+    /// long workload between two readings): then this connects again.
     func read() throws(StatsSocketError) -> StatsSample {
-        try StatsMonitor.read(client)
+        do {
+            return try StatsMonitor.read(client)
+        } catch .closed {
+            client = try StatsMonitor.connect(path)
+            return try StatsMonitor.read(client)
+        }
     }
 
     /// A sample published after this call began, so that it was taken at this moment or

@@ -18,8 +18,8 @@ struct ChildStatsTests {
         return ("\(dir)/stats", { try? FileManager.default.removeItem(atPath: dir) })
     }
 
-    static func server(_ path: String, _ board: StatsBoard) throws -> StatsServer {
-        try StatsServer(path: path, responder: StatsResponder(schema: RunStats.schema) { board.sample })
+    static func server(_ path: String, _ board: StatsBoard, limits: StatsServer.Limits = .init()) throws -> StatsServer {
+        try StatsServer(path: path, responder: StatsResponder(schema: RunStats.schema) { board.sample }, limits: limits)
     }
 
     /// What `swiftland run` publishes in user mode: counters, and its cost since attaching.
@@ -74,6 +74,23 @@ struct ChildStatsTests {
         publisher.start()
         let fresh = stats.freshReading(timeoutMs: 2000)
         #expect(fresh == new)
+    }
+
+    @Test("a workload longer than the server's idle timeout: the reading after it connects again")
+    func readingAfterAnIdleClose() throws {
+        let (path, cleanup) = Self.socketPath("idle")
+        defer { cleanup() }
+        let board = StatsBoard(Self.userSample(elapsedNs: 1_000, processNs: 3, threadNs: 1, bpfNs: 1, bpfRuns: 1, direct: 1, sent: 1))
+        var limits = StatsServer.Limits()
+        limits.idleTimeout = .milliseconds(100)
+        let server = try Self.server(path, board, limits: limits)
+        defer { server.stop() }
+        let stats = try ChildStats(path: path)
+        _ = try stats.read()
+        usleep(400_000)
+        let after = Self.userSample(elapsedNs: 9_000, processNs: 3, threadNs: 1, bpfNs: 1, bpfRuns: 1, direct: 1, sent: 1)
+        board.publish(after)
+        #expect(try stats.read() == after)
     }
 
     @Test("the counters compare records are those of the sample's mode, without the cost fields")
