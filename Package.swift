@@ -102,8 +102,7 @@ let package = Package(
                 "BPFLoader", "CBPFShim", "Embedded", "ScxStats", "SwiftlandABI", "TestObjects", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
-            ],
-            exclude: ["Fixtures"]),
+            ]),
         .testTarget(
             name: "RingBridgeTests",
             dependencies: ["RingBridge", "BPFLoader", "ChildProcess", "CLibbpf", "SwiftlandABI", "TestObjects", "UserSched"]),
@@ -121,7 +120,8 @@ let package = Package(
             dependencies: [
                 "swiftland", "BPFLoader", "ChildProcess", "CompareKit", "ScxStats", "SwiftlandABI", "SwiftlandUserMode",
                 "TestSupport", "VMRunner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ],
+            exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

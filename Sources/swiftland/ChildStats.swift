@@ -54,7 +54,8 @@ final class ChildStats {
         return out
     }
 
-    /// The counters and the cost fields there are: what `SchedulerCost.between` reads.
+    /// The counters and the cost fields there are (not the histograms): what
+    /// `SchedulerCost.between` reads.
     static func snapshot(_ sample: StatsSample) -> [String: UInt64] {
         var out = counters(sample)
         for f in RunStats.schema.fields where out[f.name] == nil && CounterDefinition.all.allSatisfy({ $0.name != f.name }) {
@@ -66,6 +67,13 @@ final class ChildStats {
     static func value(_ name: String, in sample: StatsSample) -> UInt64? {
         if case .u64(let v)? = sample[name] { return v }
         return nil
+    }
+
+    /// An array field of counts (a histogram); nil when absent or not all counts.
+    static func counts(_ name: String, in sample: StatsSample) -> [UInt64]? {
+        guard case .array(let items)? = sample[name] else { return nil }
+        let counts = items.compactMap { if case .u64(let v) = $0 { v } else { nil } }
+        return counts.count == items.count && !counts.isEmpty ? counts : nil
     }
 }
 

@@ -244,8 +244,8 @@ final class ChildScheduler {
         snapshots.append(ChildStats.snapshot(sample))
     }
 
-    /// Stops the sampler, reads the final counters, then SIGINT and wait; the log's last
-    /// lines say why a child failed.
+    /// Stops the sampler, reads the final counters and histogram, then SIGINT and wait;
+    /// the log's last lines say why a child failed.
     @discardableResult
     func stop() -> Report {
         if let finished { return finished }
@@ -259,25 +259,13 @@ final class ChildScheduler {
         ended = termination
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(at: dir)
-        var decisions: [UInt64]?
-        for line in text.split(separator: "\n") {
-            if let hist = Self.decisionHistogram(line) { decisions = hist }
-        }
         let tail = text.split(separator: "\n").suffix(3).joined(separator: " | ")
         let report = Report(
-            status: termination.shellStatus, counters: final.map(ChildStats.counters) ?? [:], decisionHistogram: decisions,
+            status: termination.shellStatus, counters: final.map(ChildStats.counters) ?? [:],
+            decisionHistogram: final.flatMap { ChildStats.counts(Counters.decisionHistogramName, in: $0) },
             inFlight: sampled?.points ?? [],
             cost: snapshots.count >= 2 ? SchedulerCost.between(snapshots[0], snapshots[1]) : nil, tail: tail)
         finished = report
         return report
-    }
-
-    /// The counts of a `swiftland: decision_hist_us=...` line, nil for any other line.
-    static func decisionHistogram(_ line: Substring) -> [UInt64]? {
-        let prefix = "swiftland: " + RunOutput.decisionHistogramPrefix
-        guard line.hasPrefix(prefix) else { return nil }
-        let counts = line.dropFirst(prefix.count).split(separator: ",").map { UInt64($0) }
-        guard !counts.isEmpty, counts.allSatisfy({ $0 != nil }) else { return nil }
-        return counts.map { $0! }
     }
 }

@@ -93,8 +93,9 @@ struct MetricsCommand: ParsableCommand {
         abstract: "Print the counters of the running swiftland once, in Prometheus text format.",
         discussion: """
             Reads the stats socket of the swiftland that runs (see `swiftland run \
-            --help-stats` for what each counter means) and prints every counter in the \
-            Prometheus text exposition format, for node_exporter's textfile collector \
+            --help-stats` for what each field means) and prints every counter, and the \
+            scheduler's own CPU time since it attached, in the Prometheus text exposition \
+            format (the histograms are left out), for node_exporter's textfile collector \
             (from a timer, in the collector's directory, renaming so it never reads half a \
             file):
               swiftland metrics >swiftland.prom.tmp && mv swiftland.prom.tmp swiftland.prom

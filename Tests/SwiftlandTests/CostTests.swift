@@ -109,6 +109,24 @@ struct ChildStatsTests {
         #expect(ChildStats.snapshot(bpf)[SchedulerCost.Field.schedulingThreadNs] == nil)
     }
 
+    @Test("the final reading carries the decision histogram; bpf mode's is empty")
+    func decisionHistogram() throws {
+        var s = swl_stats()
+        s.decision_hist.0 = 2
+        s.decision_hist.3 = 17
+        let user = RunStats.sample(Counters(s, userSpace: UserSpaceCounters()), mode: .user,
+                                   cost: SchedulerCost(windowNs: 1, processUserNs: 0, processSystemNs: 0))
+        // Through a reply, as compare reads it.
+        let line = StatsResponder(schema: RunStats.schema) { user }.reply(to: Array(#"{"req":"stats"}"#.utf8))
+        let read = try #require(try StatsReply<StatsSample>(line: line).answer).typed(by: RunStats.schema)
+        let counts = try #require(ChildStats.counts(Counters.decisionHistogramName, in: read))
+        #expect(counts.count == Int(SWL_HIST_BUCKETS.rawValue))
+        #expect(counts.prefix(5) == [2, 0, 0, 17, 0])
+        #expect(ChildStats.counters(read)["decision_hist_us"] == nil && ChildStats.snapshot(read)["decision_hist_us"] == nil)
+        #expect(ChildStats.counts("nr_sent", in: read) == nil)
+        #expect(ChildStats.counts("x", in: StatsSample(["x": .array([.u64(1), .string("y")])])) == nil)
+    }
+
     @Test("the sampler reads nr_in_flight at every tick in user mode, and stops at once")
     func samplerReadsTheSeries() throws {
         let (path, cleanup) = Self.socketPath("sampler")

@@ -130,8 +130,32 @@ struct StatsTests {
         #expect(lines.contains("swiftland_bpf_run_ns_total 4000000"))
         #expect(lines.contains("swiftland_bpf_stats 1.0"))
         #expect(lines.contains { $0.hasPrefix("# HELP swiftland_bpf_run_cnt_total runs of the scheduler's BPF programs") && $0.hasSuffix("(runs)") })
+        // Every field has its metric but the histograms (arrays).
         let samples = lines.filter { !$0.hasPrefix("#") }
-        #expect(samples.count == RunStats.schema.fields.count)
+        #expect(samples.count == RunStats.schema.fields.filter { !$0.isArray }.count)
+        #expect(!r.output.contains("hist_us"))
+    }
+
+    /// Replies recorded from `swiftland run --mode user` in the sched_ext VM with socat, BPF
+    /// statistics on (Fixtures/vm-stats*.reply): the metadata sched-ext's clients saw is
+    /// the schema's, and the sample reads back into the same counters, cost and histograms.
+    @Test func repliesRecordedInTheVM() throws {
+        let meta = try StatsReply<[String: StatsMeta]>(line: fixture("vm-stats-meta.reply"))
+        #expect(meta.errno == 0)
+        #expect(meta.answer == RunStats.schema.meta, "stats_meta changed: record it again if on purpose")
+        let stats = try StatsReply<StatsSample>(line: fixture("vm-stats.reply"))
+        let sample = try #require(stats.answer).typed(by: RunStats.schema)
+        #expect(sample.values.count == RunStats.schema.fields.count)
+        #expect(sample["mode"] == .string("user"))
+        let line = Counters.line(sample, for: .user)
+        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=124 nr_kthread_dispatches=96 nr_kept=51 nr_starvation_tasks=0 nr_preempt_asked=2309 "))
+        #expect(line.contains(" nr_sent=3542 nr_user_dispatches=3542 ") && line.hasSuffix(" starvation=36"))
+        #expect(ChildStats.counters(sample).count == CounterDefinition.all.filter { $0.mode != .bpf }.count)
+        let hist = try #require(ChildStats.counts(Counters.decisionHistogramName, in: sample))
+        #expect(hist.count == Int(SWL_HIST_BUCKETS.rawValue))
+        #expect(hist.prefix(11) == [0, 0, 0, 0, 0, 0, 0, 1, 554, 800, 454])
+        #expect(RunStats.costLine(sample) == "elapsed_ns=3859949258 process_user_ns=603050000 process_system_ns=162567000 "
+            + "sched_thread_ns=554960295 bpf_stats=1 bpf_run_ns=318654593 bpf_run_cnt=29646")
     }
 
     @Test func monitorPrintsLinesUntilSignalled() throws {
