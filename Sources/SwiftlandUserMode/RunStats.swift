@@ -11,7 +11,10 @@ public enum RunStats {
         name: CounterDefinition.schema.name,
         desc: "swiftland's counters and its own cost (absolute since the scheduler was loaded; counters of the other mode stay 0)",
         metricPrefix: CounterDefinition.schema.metricPrefix,
-        fields: CounterDefinition.schema.fields + CostMeter.statsFields)
+        fields: CounterDefinition.schema.fields + costFields)
+
+    /// The cost fields (`CostMeter.values`), after the counters.
+    public static var costFields: [StatsSchema.Field] { CostMeter.statsFields }
 
     /// One reading: the counters, and the cost fields that have a figure.
     public static func sample(_ counters: Counters, mode: SchedulerMode, cost: SchedulerCost) -> StatsSample {
@@ -22,7 +25,7 @@ public enum RunStats {
 
     /// The cost fields of a sample, `name=value` in schema order, for `--monitor`'s line.
     public static func costLine(_ sample: StatsSample) -> String {
-        CostMeter.statsFields.compactMap { f in
+        costFields.compactMap { f in
             guard case .u64(let v)? = sample[f.name] else { return nil }
             return "\(f.name)=\(v)"
         }.joined(separator: " ")

@@ -18,7 +18,7 @@ final class ChildStats {
         client = try StatsMonitor.connect(path)
     }
 
-    /// The current sample. The server closes a connection idle for its timeout (30 s, a
+    /// The current sample. The server closes a connection idle longer than its timeout (a
     /// long workload between two readings): then this connects again.
     func read() throws(StatsSocketError) -> StatsSample {
         do {
@@ -58,7 +58,7 @@ final class ChildStats {
     /// `SchedulerCost.between` reads.
     static func snapshot(_ sample: StatsSample) -> [String: UInt64] {
         var out = counters(sample)
-        for f in RunStats.schema.fields where out[f.name] == nil && CounterDefinition.all.allSatisfy({ $0.name != f.name }) {
+        for f in RunStats.costFields {
             if let v = value(f.name, in: sample) { out[f.name] = v }
         }
         return out
