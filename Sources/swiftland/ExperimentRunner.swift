@@ -178,12 +178,13 @@ final class ChildScheduler {
         var description: String
     }
 
-    /// How long the child has to attach and answer on its stats socket.
-    static let startTimeoutSeconds = 30.0
-
     /// nil for eevdf (nothing to attach). Waits until sched_ext reports swiftland enabled
-    /// and the child answers on its stats socket.
-    static func start(_ arm: Arm) throws -> ChildScheduler? {
+    /// and the child answers on its stats socket, at most `timeoutSeconds`. `executable`
+    /// runs as `swiftland run`: this binary, or a stand-in in tests.
+    static func start(
+        _ arm: Arm, executable: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+        timeoutSeconds: Double = 30
+    ) throws -> ChildScheduler? {
         var args = ["run"]
         switch arm.kind {
         case .eevdf: return nil
@@ -205,14 +206,13 @@ final class ChildScheduler {
             let handle = try FileHandle(forWritingTo: log)
             defer { try? handle.close() }
             pid = try Subprocess.spawn(
-                URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, args,
-                stdout: handle.fileDescriptor, stderr: handle.fileDescriptor, newProcessGroup: true)
+                executable, args, stdout: handle.fileDescriptor, stderr: handle.fileDescriptor, newProcessGroup: true)
         } catch {
             try? FileManager.default.removeItem(at: dir)
             throw error
         }
         let child = ChildScheduler(pid: pid, dir: dir)
-        let deadline = Date().addingTimeInterval(startTimeoutSeconds)
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
         let preflight = Preflight()
         var lastError: StatsSocketError?
         while Date() < deadline {
@@ -233,7 +233,7 @@ final class ChildScheduler {
         }
         let report = child.stop()
         let why = lastError.map { "its stats socket did not answer (\($0))" } ?? "not attached"
-        throw StartError(description: "\(why) after \(Int(startTimeoutSeconds)) s: \(report.tail)")
+        throw StartError(description: "\(why) after \(ExperimentRunner.number(timeoutSeconds)) s: \(report.tail)")
     }
 
     /// Reads the child's counters and cost through its stats socket, from a sample taken

@@ -167,6 +167,48 @@ struct ChildStatsTests {
         #expect(ContinuousClock.now - stopping < .milliseconds(500))
     }
 
+    /// A stand-in for `swiftland run`: a script that prints a line, then runs `body`.
+    static func standIn(_ name: String, _ body: String) throws -> (path: String, cleanup: () -> Void) {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "swl-standin-\(name)-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appending(path: "swiftland").path
+        try "#!/bin/sh\necho \"swiftland: stand-in for $*\"\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return (path, { try? FileManager.default.removeItem(at: dir) })
+    }
+
+    /// What `ChildScheduler.start` throws with the stand-in `executable`, and how long it took.
+    static func startFailure(_ arm: Arm, executable: String, timeoutSeconds: Double) -> (message: String, took: Duration) {
+        let started = ContinuousClock.now
+        do {
+            try ChildScheduler.start(arm, executable: executable, timeoutSeconds: timeoutSeconds)?.stop()
+            return ("started", ContinuousClock.now - started)
+        } catch {
+            return ("\(error)", ContinuousClock.now - started)
+        }
+    }
+
+    @Test("a child that exits before it attached fails the round with its status and last lines, at once")
+    func childThatExits() throws {
+        let (exe, cleanup) = try Self.standIn("exits", "echo 'swiftland: error: no sched_ext'\nexit 3")
+        defer { cleanup() }
+        let (message, took) = Self.startFailure(Arm(.bpf), executable: exe, timeoutSeconds: 20)
+        #expect(message.hasPrefix("exit 3: "), "\(message)")
+        #expect(message.contains("swiftland: error: no sched_ext"), "\(message)")
+        #expect(message.contains("--stats-socket "), "its own socket: \(message)")
+        #expect(took < .seconds(5))
+    }
+
+    @Test("a child that never serves its socket fails the round after the timeout, and is stopped")
+    func childThatNeverServes() throws {
+        let (exe, cleanup) = try Self.standIn("silent", "exec sleep 60")
+        defer { cleanup() }
+        let (message, took) = Self.startFailure(Arm(.user(policy: "bpfland", batch: 8)), executable: exe, timeoutSeconds: 0.5)
+        #expect(message.hasPrefix("not attached after 0.5 s: "), "\(message)")
+        #expect(message.contains("stand-in for run --mode user --policy bpfland --batch 8 --stats-socket "), "\(message)")
+        #expect(took < .seconds(5), "SIGINT ended the child")
+    }
+
     @Test("nothing serving the socket: no connection, so compare keeps waiting, then fails the round")
     func noServer() {
         let (path, cleanup) = Self.socketPath("none")
