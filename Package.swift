@@ -102,8 +102,7 @@ let package = Package(
                 "BPFLoader", "CBPFShim", "Embedded", "ScxStats", "SwiftlandABI", "TestObjects", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
-            ],
-            exclude: ["Fixtures"]),
+            ]),
         .testTarget(
             name: "RingBridgeTests",
             dependencies: ["RingBridge", "BPFLoader", "ChildProcess", "CLibbpf", "SwiftlandABI", "TestObjects", "UserSched"]),
@@ -112,15 +111,17 @@ let package = Package(
         .testTarget(
             name: "SwiftlandUserModeTests",
             dependencies: [
-                "SwiftlandUserMode", "BPFLoader", "CBPFShim", "RingBridge", "SwiftlandABI", "TestObjects", "UserSched",
+                "SwiftlandUserMode", "BPFLoader", "CBPFShim", "CompareKit", "RingBridge", "ScxStats", "SwiftlandABI",
+                "TestObjects", "UserSched",
             ]),
         // The swiftland executable: its commands and options, and the built binary.
         .testTarget(
             name: "SwiftlandTests",
             dependencies: [
-                "swiftland", "BPFLoader", "ChildProcess", "CompareKit", "ScxStats", "SwiftlandABI", "TestSupport",
-                "VMRunner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+                "swiftland", "BPFLoader", "ChildProcess", "CompareKit", "ScxStats", "SwiftlandABI", "SwiftlandUserMode",
+                "TestSupport", "VMRunner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

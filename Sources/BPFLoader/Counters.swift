@@ -92,6 +92,13 @@ public struct CounterDefinition: Sendable {
         ]
     }()
 
+    /// user mode's histograms (`Counters.decisionHistogram`, `runHistogram`), served as
+    /// arrays of counts per log2 microsecond bucket after the table's counters.
+    public static let histograms: [StatsSchema.Field] = [
+        .init(name: Counters.decisionHistogramName, desc: "enqueue-to-decision times of user dispatches, count per log2 microsecond bucket ([0, 1) us, then [2^(n-1), 2^n) us) [user mode]", unit: "tasks", kind: .counter, isArray: true),
+        .init(name: Counters.runHistogramName, desc: "from a user dispatch drained by the kernel side to the task running, count per log2 microsecond bucket (as decision_hist_us) [user mode]", unit: "tasks", kind: .counter, isArray: true),
+    ]
+
     /// The stats protocol's description of the table: what `stats_meta`, `--help-stats` and
     /// `swiftland metrics` say. "mode" (bpf or user) comes first; it is not a counter.
     public static let schema = StatsSchema(
@@ -102,7 +109,8 @@ public struct CounterDefinition: Sendable {
             + all.map { d in
                 let scope = d.mode.map { " [\($0.rawValue) mode]" } ?? ""
                 return .init(name: d.name, desc: d.help + scope, unit: d.unit, kind: d.isGauge ? .gauge : .counter)
-            })
+            }
+            + histograms)
 }
 
 /// One reading of every counter.
@@ -125,6 +133,10 @@ public struct Counters: Sendable, Equatable {
     /// user mode: from a user dispatch drained by the kernel side to the task running, the
     /// last hop of the trip, per log2 microsecond bucket.
     public let runHistogram: [UInt64]
+
+    /// The histograms' names, in stats replies and on run's lines at exit.
+    public static let decisionHistogramName = "decision_hist_us"
+    public static let runHistogramName = "run_hist_us"
 
     /// The kernel side's counters, and user space's own in user mode.
     public init(_ s: swl_stats, userSpace: UserSpaceCounters? = nil) {
@@ -166,11 +178,13 @@ public struct Counters: Sendable, Equatable {
     }
 
     /// What the stats server serves: every counter of the table (0 where this reading has
-    /// none, e.g. user space's in bpf mode), and the mode.
+    /// none, e.g. user space's in bpf mode), the histograms, and the mode.
     public func sample(mode: SchedulerMode) -> StatsSample {
         var sample = StatsSample(["mode": .string(mode.rawValue)])
         for d in CounterDefinition.all { sample[d.name] = .u64(0) }
         for f in fields { sample[f.name] = .u64(f.value) }
+        sample[Self.decisionHistogramName] = .array(decisionHistogram.map { .u64($0) })
+        sample[Self.runHistogramName] = .array(runHistogram.map { .u64($0) })
         return sample
     }
 }

@@ -4,8 +4,8 @@ import Foundation
 /// `swiftland run` process (and of user mode's scheduling thread within it), the run time
 /// of its BPF programs, and the scheduling decisions it made meanwhile.
 ///
-/// The window is the workload's run, between two snapshots the scheduler prints when
-/// compare signals it (`swiftland run` on SIGUSR1), not the whole attachment: the
+/// The window is the workload's run, between two readings compare takes through the
+/// scheduler's stats socket just before and just after it, not the whole attachment: the
 /// experiment's set-up around the workload would dilute the shares by an amount that
 /// depends on the machine. eevdf has no cost record: the kernel's own scheduler has no
 /// process and no BPF programs to measure, which does not make it free.
@@ -100,8 +100,8 @@ public struct SchedulerCost: Codable, Sendable, Equatable {
         return present.isEmpty ? nil : present.reduce(0, &+)
     }
 
-    /// The names of a snapshot's fields (`swiftland: snapshot: name=value ...`), each a
-    /// total since the scheduler attached; the scheduler's counters follow them on the line.
+    /// The names of the cost fields `swiftland run` serves beside its counters and prints
+    /// on its `cost:` line, each a total since the scheduler attached.
     public enum Field {
         /// Time since the scheduler attached (CLOCK_MONOTONIC).
         public static let elapsedNs = "elapsed_ns"
@@ -173,8 +173,8 @@ public struct CostSummary: Sendable {
     public static let comparedMetric = "scheduler CPU per decision"
 
     /// What the cost tables show and how to read them, for every report that has one.
-    public static let note = "The scheduler's own CPU time, measured while the workload ran (between two snapshots "
-        + "the scheduler takes when signalled just before and just after it), median over the counted rounds; each cell "
+    public static let note = "The scheduler's own CPU time, measured while the workload ran (between two readings "
+        + "of the scheduler's stats socket taken just before and just after it), median over the counted rounds; each cell "
         + "is the share of one CPU over that time, then CPU milliseconds per 1,000 scheduling decisions (= microseconds "
         + "per decision). BPF programs: the run time the kernel counted for the scheduler's programs, every callback on "
         + "every CPU (compare turns BPF statistics on for the experiment; \"stats off\" where they were not). Scheduling "

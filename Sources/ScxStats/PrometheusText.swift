@@ -4,12 +4,12 @@ import Prometheus
 /// textfile collector and Prometheus scrape), built with swift-prometheus. Counters are
 /// named `<prefix><name>_total`, gauges `<prefix><name>`; an info field becomes
 /// `<prefix><name>_info{<name>="<value>"} 1`. Each family has its HELP (meaning and unit)
-/// and TYPE lines; families come in the registry's order.
+/// and TYPE lines; families come in the registry's order. Array fields are left out.
 public enum PrometheusText {
     public static func render(_ sample: StatsSample, schema: StatsSchema) -> String {
         let registry = PrometheusCollectorRegistry()
         for field in schema.fields {
-            guard let value = sample[field.name] else { continue }
+            guard !field.isArray, let value = sample[field.name] else { continue }
             let help = field.unit.isEmpty ? field.desc : "\(field.desc) (\(field.unit))"
             switch field.kind {
             case .counter:
@@ -18,7 +18,7 @@ public enum PrometheusText {
                 case .u64(let v): counter.increment(by: Int64(clamping: v))
                 case .i64(let v): counter.increment(by: max(v, 0))
                 case .float(let v): counter.increment(by: max(v, 0))
-                case .string: break
+                case .string, .array: break
                 }
             case .gauge:
                 if let v = value.number { registry.makeGauge(descriptor: descriptor(field, schema, help)).set(to: v) }

@@ -9,7 +9,7 @@ public final class StatsClient {
     private var buffered: LineBuffer
 
     /// The longest reply line read by default: swiftland's longest reply, `stats_meta`, is
-    /// about 5 KiB, so this only stops a server that never ends its line.
+    /// a few KiB, so this only stops a server that never ends its line.
     public static let defaultMaxReplyBytes = 4 * 1024 * 1024
 
     /// Connects to `path`; `timeoutMs` bounds the connection, each send and each wait for

@@ -26,13 +26,17 @@ public struct StatsSchema: Sendable {
         public let unit: String
         public let datum: Datum
         public let kind: Kind
+        /// A list of `datum`s (scx_stats's "array"), e.g. a histogram's buckets; left out
+        /// of metrics.
+        public let isArray: Bool
 
-        public init(name: String, desc: String, unit: String, datum: Datum = .u64, kind: Kind) {
+        public init(name: String, desc: String, unit: String, datum: Datum = .u64, kind: Kind, isArray: Bool = false) {
             self.name = name
             self.desc = desc
             self.unit = unit
             self.datum = datum
             self.kind = kind
+            self.isArray = isArray
         }
     }
 
@@ -58,9 +62,11 @@ public struct StatsSchema: Sendable {
         var fieldsMeta: [String: StatsMeta.Field] = [:]
         for f in fields {
             var user = ["_kind": f.kind.rawValue]
-            if f.kind == .info { user["_om_skip"] = "true" }
+            if f.kind == .info || f.isArray { user["_om_skip"] = "true" }
             if !f.unit.isEmpty { user["_unit"] = f.unit }
-            fieldsMeta[f.name] = StatsMeta.Field(datum: f.datum.rawValue, desc: f.desc, user: user)
+            fieldsMeta[f.name] = f.isArray
+                ? StatsMeta.Field(array: f.datum.rawValue, desc: f.desc, user: user)
+                : StatsMeta.Field(datum: f.datum.rawValue, desc: f.desc, user: user)
         }
         return [name: StatsMeta(name: name, top: "true", desc: desc, user: ["_om_prefix": metricPrefix], fields: fieldsMeta)]
     }
@@ -80,22 +86,33 @@ public struct StatsSchema: Sendable {
     }
 
     private static func typeLabel(_ f: Field) -> String {
-        f.unit.isEmpty ? "(\(f.datum.rawValue), \(f.kind.rawValue))" : "(\(f.datum.rawValue), \(f.kind.rawValue), \(f.unit))"
+        let datum = f.isArray ? "[\(f.datum.rawValue)]" : f.datum.rawValue
+        return f.unit.isEmpty ? "(\(datum), \(f.kind.rawValue))" : "(\(datum), \(f.kind.rawValue), \(f.unit))"
     }
 }
 
 /// The metadata of one stats struct as scx_stats's `stats_meta` reply carries it: its
 /// name, "top" ("true" for the struct a plain `stats` request returns), what it is, user
 /// attributes, and its fields by name, each with its datum ("u64", "i64", "float",
-/// "string"), meaning and user attributes. Members it does not name are ignored when read.
+/// "string") or, for a list, its array's, meaning and user attributes. Members it does not
+/// name (a "dict" field's) are ignored when read.
 public struct StatsMeta: Codable, Sendable, Equatable {
     public struct Field: Codable, Sendable, Equatable {
-        public var datum: String
+        /// One value's type; nil for a list.
+        public var datum: String?
+        /// A list's element type; nil for one value.
+        public var array: String?
         public var desc: String?
         public var user: [String: String]
 
         public init(datum: String, desc: String?, user: [String: String]) {
             self.datum = datum
+            self.desc = desc
+            self.user = user
+        }
+
+        public init(array: String, desc: String?, user: [String: String]) {
+            self.array = array
             self.desc = desc
             self.user = user
         }
@@ -122,21 +139,23 @@ public enum StatValue: Sendable, Equatable {
     case i64(Int64)
     case float(Double)
     case string(String)
+    /// A list of numbers or strings (an array field).
+    indirect case array([StatValue])
 
-    /// The value as a metrics system takes it; nil for strings.
+    /// The value as a metrics system takes it; nil for strings and lists.
     public var number: Double? {
         switch self {
         case .u64(let v): Double(v)
         case .i64(let v): Double(v)
         case .float(let v): v
-        case .string: nil
+        case .string, .array: nil
         }
     }
 }
 
-/// A value is a JSON number or string. Integers stay exact 64-bit values: read as UInt64
-/// when they fit, else as Int64; other numbers as doubles. JSON has no number for a
-/// non-finite double: it is written as null (and left out when read back).
+/// A value is a JSON number or string, or an array of them. Integers stay exact 64-bit
+/// values: read as UInt64 when they fit, else as Int64; other numbers as doubles. JSON has
+/// no number for a non-finite double: it is written as null (and left out when read back).
 extension StatValue: Codable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
@@ -145,19 +164,36 @@ extension StatValue: Codable {
         case .i64(let v): try c.encode(v)
         case .float(let v): if v.isFinite { try c.encode(v) } else { try c.encodeNil() }
         case .string(let v): try c.encode(v)
+        case .array(let items): try c.encode(items)
         }
     }
 
+    /// A number or a string; an array of them (not of arrays, objects, booleans or nulls).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let v = try? c.decode(UInt64.self) {
-            self = .u64(v)
-        } else if let v = try? c.decode(Int64.self) {
-            self = .i64(v)
-        } else if let v = try? c.decode(Double.self) {
-            self = .float(v)
+        if let scalar = Self.scalar(c) {
+            self = scalar
         } else {
-            self = .string(try c.decode(String.self))
+            self = .array(try c.decode([Scalar].self).map(\.value))
+        }
+    }
+
+    private static func scalar(_ c: any SingleValueDecodingContainer) -> StatValue? {
+        if let v = try? c.decode(UInt64.self) { return .u64(v) }
+        if let v = try? c.decode(Int64.self) { return .i64(v) }
+        if let v = try? c.decode(Double.self) { return .float(v) }
+        if let v = try? c.decode(String.self) { return .string(v) }
+        return nil
+    }
+
+    /// An array's element.
+    private struct Scalar: Decodable {
+        let value: StatValue
+        init(from decoder: any Decoder) throws {
+            guard let v = StatValue.scalar(try decoder.singleValueContainer()) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a number or a string"))
+            }
+            value = v
         }
     }
 }
@@ -199,7 +235,7 @@ public struct StatsSample: Sendable, Equatable {
 }
 
 /// A sample is a JSON object of values by name. Read from a reply, a member that is not a
-/// number or a string (null, a boolean, an array, an object) is left out.
+/// number, a string or an array of them (null, a boolean, an object) is left out.
 extension StatsSample: Codable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()

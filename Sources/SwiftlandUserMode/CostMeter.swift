@@ -2,11 +2,12 @@ import BPFLoader
 import CompareKit
 import Foundation
 import Glibc
+import ScxStats
 
 /// What the attached scheduler has cost so far: the process's CPU time, user mode's
 /// scheduling thread's, and the BPF programs' run time when the kernel counts it, each a
-/// total since the attachment. `swiftland run` prints these fields in a snapshot (on
-/// SIGUSR1: compare takes one just before and one just after a workload) and at exit.
+/// total since the attachment. `swiftland run` serves these fields on its stats socket
+/// (compare reads them just before and just after a workload) and prints them at exit.
 struct CostMeter {
     /// One reading of every clock, absolute.
     struct Reading: Equatable {
@@ -52,12 +53,12 @@ struct CostMeter {
         return cost
     }
 
-    /// `name=value` fields (`SchedulerCost.Field`), totals since the attachment:
+    /// The fields (`SchedulerCost.Field`), totals since the attachment, in order:
     /// `bpf_stats=1` and the BPF figures, or `bpf_stats=0` when the kernel did not count
-    /// (`cost(since:now:)`).
-    static func fields(_ cost: SchedulerCost) -> String {
+    /// (`cost(since:now:)`); no `sched_thread_ns` without the thread's figure.
+    static func values(_ cost: SchedulerCost) -> [(name: String, value: UInt64)] {
         typealias F = SchedulerCost.Field
-        var out: [(String, UInt64)] = [
+        var out: [(name: String, value: UInt64)] = [
             (F.elapsedNs, cost.windowNs), (F.processUserNs, cost.processUserNs), (F.processSystemNs, cost.processSystemNs),
         ]
         if let t = cost.schedulingThreadNs { out.append((F.schedulingThreadNs, t)) }
@@ -66,8 +67,28 @@ struct CostMeter {
         } else {
             out.append((F.bpfStats, 0))
         }
-        return out.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+        return out
     }
+
+    /// The same as `name=value` words, for the `cost:` line.
+    static func fields(_ cost: SchedulerCost) -> String {
+        values(cost).map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+    }
+
+    /// What the stats schema says of each of `values`' fields.
+    static let statsFields: [StatsSchema.Field] = {
+        typealias F = SchedulerCost.Field
+        let since = "since the scheduler attached"
+        return [
+            .init(name: F.elapsedNs, desc: "time \(since) (CLOCK_MONOTONIC), the clock of the cost fields", unit: "ns", kind: .counter),
+            .init(name: F.processUserNs, desc: "user CPU time of the swiftland process, every thread, \(since)", unit: "ns", kind: .counter),
+            .init(name: F.processSystemNs, desc: "system CPU time of the swiftland process, every thread, \(since)", unit: "ns", kind: .counter),
+            .init(name: F.schedulingThreadNs, desc: "CPU time of the scheduling thread \(since) [user mode; absent when unreadable]", unit: "ns", kind: .counter),
+            .init(name: F.bpfStats, desc: "1 when the kernel counted the BPF programs' run time \(since) (kernel.bpf_stats_enabled=1, or another process holds BPF statistics on), 0 when it did not; bpf_run_ns and bpf_run_cnt are there only with 1", unit: "0 or 1", kind: .gauge),
+            .init(name: F.bpfRunNs, desc: "run time of the scheduler's BPF programs \(since), every callback on every CPU, as the kernel counted it", unit: "ns", kind: .counter),
+            .init(name: F.bpfRunCount, desc: "runs of the scheduler's BPF programs \(since), as the kernel counted them", unit: "runs", kind: .counter),
+        ]
+    }()
 
     /// The same in words, for the log: shares of one CPU.
     static func summary(_ cost: SchedulerCost) -> String {

@@ -112,7 +112,7 @@ public struct OutputOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Print the counters every SECS seconds while running (0.1 to 86400).", valueName: "secs"))
     public var stats: Double?
 
-    @Option(help: ArgumentHelp("The UNIX socket the counters are served on while running (sched-ext's stats protocol), and that --monitor reads.", valueName: "path"))
+    @Option(help: ArgumentHelp("The UNIX socket the counters and the scheduler's own cost are served on while running (sched-ext's stats protocol), and that --monitor reads.", valueName: "path"))
     public var statsSocket: String = defaultStatsSocketPath
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Detach after SECS seconds (0.1 to 31536000, a year; default: run until SIGINT or SIGTERM).", valueName: "secs"))

@@ -32,8 +32,6 @@ struct Runner {
     /// Runs until a signal, the duration, or a kernel exit that is not a restart.
     /// Returns false when the scheduler ended with an error.
     func run() throws(SchedulerError) -> Bool {
-        // Before any thread starts, so that every thread inherits the blocked signal.
-        let signals = self.signals.adding([RunOutput.snapshotSignal])
         let preflight = Preflight()
         try preflight.check()
         // No transparent huge pages in user mode: khugepaged collapses 2 MiB of a process's
@@ -72,7 +70,7 @@ struct Runner {
             }
             let meter = CostMeter(scheduler: scheduler, schedTid: thread.map { _ in config.schedTid })
             log.notice("attached, \(describe(config, thread))")
-            board.publish(counters(scheduler, thread).sample(mode: config.mode))
+            board.publish(RunStats.sample(counters(scheduler, thread), mode: config.mode, cost: meter.spent()))
             if server == nil { server = startStatsServer() }
             let outcome = watch(scheduler, thread, meter, signals, until: deadline, publishing: server != nil)
             // Before detaching: the cost of the attachment itself, not of the way out.
@@ -92,7 +90,7 @@ struct Runner {
                 if !dump.isEmpty { log.error("kernel debug dump:\n\(dump)") }
             }
             let final = counters(scheduler, thread)
-            board.publish(final.sample(mode: config.mode))
+            board.publish(RunStats.sample(final, mode: config.mode, cost: spent))
             Terminal.out("swiftland: counters: \(final.line(for: config.mode))")
             Terminal.out("swiftland: cost: \(CostMeter.fields(spent))")
             log.notice("\(CostMeter.summary(spent))")
@@ -114,7 +112,7 @@ struct Runner {
     /// scheduler runs on without it.
     private func startStatsServer() -> StatsServer? {
         let board = self.board
-        let responder = StatsResponder(schema: CounterDefinition.schema) { board.sample }
+        let responder = StatsResponder(schema: RunStats.schema) { board.sample }
         do {
             return try StatsServer(path: statsSocket, responder: responder)
         } catch {
@@ -123,20 +121,15 @@ struct Runner {
         }
     }
 
-    /// `publishing`: refresh the stats server's sample at every tick (100 ms). Prints a
-    /// snapshot on `snapshotSignal`; returns on any other signal of `signals`.
+    /// `publishing`: refresh the stats server's sample, counters and cost, at every tick
+    /// (100 ms). Returns on any signal of `signals`.
     private func watch(
         _ scheduler: BPFScheduler, _ thread: (any SchedulingLoop)?, _ meter: CostMeter, _ signals: SignalWaiter,
         until deadline: Date?, publishing: Bool
     ) -> Outcome {
         var nextStats = statsInterval.map { Date().addingTimeInterval($0) }
         while true {
-            if let sig = signals.wait(milliseconds: 100) {
-                guard sig == RunOutput.snapshotSignal else { return .signal(sig) }
-                let spent = meter.spent()
-                Terminal.out("swiftland: \(RunOutput.snapshotPrefix)\(CostMeter.fields(spent)) \(counters(scheduler, thread).line(for: config.mode))")
-                continue
-            }
+            if let sig = signals.wait(milliseconds: 100) { return .signal(sig) }
             if !scheduler.exitInfo().isRunning { return .kernelExit }
             if let why = thread?.error { return .userLoopFailed(why) }
             let now = Date()
@@ -144,7 +137,7 @@ struct Runner {
             let due = statsInterval != nil && nextStats.map { now >= $0 } == true
             guard publishing || due else { continue }
             let current = counters(scheduler, thread)
-            if publishing { board.publish(current.sample(mode: config.mode)) }
+            if publishing { board.publish(RunStats.sample(current, mode: config.mode, cost: meter.spent())) }
             if due, let interval = statsInterval, let next = nextStats {
                 Terminal.out("swiftland: \(current.line(for: config.mode))")
                 nextStats = next.addingTimeInterval(interval)
@@ -202,19 +195,6 @@ public struct SignalWaiter: Sendable {
         sigemptyset(&set)
         for s in signals { sigaddset(&set, s) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
-    }
-
-    /// This waiter's signals and `more`, all blocked from now on.
-    public func adding(_ more: [Int32]) -> SignalWaiter {
-        var waiter = self
-        var blocked = sigset_t()
-        sigemptyset(&blocked)
-        for s in more {
-            sigaddset(&waiter.set, s)
-            sigaddset(&blocked, s)
-        }
-        pthread_sigmask(SIG_BLOCK, &blocked, nil)
-        return waiter
     }
 
     /// The signal received within the timeout, or nil.

@@ -140,15 +140,11 @@ public struct SchedulerCommandOptions: ParsableArguments {
     }
 }
 
-/// The lines `swiftland run` prints for a program that reads its output (compare).
+/// The histogram lines `swiftland run` prints at exit in user mode.
 public enum RunOutput {
-    /// Asks a running scheduler for a snapshot: one line, `swiftland: snapshot: ` then the
-    /// cost fields since the attachment (`CostMeter`) and the counters, printed at once.
-    public static let snapshotSignal = SIGUSR1
-    public static let snapshotPrefix = "snapshot: "
     /// The final enqueue-to-decision histogram: `swiftland: decision_hist_us=c0,c1,...`
     /// (count per log2 microsecond bucket, as bpf/intf.h keeps it).
-    public static let decisionHistogramPrefix = "decision_hist_us="
+    public static let decisionHistogramPrefix = Counters.decisionHistogramName + "="
     /// The last hop's histogram, from a decision drained to the task running (same buckets).
-    public static let runHistogramPrefix = "run_hist_us="
+    public static let runHistogramPrefix = Counters.runHistogramName + "="
 }

@@ -3,6 +3,7 @@ import ChildProcess
 import CompareKit
 import Foundation
 import Glibc
+import ScxStats
 import SwiftlandUserMode
 
 /// Runs an experiment's rounds on this machine (a sched_ext kernel): for each round, each
@@ -138,7 +139,9 @@ struct ExperimentRunner {
 }
 
 /// An arm's scheduler, as a `swiftland run` child process of this binary: the same code
-/// path a user runs, isolated from the experiment's own process.
+/// path a user runs, isolated from the experiment's own process. compare reads it through
+/// a stats socket of its own (`ChildStats`), never the default one a user's swiftland may
+/// serve; its output goes to a log read only for the lines that say why it failed.
 final class ChildScheduler {
     struct Report {
         var status: Int32
@@ -152,14 +155,18 @@ final class ChildScheduler {
     }
 
     private let pid: pid_t
-    private let log: URL
-    private let started = Date()
+    /// The child's stats socket and log.
+    private let dir: URL
+    private var log: URL { dir.appendingPathComponent("log") }
     private var ended: Subprocess.Termination?
     private var finished: Report?
+    private var stats: ChildStats?
+    private var sampler: StatsSampler?
+    private var snapshots: [[String: UInt64]] = []
 
-    private init(pid: pid_t, log: URL) {
+    private init(pid: pid_t, dir: URL) {
         self.pid = pid
-        self.log = log
+        self.dir = dir
     }
 
     private var isRunning: Bool {
@@ -171,9 +178,14 @@ final class ChildScheduler {
         var description: String
     }
 
-    /// nil for eevdf (nothing to attach). Waits until sched_ext reports swiftland enabled.
-    static func start(_ arm: Arm) throws -> ChildScheduler? {
-        var args = ["run", "--stats", "1"]
+    /// nil for eevdf (nothing to attach). Waits until sched_ext reports swiftland enabled
+    /// and the child answers on its stats socket, at most `timeoutSeconds`. `executable`
+    /// runs as `swiftland run`: this binary, or a stand-in in tests.
+    static func start(
+        _ arm: Arm, executable: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+        timeoutSeconds: Double = 30
+    ) throws -> ChildScheduler? {
+        var args = ["run"]
         switch arm.kind {
         case .eevdf: return nil
         case .bpf: break
@@ -183,107 +195,77 @@ final class ChildScheduler {
             if let wakeup { args += ["--wakeup", wakeup] }
         }
         for option in arm.options { args += ["--\(option.key)", option.value] }
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("swiftland-compare-\(UUID().uuidString).log")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftland-compare-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let socket = dir.appendingPathComponent("stats").path
+        args += ["--stats-socket", socket]
+        let log = dir.appendingPathComponent("log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        let pid = try Subprocess.spawn(
-            URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, args,
-            stdout: handle.fileDescriptor, stderr: handle.fileDescriptor, newProcessGroup: true)
-        try handle.close()
-        let child = ChildScheduler(pid: pid, log: log)
-        let deadline = Date().addingTimeInterval(30)
+        let pid: pid_t
+        do {
+            let handle = try FileHandle(forWritingTo: log)
+            defer { try? handle.close() }
+            pid = try Subprocess.spawn(
+                executable, args, stdout: handle.fileDescriptor, stderr: handle.fileDescriptor, newProcessGroup: true)
+        } catch {
+            try? FileManager.default.removeItem(at: dir)
+            throw error
+        }
+        let child = ChildScheduler(pid: pid, dir: dir)
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
         let preflight = Preflight()
+        var lastError: StatsSocketError?
         while Date() < deadline {
-            if preflight.attachedScheduler() == "swiftland" { return child }
             if !child.isRunning {
                 let report = child.stop()
                 throw StartError(description: "exit \(report.status): \(report.tail)")
             }
+            if preflight.attachedScheduler() == "swiftland" {
+                do {
+                    child.stats = try ChildStats(path: socket)
+                    child.sampler = try StatsSampler(path: socket, counter: TimeSeriesName.inFlight)
+                    return child
+                } catch {
+                    lastError = error
+                }
+            }
             usleep(50_000)
         }
-        _ = child.stop()
-        throw StartError(description: "not attached after 30 s")
+        let report = child.stop()
+        let why = lastError.map { "its stats socket did not answer (\($0))" } ?? "not attached"
+        throw StartError(description: "\(why) after \(ExperimentRunner.number(timeoutSeconds)) s: \(report.tail)")
     }
 
-    /// Asks the child for a snapshot of its cost and counters and waits until it printed
-    /// it (at most 5 s), so that the workload starts after the first and ends before the
-    /// second.
+    /// Reads the child's counters and cost through its stats socket, from a sample taken
+    /// now or just after (`ChildStats.freshReading`), so that the workload starts after the
+    /// first and ends before the second.
     func snapshot() {
-        guard isRunning else { return }
-        let before = Self.snapshots(in: logText()).count
-        kill(pid, RunOutput.snapshotSignal)
-        let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline, isRunning, Self.snapshots(in: logText()).count == before {
-            usleep(5000)
-        }
+        guard isRunning, let sample = stats?.freshReading() else { return }
+        snapshots.append(ChildStats.snapshot(sample))
     }
 
-    private func logText() -> String {
-        (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-    }
-
-    /// The fields of every `swiftland: snapshot: ...` line, in order.
-    static func snapshots(in text: String) -> [[String: UInt64]] {
-        let prefix = "swiftland: " + RunOutput.snapshotPrefix
-        return text.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { fields($0) }
-    }
-
-    /// The scheduler's cost between the first two snapshots of its output; nil with fewer.
-    static func cost(in text: String) -> SchedulerCost? {
-        let marks = snapshots(in: text)
-        return marks.count >= 2 ? SchedulerCost.between(marks[0], marks[1]) : nil
-    }
-
-    /// SIGINT, wait, and read what the child printed: its final counters, nr_in_flight
-    /// from each `--stats 1` line, and its cost between the snapshots.
+    /// Stops the sampler, reads the final counters and histogram, then SIGINT and wait;
+    /// the log's last lines say why a child failed.
     @discardableResult
     func stop() -> Report {
         if let finished { return finished }
+        let sampled = sampler?.stop()
+        var final = isRunning ? try? stats?.read() : nil
+        if final == nil { final = sampled?.last }
+        stats = nil
+        sampler = nil
         if isRunning { kill(pid, SIGINT) }
         let termination = ended ?? Subprocess.wait(pid)
         ended = termination
-        let text = logText()
-        try? FileManager.default.removeItem(at: log)
-        var counters: [String: UInt64] = [:]
-        var inFlight: [SamplePoint] = []
-        var decisions: [UInt64]?
-        var t = 0.0
-        for line in text.split(separator: "\n") {
-            if let hist = Self.decisionHistogram(line) { decisions = hist }
-            let isFinal = line.hasPrefix("swiftland: counters: ")
-            guard line.hasPrefix("swiftland: nr_running=") || isFinal else { continue }
-            let fields = Self.fields(line)
-            if isFinal {
-                counters = fields
-            } else {
-                t += 1
-                if let v = fields["nr_in_flight"] { inFlight.append(SamplePoint(tSeconds: t, value: Double(v))) }
-            }
-        }
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: dir)
         let tail = text.split(separator: "\n").suffix(3).joined(separator: " | ")
         let report = Report(
-            status: termination.shellStatus, counters: counters, decisionHistogram: decisions, inFlight: inFlight,
-            cost: Self.cost(in: text), tail: tail)
+            status: termination.shellStatus, counters: final.map(ChildStats.counters) ?? [:],
+            decisionHistogram: final.flatMap { ChildStats.counts(Counters.decisionHistogramName, in: $0) },
+            inFlight: sampled?.points ?? [],
+            cost: snapshots.count >= 2 ? SchedulerCost.between(snapshots[0], snapshots[1]) : nil, tail: tail)
         finished = report
         return report
-    }
-
-    /// The counts of a `swiftland: decision_hist_us=...` line, nil for any other line.
-    static func decisionHistogram(_ line: Substring) -> [UInt64]? {
-        let prefix = "swiftland: " + RunOutput.decisionHistogramPrefix
-        guard line.hasPrefix(prefix) else { return nil }
-        let counts = line.dropFirst(prefix.count).split(separator: ",").map { UInt64($0) }
-        guard !counts.isEmpty, counts.allSatisfy({ $0 != nil }) else { return nil }
-        return counts.map { $0! }
-    }
-
-    /// `name=value` pairs of a counters line.
-    static func fields(_ line: Substring) -> [String: UInt64] {
-        var out: [String: UInt64] = [:]
-        for word in line.split(separator: " ") {
-            let kv = word.split(separator: "=", maxSplits: 1)
-            if kv.count == 2, let v = UInt64(kv[1]) { out[String(kv[0])] = v }
-        }
-        return out
     }
 }

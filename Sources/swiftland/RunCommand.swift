@@ -85,7 +85,7 @@ struct RunCommand: ParsableCommand {
             return
         }
         if helpStats {
-            print(CounterDefinition.schema.helpText)
+            print(RunStats.schema.helpText)
             return
         }
         if let monitor {

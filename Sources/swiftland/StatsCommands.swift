@@ -5,8 +5,8 @@ import Logging
 import ScxStats
 import SwiftlandUserMode
 
-/// `swiftland run --monitor SECS`: the counters of a running swiftland, read through its
-/// stats socket, one line every SECS seconds.
+/// `swiftland run --monitor SECS`: the counters and cost of a running swiftland, read
+/// through its stats socket, one line every SECS seconds.
 struct StatsMonitor {
     let path: String
     /// Between two readings (RunCommand.intervalSeconds bounds it).
@@ -52,8 +52,9 @@ struct StatsMonitor {
                 Log.swiftland.error("\(error)")
                 return 1
             }
-            let mode = sample["mode"].flatMap { if case .string(let s) = $0 { SchedulerMode(rawValue: s) } else { nil } } ?? .bpf
-            Terminal.out("swiftland: \(Counters.line(sample, for: mode))")
+            let mode = RunStats.mode(of: sample)
+            let cost = RunStats.costLine(sample)
+            Terminal.out("swiftland: \(Counters.line(sample, for: mode))" + (cost.isEmpty ? "" : " \(cost)"))
             if signals.wait(milliseconds: intervalMs) != nil { return 0 }
         }
     }
@@ -62,12 +63,12 @@ struct StatsMonitor {
     /// program (another sched_ext scheduler, on the default socket) serves it.
     static func connect(_ path: String) throws(StatsSocketError) -> StatsClient {
         let client = try StatsClient(path: path)
-        try client.expectServer(of: CounterDefinition.schema)
+        try client.expectServer(of: RunStats.schema)
         return client
     }
 
     static func read(_ client: StatsClient) throws(StatsSocketError) -> StatsSample {
-        try client.request(.init(req: "stats"), as: StatsSample.self).typed(by: CounterDefinition.schema)
+        try client.request(.init(req: "stats"), as: StatsSample.self).typed(by: RunStats.schema)
     }
 
     /// What `--monitor` and `metrics` print when they cannot read a swiftland. `attached`:
@@ -92,8 +93,9 @@ struct MetricsCommand: ParsableCommand {
         abstract: "Print the counters of the running swiftland once, in Prometheus text format.",
         discussion: """
             Reads the stats socket of the swiftland that runs (see `swiftland run \
-            --help-stats` for what each counter means) and prints every counter in the \
-            Prometheus text exposition format, for node_exporter's textfile collector \
+            --help-stats` for what each field means) and prints every counter, and the \
+            scheduler's own CPU time since it attached, in the Prometheus text exposition \
+            format (the histograms are left out), for node_exporter's textfile collector \
             (from a timer, in the collector's directory, renaming so it never reads half a \
             file):
               swiftland metrics >swiftland.prom.tmp && mv swiftland.prom.tmp swiftland.prom
@@ -111,7 +113,7 @@ struct MetricsCommand: ParsableCommand {
         Log.setUp(verbosity: 0)
         do {
             let sample = try StatsMonitor.read(try StatsMonitor.connect(statsSocket))
-            print(PrometheusText.render(sample, schema: CounterDefinition.schema), terminator: "")
+            print(PrometheusText.render(sample, schema: RunStats.schema), terminator: "")
         } catch {
             Log.swiftland.error("\(StatsMonitor.message(for: error, path: statsSocket))")
             throw ExitCode(1)

@@ -74,6 +74,26 @@ struct ProtocolTests {
         #expect((try? StatsResponder.parse(Array(request.line.utf8)).get()) == request)
     }
 
+    /// An array field as scx_stats describes one ("array" in place of "datum"), e.g. a
+    /// histogram's buckets: served and read back as a list, left out of metrics.
+    @Test func arrayFields() throws {
+        let schema = StatsSchema(name: "hist", desc: "histograms", metricPrefix: "h_", fields: [
+            .init(name: "n", desc: "a counter", unit: "tasks", kind: .counter),
+            .init(name: "lat_us", desc: "waits per log2 us bucket", unit: "tasks", kind: .counter, isArray: true),
+        ])
+        let meta = StatsResponder.reply(errno: 0, schema.meta)
+        #expect(meta.contains(#""lat_us":{"array":"u64","desc":"waits per log2 us bucket","user":{"_kind":"counter","_om_skip":"true","_unit":"tasks"}}"#))
+        #expect(meta.contains(#""n":{"datum":"u64","desc":"a counter","user":{"_kind":"counter","_unit":"tasks"}}"#))
+        #expect(try StatsReply<[String: StatsMeta]>(line: meta).answer == schema.meta)
+        #expect(schema.helpText.contains("  lat_us ([u64], counter, tasks) : waits per log2 us bucket"))
+        let sample = StatsSample(["n": .u64(3), "lat_us": .array([.u64(0), .u64(5), .u64(18_446_744_073_709_551_000)])])
+        let reply = StatsResponder(schema: schema) { sample }.reply(to: Array(#"{"req":"stats"}"#.utf8))
+        #expect(reply.contains(#""lat_us":[0,5,18446744073709551000]"#))
+        #expect(try StatsReply<StatsSample>(line: reply).answer == sample)
+        let text = PrometheusText.render(sample, schema: schema)
+        #expect(text.contains("h_n_total 3") && !text.contains("lat_us"))
+    }
+
     @Test func helpTextListsEveryField() {
         let text = testSchema.helpText
         #expect(text.hasPrefix("[teststats] a test scheduler's counters"))

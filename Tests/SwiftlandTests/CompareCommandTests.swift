@@ -110,16 +110,4 @@ struct CompareCommandTests {
         #expect(spec.command == ["/bin/sh", "-c", "echo took 12.5 ms"])
         #expect(try spec.parse("took 12.5 ms\n").figure.value == 12.5)
     }
-
-    @Test func countersLine() {
-        let line: Substring = "swiftland: counters: nr_running=0 nr_in_flight=3 queued=1 bogus=x"
-        #expect(ChildScheduler.fields(line) == ["nr_running": 0, "nr_in_flight": 3, "queued": 1])
-    }
-
-    @Test func decisionHistogramLine() {
-        #expect(ChildScheduler.decisionHistogram("swiftland: decision_hist_us=0,3,17,0,2") == [0, 3, 17, 0, 2])
-        #expect(ChildScheduler.decisionHistogram("swiftland: decision_hist_us=0,x,1") == nil)
-        #expect(ChildScheduler.decisionHistogram("swiftland: decision_hist_us=") == nil)
-        #expect(ChildScheduler.decisionHistogram("swiftland: counters: nr_running=0") == nil)
-    }
 }

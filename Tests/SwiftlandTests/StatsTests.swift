@@ -1,8 +1,10 @@
 import BPFLoader
+import CompareKit
 import Foundation
 import Glibc
 import ScxStats
 import SwiftlandABI
+import SwiftlandUserMode
 @testable import swiftland
 import TestSupport
 import Testing
@@ -21,6 +23,13 @@ struct StatsTests {
         }
         let idle = r.output.split(separator: "\n").first { $0.hasPrefix("  idle_in_flight_ns ") }
         #expect(idle?.contains("(u64, counter, ns)") == true && idle?.contains(" : CPU time spent idle") == true)
+        // The scheduler's own cost, served beside the counters.
+        for f in ["elapsed_ns", "process_user_ns", "process_system_ns", "sched_thread_ns", "bpf_run_ns"] {
+            let line = r.output.split(separator: "\n").first { $0.hasPrefix("  \(f) ") }
+            #expect(line?.contains("(u64, counter, ns)") == true, "\(f)")
+        }
+        #expect(r.output.split(separator: "\n").first { $0.hasPrefix("  bpf_stats ") }?.contains("(u64, gauge, 0 or 1)") == true)
+        #expect(r.output.split(separator: "\n").first { $0.hasPrefix("  bpf_run_cnt ") }?.contains("(u64, counter, runs)") == true)
     }
 
     @Test func withoutARunningSwiftlandMonitorAndMetricsSaySo() throws {
@@ -40,8 +49,10 @@ struct StatsTests {
         s.idle_in_flight_ns = 5_000_000
         var u = UserSpaceCounters()
         u.loops = 77
-        let sample = Counters(s, userSpace: u).sample(mode: .user)
-        return try StatsServer(path: path, responder: StatsResponder(schema: CounterDefinition.schema) { sample }, limits: limits)
+        let cost = SchedulerCost(windowNs: 2_000_000_000, processUserNs: 30_000_000, processSystemNs: 10_000_000,
+                                 schedulingThreadNs: 25_000_000, bpfRunNs: 4_000_000, bpfRunCount: 500)
+        let sample = RunStats.sample(Counters(s, userSpace: u), mode: .user, cost: cost)
+        return try StatsServer(path: path, responder: StatsResponder(schema: RunStats.schema) { sample }, limits: limits)
     }
 
     /// `swiftland run --monitor EVERY` on the socket `path` for `forUs`, then SIGINT: its
@@ -112,8 +123,39 @@ struct StatsTests {
         #expect(lines.contains("swiftland_idle_in_flight_ns_total 5000000"))
         #expect(lines.contains("swiftland_loops_total 77"))
         #expect(lines.contains(#"swiftland_mode_info{mode="user"} 1.0"#))
+        // The scheduler's own CPU time, beside its counters.
+        #expect(lines.contains("swiftland_process_user_ns_total 30000000"))
+        #expect(lines.contains("# TYPE swiftland_process_user_ns_total counter"))
+        #expect(lines.contains("swiftland_sched_thread_ns_total 25000000"))
+        #expect(lines.contains("swiftland_bpf_run_ns_total 4000000"))
+        #expect(lines.contains("swiftland_bpf_stats 1.0"))
+        #expect(lines.contains { $0.hasPrefix("# HELP swiftland_bpf_run_cnt_total runs of the scheduler's BPF programs") && $0.hasSuffix("(runs)") })
+        // Every field has its metric but the histograms (arrays).
         let samples = lines.filter { !$0.hasPrefix("#") }
-        #expect(samples.count == CounterDefinition.schema.fields.count)
+        #expect(samples.count == RunStats.schema.fields.filter { !$0.isArray }.count)
+        #expect(!r.output.contains("hist_us"))
+    }
+
+    /// Replies recorded from `swiftland run --mode user` in the sched_ext VM with socat, BPF
+    /// statistics on (Fixtures/vm-stats*.reply): the metadata sched-ext's clients saw is
+    /// the schema's, and the sample reads back into the same counters, cost and histograms.
+    @Test func repliesRecordedInTheVM() throws {
+        let meta = try StatsReply<[String: StatsMeta]>(line: fixture("vm-stats-meta.reply"))
+        #expect(meta.errno == 0)
+        #expect(meta.answer == RunStats.schema.meta, "stats_meta changed: record it again if on purpose")
+        let stats = try StatsReply<StatsSample>(line: fixture("vm-stats.reply"))
+        let sample = try #require(stats.answer).typed(by: RunStats.schema)
+        #expect(sample.values.count == RunStats.schema.fields.count)
+        #expect(sample["mode"] == .string("user"))
+        let line = Counters.line(sample, for: .user)
+        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=124 nr_kthread_dispatches=96 nr_kept=51 nr_starvation_tasks=0 nr_preempt_asked=2309 "))
+        #expect(line.contains(" nr_sent=3542 nr_user_dispatches=3542 ") && line.hasSuffix(" starvation=36"))
+        #expect(ChildStats.counters(sample).count == CounterDefinition.all.filter { $0.mode != .bpf }.count)
+        let hist = try #require(ChildStats.counts(Counters.decisionHistogramName, in: sample))
+        #expect(hist.count == Int(SWL_HIST_BUCKETS.rawValue))
+        #expect(hist.prefix(11) == [0, 0, 0, 0, 0, 0, 0, 1, 554, 800, 454])
+        #expect(RunStats.costLine(sample) == "elapsed_ns=3859949258 process_user_ns=603050000 process_system_ns=162567000 "
+            + "sched_thread_ns=554960295 bpf_stats=1 bpf_run_ns=318654593 bpf_run_cnt=29646")
     }
 
     @Test func monitorPrintsLinesUntilSignalled() throws {
@@ -128,6 +170,7 @@ struct StatsTests {
         #expect(lines.count >= 3, "\(out)")
         #expect(lines.first?.contains(" nr_sent=1234 ") == true)
         #expect(lines.first?.contains(" loops=77 ") == true)
+        #expect(lines.first?.hasSuffix(" elapsed_ns=2000000000 process_user_ns=30000000 process_system_ns=10000000 sched_thread_ns=25000000 bpf_stats=1 bpf_run_ns=4000000 bpf_run_cnt=500") == true)
     }
 
     @Test func monitorEndsWhenTheSwiftlandStops() throws {

@@ -1,11 +1,14 @@
 import BPFLoader
 import CBPFShim
+import CompareKit
 import Foundation
 import Glibc
+import ScxStats
+import SwiftlandABI
 @testable import SwiftlandUserMode
 import Testing
 
-@Suite("the scheduler's own cost: run's snapshot and cost lines")
+@Suite("the scheduler's own cost: run's cost line and stats fields")
 struct CostMeterTests {
     typealias Reading = CostMeter.Reading
 
@@ -39,12 +42,32 @@ struct CostMeterTests {
         #expect(CostMeter.threadCPUNs(tid: swl_gettid()) != nil)
     }
 
-    @Test("the snapshot signal is waited for, not fatal, once added to the waiter")
-    func snapshotSignal() {
-        let waiter = SignalWaiter([]).adding([RunOutput.snapshotSignal])
-        // raise() sends to this thread, which now blocks the signal: it stays pending for the waiter.
-        raise(RunOutput.snapshotSignal)
-        #expect(waiter.wait(milliseconds: 1000) == RunOutput.snapshotSignal)
-        #expect(waiter.wait(milliseconds: 10) == nil)
+    @Test("the stats socket serves the cost fields beside the counters, each described once")
+    func servedFields() {
+        let names = RunStats.schema.fields.map(\.name)
+        #expect(Set(names).count == names.count, "names are unique")
+        #expect(names == CounterDefinition.schema.fields.map(\.name) + CostMeter.statsFields.map(\.name))
+        for f in CostMeter.statsFields { #expect(!f.desc.isEmpty && !f.unit.isEmpty && f.kind != .info, "\(f.name)") }
+        typealias F = SchedulerCost.Field
+        let kinds = Dictionary(uniqueKeysWithValues: CostMeter.statsFields.map { ($0.name, $0.kind) })
+        #expect(kinds[F.bpfStats] == .gauge && kinds[F.processUserNs] == .counter && kinds[F.bpfRunCount] == .counter)
+
+        let cost = SchedulerCost(windowNs: 2_500_000_000, processUserNs: 50_000_000, processSystemNs: 25_000_000,
+                                 schedulingThreadNs: 50_000_000, bpfRunNs: 9_000_000, bpfRunCount: 3000)
+        let counted = RunStats.sample(Counters(swl_stats()), mode: .user, cost: cost)
+        #expect(counted[F.elapsedNs] == .u64(2_500_000_000) && counted[F.schedulingThreadNs] == .u64(50_000_000))
+        #expect(counted[F.bpfStats] == .u64(1) && counted[F.bpfRunNs] == .u64(9_000_000) && counted[F.bpfRunCount] == .u64(3000))
+        #expect(counted.restricted(to: RunStats.schema) == counted, "every field the schema's")
+        #expect(RunStats.costLine(counted) == CostMeter.fields(cost))
+        // Without the thread's figure or BPF statistics, those fields are absent, not 0.
+        var off = cost
+        off.schedulingThreadNs = nil
+        off.bpfRunNs = nil
+        off.bpfRunCount = nil
+        let uncounted = RunStats.sample(Counters(swl_stats()), mode: .bpf, cost: off)
+        #expect(uncounted[F.bpfStats] == .u64(0))
+        #expect(uncounted[F.bpfRunNs] == nil && uncounted[F.bpfRunCount] == nil && uncounted[F.schedulingThreadNs] == nil)
+        #expect(RunStats.costLine(uncounted) == "elapsed_ns=2500000000 process_user_ns=50000000 process_system_ns=25000000 bpf_stats=0")
+        #expect(RunStats.mode(of: uncounted) == .bpf && RunStats.mode(of: counted) == .user)
     }
 }
