@@ -382,7 +382,9 @@ static __always_inline s32 rescue_cpu(struct task_struct *p, s32 this_cpu)
 
 /*
  * The wait guard's work on one DSQ: every task of @dsq_id that has waited longer than
- * wait_max_ns is served next, ahead of the DSQ's order (at most SWL_RESCUE_MAX per scan).
+ * wait_max_ns is served next, ahead of the DSQ's order (at most SWL_RESCUE_MAX per scan),
+ * unless that would put it back where it waits (a task in another CPU's DSQ that may not
+ * run here).
  * With @set_vtime it runs at vtime_now: it did not earn its turn, so it must not carry
  * vtime_now forward either (every sleeper would then wake behind it).
  */
@@ -401,7 +403,7 @@ static __always_inline void rescue_waiting(u64 dsq_id, s32 this_cpu, u64 now, bo
 		if (!tctx || (s64)(now - tctx->wait_ts) < (s64)cfg.wait_max_ns)
 			continue;
 		cpu = rescue_cpu(p, this_cpu);
-		if (cpu < 0)
+		if (cpu < 0 || (u64)cpu == dsq_id)
 			continue;
 		if (set_vtime) {
 			swl_dsq_move_set_vtime(&it, vtime_now);
@@ -422,23 +424,33 @@ static __always_inline void rescue_waiting(u64 dsq_id, s32 this_cpu, u64 now, bo
  * The wait guard: no task waits for a CPU longer than about wait_max_ns, whatever its
  * weight or its place in a queue. The queues' own order (vruntime, the starvation guard,
  * keep_running) can leave a light task behind heavier ones for far longer than the
- * watchdog allows; every wait_max_ns / 8 one CPU scans the shared queues for tasks that
- * waited too long and serves them first. The per-CPU DSQs need no scan: each is served
- * first by its own CPU.
+ * watchdog allows; every wait_max_ns / 8 one CPU scans the queues for tasks that waited
+ * too long and serves them first. That includes the other CPUs' own DSQs: a CPU on its
+ * way offline no longer dispatches, and until the kernel has ended the scheduler for the
+ * hotplug (which waits for the hotplug to finish) a task waiting there would wait for the
+ * watchdog.
  */
 static __always_inline void guard_waits(s32 cpu, u64 now)
 {
 	u64 last = wait_scan_ts;
+	bool bpf_mode = !user_mode();
+	u32 nr_cpus = swl_nr_cpu_ids(), i;
 
 	if ((s64)(now - last) < (s64)(cfg.wait_max_ns / 8) ||
 	    __sync_val_compare_and_swap(&wait_scan_ts, last, now) != last)
 		return;
-	if (user_mode()) {
-		rescue_waiting(SWL_DSQ_USER, cpu, now, false);
-		rescue_waiting(SWL_DSQ_SCHED, cpu, now, false);
-	} else {
+	if (bpf_mode) {
 		rescue_waiting(SWL_DSQ_SHARED, cpu, now, true);
 		rescue_waiting(SWL_DSQ_PRIO, cpu, now, true);
+	} else {
+		rescue_waiting(SWL_DSQ_USER, cpu, now, false);
+		rescue_waiting(SWL_DSQ_SCHED, cpu, now, false);
+	}
+	if (nr_cpus > SWL_MAX_CPUS)
+		nr_cpus = SWL_MAX_CPUS;
+	bpf_for(i, 0, nr_cpus) {
+		if (i != (u32)cpu)
+			rescue_waiting(i, cpu, now, bpf_mode);
 	}
 }
 
