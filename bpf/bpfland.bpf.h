@@ -160,8 +160,22 @@ static __always_inline bool keep_prev(struct task_struct *prev, s32 cpu, u64 now
 	keep_running(prev, tctx, key, task_slice(), now);
 	if (vtime_before(vtime_now, vtime))
 		vtime_now = vtime;
-	shared_served_ts = now;  /* the shared queue's order was followed */
 	return true;
+}
+
+/*
+ * A regular task that ran until now was the regular tasks' turn: the shared queue was not
+ * starved meanwhile, however long the slice lasted (a tick that comes late stretches it).
+ */
+static __always_inline void note_regular_ran(struct task_struct *prev, u64 now)
+{
+	struct task_ctx *tctx;
+
+	if (!prev || is_per_cpu_kthread(prev))
+		return;
+	tctx = lookup_task_ctx(prev);
+	if (tctx && !tctx->interactive)
+		shared_served_ts = now;
 }
 
 static __always_inline void bpfland_dispatch(s32 cpu, struct task_struct *prev, u64 now)
@@ -169,6 +183,7 @@ static __always_inline void bpfland_dispatch(s32 cpu, struct task_struct *prev, 
 	u64 waiting = swl_dsq_nr_queued(SWL_DSQ_PRIO) + swl_dsq_nr_queued(SWL_DSQ_SHARED);
 
 	stats.nr_waiting = (stats.nr_waiting + waiting) / 2;
+	note_regular_ran(prev, now);
 
 	/* bpf mode's per-CPU DSQs hold only tasks the wait guard serves. */
 	if (swl_dsq_move_to_local(cpu))

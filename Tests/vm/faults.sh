@@ -273,18 +273,30 @@ done
 # comes first (keep_running in bpf/core.bpf.h; in user mode against the vruntime the policy
 # gave the waiting task). Two equal spinners pinned together must still split the CPU evenly:
 # keeping, and wakeup preemption, must not let one of them win.
+#
+# spin_pair PREFIX NICE: a nice-0 spinner and one at NICE, pinned together for 8 s; sets ms_a
+# and ms_b (their CPU ms) and share (the first one's, in tenths of a percent).
+spin_pair() {
+  taskset -c "$last" "$probe" spin 8 >"$1.a" &
+  pa=$!
+  taskset -c "$last" "$probe" spin 8 "$2" >"$1.b" 2>&1 &
+  pb=$!
+  wait "$pa" "$pb"
+  ms_a=$(sed -n 's/.*cpu_ms=\([0-9]*\).*/\1/p' "$1.a")
+  ms_b=$(sed -n 's/.*cpu_ms=\([0-9]*\).*/\1/p' "$1.b")
+  share=$(( ${ms_a:-0} * 1000 / (${ms_a:-0} + ${ms_b:-0} + 1) ))
+}
+weights_want="nice 0 gets >= 85% of a CPU shared with nice 19 (weights: 98.5%)"
 for mode in bpf user; do
   swl_start "prio-$mode" $mode
-  taskset -c "$last" "$probe" spin 8 >"$work/prio-$mode.n0" &
-  n0=$!
-  taskset -c "$last" "$probe" spin 8 19 >"$work/prio-$mode.n19" 2>&1 &
-  n19=$!
-  wait "$n0" "$n19"
-  taskset -c "$last" "$probe" spin 8 >"$work/prio-$mode.a" &
-  a=$!
-  taskset -c "$last" "$probe" spin 8 >"$work/prio-$mode.b" &
-  b=$!
-  wait "$a" "$b"
+  spin_pair "$work/prio-$mode.n" 19
+  v=0; [ $share -ge 850 ] || v=1
+  row "weights: nice 0 and nice 19 alone on one CPU" $mode "$weights_want" \
+    "nice 0 $ms_a ms vs nice 19 $ms_b ms ($((share / 10)).$((share % 10))%)" $v "$log"
+  spin_pair "$work/prio-$mode.e" 0
+  v=0; [ $share -ge 450 ] && [ $share -le 550 ] || v=1
+  row "weights: two nice 0 alone on one CPU" $mode "each gets 50% +- 5% of the CPU" \
+    "$ms_a ms vs $ms_b ms ($((share / 10)).$((share % 10))%)" $v "$log"
   "$probe" spin "$churn_secs" >/dev/null &
   c1=$!
   "$probe" spin "$churn_secs" >/dev/null &
@@ -304,29 +316,29 @@ for mode in bpf user; do
   done
   wait "$c1" "$c2"
   swl_stop
-  ms0=$(sed -n 's/.*cpu_ms=\([0-9]*\).*/\1/p' "$work/prio-$mode.n0")
-  ms19=$(sed -n 's/.*cpu_ms=\([0-9]*\).*/\1/p' "$work/prio-$mode.n19")
-  share=$(( ${ms0:-0} * 1000 / (${ms0:-0} + ${ms19:-0} + 1) ))
-  want="nice 0 gets >= 85% of a CPU shared with nice 19 (weights: 98.5%)"
-  got="nice 0 $ms0 ms vs nice 19 $ms19 ms ($((share / 10)).$((share % 10))%)"
-  v=0; [ $share -ge 850 ] || v=1
-  row "weights: nice 0 and nice 19 alone on one CPU" $mode "$want" "$got" $v "$log"
-  msa=$(sed -n 's/.*cpu_ms=\([0-9]*\).*/\1/p' "$work/prio-$mode.a")
-  msb=$(sed -n 's/.*cpu_ms=\([0-9]*\).*/\1/p' "$work/prio-$mode.b")
-  share=$(( ${msa:-0} * 1000 / (${msa:-0} + ${msb:-0} + 1) ))
-  v=0; [ $share -ge 450 ] && [ $share -le 550 ] || v=1
-  row "weights: two nice 0 alone on one CPU" $mode "each gets 50% +- 5% of the CPU" \
-    "$msa ms vs $msb ms ($((share / 10)).$((share % 10))%)" $v "$log"
   v=$common
   [ "$changes" -ge 5 ] && [ $kept -eq 1 ] || v=1
   row "priority churn (nice, SCHED_IDLE/BATCH)" $mode "the nice/policy changes take effect, $expected_common" \
     "$changes changes; $common_text" $v "$log"
 done
 
+# The weights again with every slice at its longest (-S 5000): a 5 ms slice outlasts the
+# starvation threshold (5 ms) by the time its tick ends it, and a regular task that ran all
+# along must count as the regular tasks' turn, not hand the nice-19 task the next one.
+for mode in bpf user; do
+  swl_start "prio-long-$mode" $mode -S 5000
+  spin_pair "$work/prio-long-$mode" 19
+  swl_stop
+  v=$common
+  [ $share -ge 850 ] && [ $kept -eq 1 ] || v=1
+  row "weights: nice 0 and nice 19, every slice 5 ms (-S 5000)" $mode "$weights_want, $expected_common" \
+    "nice 0 $ms_a ms vs nice 19 $ms_b ms ($((share / 10)).$((share % 10))%); $common_text" $v "$log"
+done
+
 # --- 5b. tasks the queues' order would starve past the watchdog --------------------------------
 # Each slice of a nice-19 task (weight 1) is charged like 100 slices of a nice-0 one, so by
 # weight alone it would wait far longer than the watchdog beside heavy or many tasks on its
-# CPU. The wait guard (guard_waits in bpf/main.bpf.c) serves any task that waited a quarter
+# CPU. The wait guard (guard_waits in bpf/core.bpf.h) serves any task that waited a quarter
 # of --timeout-ms. Judged: swiftland stays attached, no watchdog stall, and the light task's
 # longest wait (probe spin's max_wait_ms) stays below the watchdog.
 light_row() { # MODE LABEL DESCRIPTION HEAVY-SPEC ; HEAVY-SPEC: "N NICE"
