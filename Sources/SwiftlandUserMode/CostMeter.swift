@@ -125,3 +125,21 @@ struct CostMeter {
         return text.split(separator: " ").first.flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 }
+
+/// The attached scheduler's meter, read by the stats server's thread for each request: the
+/// cost fields are as fresh as the request, and nothing is spent on them between requests
+/// (each reading is a dozen system calls, a share of a CPU if taken every tick). The runner
+/// clears it before it detaches, so no reading touches a scheduler on its way out.
+final class LiveCost: @unchecked Sendable {
+    private let lock = NSLock()
+    private var meter: CostMeter?
+
+    func set(_ meter: CostMeter?) {
+        lock.withLock { self.meter = meter }
+    }
+
+    /// Spent since the attachment; nil while none is attached.
+    func spent() -> SchedulerCost? {
+        lock.withLock { meter?.spent() }
+    }
+}

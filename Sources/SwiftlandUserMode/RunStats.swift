@@ -18,7 +18,12 @@ public enum RunStats {
 
     /// One reading: the counters, and the cost fields that have a figure.
     public static func sample(_ counters: Counters, mode: SchedulerMode, cost: SchedulerCost) -> StatsSample {
-        var sample = counters.sample(mode: mode)
+        adding(cost, to: counters.sample(mode: mode))
+    }
+
+    /// `sample` with the cost fields that have a figure.
+    public static func adding(_ cost: SchedulerCost, to sample: StatsSample) -> StatsSample {
+        var sample = sample
         for (name, value) in CostMeter.values(cost) { sample[name] = .u64(value) }
         return sample
     }

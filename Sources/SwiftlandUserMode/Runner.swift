@@ -19,6 +19,7 @@ struct Runner {
     /// Where the stats server listens while the scheduler runs.
     let statsSocket: String
     private let board = StatsBoard()
+    private let live = LiveCost()
     private let log = Log.swiftland
 
     /// Why one attachment ended.
@@ -70,10 +71,12 @@ struct Runner {
             }
             let meter = CostMeter(scheduler: scheduler, schedTid: thread.map { _ in config.schedTid })
             log.notice("attached, \(describe(config, thread))")
-            board.publish(RunStats.sample(counters(scheduler, thread), mode: config.mode, cost: meter.spent()))
+            board.publish(counters(scheduler, thread).sample(mode: config.mode))
+            live.set(meter)
             if server == nil { server = startStatsServer() }
-            let outcome = watch(scheduler, thread, meter, signals, until: deadline, publishing: server != nil)
+            let outcome = watch(scheduler, thread, signals, until: deadline, publishing: server != nil)
             // Before detaching: the cost of the attachment itself, not of the way out.
+            live.set(nil)
             let spent = meter.spent()
             scheduler.detach()
             thread?.stop()
@@ -108,11 +111,15 @@ struct Runner {
         }
     }
 
-    /// Serves the counters over sched-ext's stats socket; a failure is reported and the
-    /// scheduler runs on without it.
+    /// Serves the counters over sched-ext's stats socket, with the cost read at each request
+    /// (`LiveCost`); a failure is reported and the scheduler runs on without it.
     private func startStatsServer() -> StatsServer? {
         let board = self.board
-        let responder = StatsResponder(schema: RunStats.schema) { board.sample }
+        let live = self.live
+        let responder = StatsResponder(schema: RunStats.schema) {
+            let sample = board.sample
+            return live.spent().map { RunStats.adding($0, to: sample) } ?? sample
+        }
         do {
             return try StatsServer(path: statsSocket, responder: responder)
         } catch {
@@ -121,10 +128,10 @@ struct Runner {
         }
     }
 
-    /// `publishing`: refresh the stats server's sample, counters and cost, at every tick
-    /// (100 ms). Returns on any signal of `signals`.
+    /// `publishing`: refresh the stats server's counters at every tick (100 ms). Returns on
+    /// any signal of `signals`.
     private func watch(
-        _ scheduler: BPFScheduler, _ thread: (any SchedulingLoop)?, _ meter: CostMeter, _ signals: SignalWaiter,
+        _ scheduler: BPFScheduler, _ thread: (any SchedulingLoop)?, _ signals: SignalWaiter,
         until deadline: Date?, publishing: Bool
     ) -> Outcome {
         var nextStats = statsInterval.map { Date().addingTimeInterval($0) }
@@ -137,7 +144,7 @@ struct Runner {
             let due = statsInterval != nil && nextStats.map { now >= $0 } == true
             guard publishing || due else { continue }
             let current = counters(scheduler, thread)
-            if publishing { board.publish(RunStats.sample(current, mode: config.mode, cost: meter.spent())) }
+            if publishing { board.publish(current.sample(mode: config.mode)) }
             if due, let interval = statsInterval, let next = nextStats {
                 Terminal.out("swiftland: \(current.line(for: config.mode))")
                 nextStats = next.addingTimeInterval(interval)
