@@ -185,7 +185,7 @@ static __always_inline void bpfland_dispatch(s32 cpu, struct task_struct *prev, 
 	stats.nr_waiting = (stats.nr_waiting + waiting) / 2;
 	note_regular_ran(prev, now);
 
-	/* bpf mode's per-CPU DSQs hold only tasks the wait guard serves. */
+	/* A waker sent here to preempt, or a task the wait guard serves, goes first. */
 	if (swl_dsq_move_to_local(cpu))
 		return;
 	if (now - shared_served_ts > cfg.starvation_thresh_ns &&
