@@ -135,16 +135,13 @@ static __always_inline bool serve(u64 dsq_id, u64 *served_ts, u64 now)
 	return moved;
 }
 
-/* Keep a regular @prev over the shared DSQ's head (see keep_running). */
-static __always_inline bool keep_prev(struct task_struct *prev, s32 cpu, u64 now)
+/* Keep a regular @prev (@tctx from regular_prev) over the shared DSQ's head (see keep_running). */
+static __always_inline bool keep_prev(struct task_struct *prev, struct task_ctx *tctx, s32 cpu,
+				      u64 now)
 {
 	u64 charge, vtime, awake, key;
-	struct task_ctx *tctx;
 
-	if (!still_runnable(prev) || is_per_cpu_kthread(prev))
-		return false;
-	tctx = lookup_task_ctx(prev);
-	if (!tctx || tctx->interactive)
+	if (!tctx || !still_runnable(prev))
 		return false;
 	if (swl_dsq_nr_queued(SWL_DSQ_PRIO) || swl_dsq_nr_queued(cpu) ||
 	    now - prio_served_ts > cfg.starvation_thresh_ns)
@@ -163,27 +160,29 @@ static __always_inline bool keep_prev(struct task_struct *prev, s32 cpu, u64 now
 	return true;
 }
 
-/*
- * A regular task that ran until now was the regular tasks' turn: the shared queue was not
- * starved meanwhile, however long the slice lasted (a tick that comes late stretches it).
- */
-static __always_inline void note_regular_ran(struct task_struct *prev, u64 now)
+/* The context of @prev when it is a regular task (not interactive, not a per-CPU kthread). */
+static __always_inline struct task_ctx *regular_prev(struct task_struct *prev)
 {
 	struct task_ctx *tctx;
 
 	if (!prev || is_per_cpu_kthread(prev))
-		return;
+		return NULL;
 	tctx = lookup_task_ctx(prev);
-	if (tctx && !tctx->interactive)
-		shared_served_ts = now;
+	return tctx && !tctx->interactive ? tctx : NULL;
 }
 
 static __always_inline void bpfland_dispatch(s32 cpu, struct task_struct *prev, u64 now)
 {
 	u64 waiting = swl_dsq_nr_queued(SWL_DSQ_PRIO) + swl_dsq_nr_queued(SWL_DSQ_SHARED);
+	struct task_ctx *prev_ctx = regular_prev(prev);
 
 	stats.nr_waiting = (stats.nr_waiting + waiting) / 2;
-	note_regular_ran(prev, now);
+	/*
+	 * A regular task that ran until now was the regular tasks' turn: the shared queue was
+	 * not starved meanwhile, however long the slice lasted (a late tick stretches it).
+	 */
+	if (prev_ctx)
+		shared_served_ts = now;
 
 	/* A waker sent here to preempt, or a task the wait guard serves, goes first. */
 	if (swl_dsq_move_to_local(cpu))
@@ -198,7 +197,7 @@ static __always_inline void bpfland_dispatch(s32 cpu, struct task_struct *prev, 
 		count(&stats.nr_starvation_prio);
 		return;
 	}
-	if (keep_prev(prev, cpu, now))
+	if (keep_prev(prev, prev_ctx, cpu, now))
 		return;
 
 	if (serve(SWL_DSQ_PRIO, &prio_served_ts, now))

@@ -162,19 +162,20 @@ public struct Counters: Sendable, Equatable {
 
     /// One line, `name=value ...`, of the counters that mean something in `mode`.
     public func line(for mode: SchedulerMode) -> String {
-        Self.line(fields.map { ($0.name, $0.mode, $0.value) }, for: mode)
+        fields.filter { $0.mode == nil || $0.mode == mode }.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
     }
 
-    /// The same line from (name, value) pairs in table order, e.g. from a stats reply.
+    /// The same line from a stats reply.
     public static func line(_ sample: StatsSample, for mode: SchedulerMode) -> String {
-        line(CounterDefinition.all.compactMap { d in
-            guard case .u64(let v)? = sample[d.name] else { return nil }
-            return (d.name, d.mode, v)
-        }, for: mode)
+        values(sample, for: mode).map { "\($0.name)=\($0.value)" }.joined(separator: " ")
     }
 
-    private static func line(_ items: [(String, SchedulerMode?, UInt64)], for mode: SchedulerMode) -> String {
-        items.filter { $0.1 == nil || $0.1 == mode }.map { "\($0.0)=\($0.2)" }.joined(separator: " ")
+    /// The counters of a stats reply that mean something in `mode`, in table order.
+    public static func values(_ sample: StatsSample, for mode: SchedulerMode) -> [(name: String, value: UInt64)] {
+        CounterDefinition.all.compactMap { d in
+            guard d.mode == nil || d.mode == mode, let v = sample.u64(d.name) else { return nil }
+            return (d.name, v)
+        }
     }
 
     /// What the stats server serves: every counter of the table (0 where this reading has

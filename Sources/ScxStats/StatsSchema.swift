@@ -211,6 +211,12 @@ public struct StatsSample: Sendable, Equatable {
         set { values[name] = newValue }
     }
 
+    /// The field's value when it is a u64 (every counter's type); nil otherwise.
+    public func u64(_ name: String) -> UInt64? {
+        if case .u64(let v)? = values[name] { return v }
+        return nil
+    }
+
     /// What a `stats` reply carries: the schema's fields that have a value; names the
     /// schema does not know are left out.
     public func restricted(to schema: StatsSchema) -> StatsSample {

@@ -30,10 +30,7 @@ public enum RunStats {
 
     /// The cost fields of a sample, `name=value` in schema order, for `--monitor`'s line.
     public static func costLine(_ sample: StatsSample) -> String {
-        costFields.compactMap { f in
-            guard case .u64(let v)? = sample[f.name] else { return nil }
-            return "\(f.name)=\(v)"
-        }.joined(separator: " ")
+        costFields.compactMap { f in sample.u64(f.name).map { "\(f.name)=\($0)" } }.joined(separator: " ")
     }
 
     /// The mode a sample says; bpf when it says none.

@@ -33,12 +33,12 @@ final class ChildStats {
     /// later: the scheduler publishes every 100 ms, each sample stamped with its own clock
     /// (`elapsed_ns`). Nil when no newer one comes within `timeoutMs`.
     func freshReading(timeoutMs: Int = 2000) -> StatsSample? {
-        guard let first = try? read(), let stamp = Self.value(SchedulerCost.Field.elapsedNs, in: first) else { return nil }
+        guard let first = try? read(), let stamp = first.u64(SchedulerCost.Field.elapsedNs) else { return nil }
         let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
         while ContinuousClock.now < deadline {
             usleep(10_000)
             guard let next = try? read() else { return nil }
-            if let t = Self.value(SchedulerCost.Field.elapsedNs, in: next), t > stamp { return next }
+            if let t = next.u64(SchedulerCost.Field.elapsedNs), t > stamp { return next }
         }
         return nil
     }
@@ -46,12 +46,7 @@ final class ChildStats {
     /// The counters that mean something in the sample's mode, by name: what its
     /// `counters:` line says.
     static func counters(_ sample: StatsSample) -> [String: UInt64] {
-        let mode = RunStats.mode(of: sample)
-        var out: [String: UInt64] = [:]
-        for d in CounterDefinition.all where d.mode == nil || d.mode == mode {
-            if let v = value(d.name, in: sample) { out[d.name] = v }
-        }
-        return out
+        Dictionary(Counters.values(sample, for: RunStats.mode(of: sample)), uniquingKeysWith: { a, _ in a })
     }
 
     /// The counters and the cost fields there are (not the histograms): what
@@ -59,14 +54,9 @@ final class ChildStats {
     static func snapshot(_ sample: StatsSample) -> [String: UInt64] {
         var out = counters(sample)
         for f in RunStats.costFields {
-            if let v = value(f.name, in: sample) { out[f.name] = v }
+            if let v = sample.u64(f.name) { out[f.name] = v }
         }
         return out
-    }
-
-    static func value(_ name: String, in sample: StatsSample) -> UInt64? {
-        if case .u64(let v)? = sample[name] { return v }
-        return nil
     }
 
     /// An array field of counts (a histogram); nil when absent or not all counts.
@@ -112,7 +102,7 @@ final class StatsSampler: @unchecked Sendable {
             if stopRequest.wait(timeout: .now() + .milliseconds(Int(leftMs.rounded(.up)))) == .success { break }
             guard let sample = try? StatsMonitor.read(client) else { continue }
             last = sample
-            if mode == nil || mode == RunStats.mode(of: sample), let v = ChildStats.value(name, in: sample) {
+            if mode == nil || mode == RunStats.mode(of: sample), let v = sample.u64(name) {
                 points.append(SamplePoint(tSeconds: Double(intervalMs * tick) / 1000, value: Double(v)))
             }
         }
