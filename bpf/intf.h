@@ -17,6 +17,7 @@ enum swl_limits {
 	SWL_EXIT_DUMP_LEN = 32768, /* most of the kernel's exit dump that is kept */
 	SWL_HIST_BUCKETS = 24,     /* log2 microsecond buckets: [0,1), [1,2), [2,4), ... */
 	SWL_MAX_DISPATCH_BATCH = 8, /* user dispatches acted on per ops.dispatch call */
+	SWL_TRACED_COMMS = 4,      /* command names the run-queue latency tracer can be limited to */
 };
 
 /*

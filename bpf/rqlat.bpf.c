@@ -7,8 +7,9 @@
  * A task's wait starts when it is woken (sched_wakeup, sched_wakeup_new) or preempted
  * while still runnable (sched_switch with prev runnable), and ends when sched_switch
  * picks it. Waits go into a log2 microsecond histogram (bucket 0: [0, 1) us, bucket n:
- * [2^(n-1), 2^n) us). With a command-name filter, only tasks of that name are timed (the
- * seed measured only the wrk clients).
+ * [2^(n-1), 2^n) us). With a command-name filter, only tasks with one of up to
+ * SWL_TRACED_COMMS names are timed (the seed measured only the wrk clients; a client and
+ * its server need two names).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -20,9 +21,10 @@ char _license[] SEC("license") = "GPL";
 
 #define TASK_RUNNING 0
 
-/* Set before load: time only tasks whose comm equals filter_comm (when filter_on). */
-const volatile bool filter_on;
-const volatile char filter_comm[16];
+/* Set before load: time only tasks whose comm equals one of the first filter_count names
+ * (every task when filter_count is 0). */
+const volatile u32 filter_count;
+const volatile char filter_comms[SWL_TRACED_COMMS][16];
 
 /* Read by user space. */
 u64 rqlat_hist[SWL_HIST_BUCKETS];
@@ -37,19 +39,30 @@ struct {
 	__type(value, u64); /* when the current wait started, 0 when not waiting */
 } wait_start SEC(".maps");
 
-static __always_inline bool wanted(const struct task_struct *p)
+static __always_inline bool same_comm(const struct task_struct *p, const volatile char *comm)
 {
 	int i;
 
-	if (!filter_on)
-		return true;
 	for (i = 0; i < 16; i++) {
-		if (p->comm[i] != filter_comm[i])
+		if (p->comm[i] != comm[i])
 			return false;
-		if (!filter_comm[i])
+		if (!comm[i])
 			break;
 	}
 	return true;
+}
+
+static __always_inline bool wanted(const struct task_struct *p)
+{
+	int n;
+
+	if (!filter_count)
+		return true;
+	for (n = 0; n < SWL_TRACED_COMMS && n < filter_count; n++) {
+		if (same_comm(p, filter_comms[n]))
+			return true;
+	}
+	return false;
 }
 
 static __always_inline void wait_begins(struct task_struct *p)

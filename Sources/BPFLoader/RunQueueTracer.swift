@@ -27,18 +27,25 @@ public final class RunQueueTracer {
     private let sum: UnsafeMutableRawPointer
     private let max: UnsafeMutableRawPointer
 
-    /// Loads and attaches the tracer. `command`: time only tasks with this comm (the
-    /// kernel keeps the first 15 bytes of a command name).
-    public init(command: String? = nil, verbose: Bool = false) throws(SchedulerError) {
+    /// The most command names `init(commands:)` takes.
+    public static let maxCommands = Int(SWL_TRACED_COMMS.rawValue)
+
+    /// Loads and attaches the tracer. `commands`: time only tasks with one of these comms
+    /// (the kernel keeps the first 15 bytes of a command name); empty: every task. At most
+    /// `maxCommands` names.
+    public init(commands: [String] = [], verbose: Bool = false) throws(SchedulerError) {
+        precondition(commands.count <= Self.maxCommands, "the tracer takes at most \(Self.maxCommands) command names")
         object = try BPFObject(bytes: Embedded.tracerObject, name: "rqlat", verbose: verbose)
-        if let command {
-            // char[16], NUL-padded, as the kernel stores task_struct.comm.
-            var comm: (UInt64, UInt64) = (0, 0)
-            withUnsafeMutableBytes(of: &comm) { raw in
-                for (i, b) in command.utf8.prefix(15).enumerated() { raw[i] = b }
+        if !commands.isEmpty {
+            // char[SWL_TRACED_COMMS][16], each name NUL-padded as the kernel stores task_struct.comm.
+            var comms: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+            withUnsafeMutableBytes(of: &comms) { raw in
+                for (n, command) in commands.enumerated() {
+                    for (i, b) in command.utf8.prefix(15).enumerated() { raw[n * 16 + i] = b }
+                }
             }
-            try object.setConstant("filter_on", true)
-            try object.setConstant("filter_comm", comm)
+            try object.setConstant("filter_count", UInt32(commands.count))
+            try object.setConstant("filter_comms", comms)
         }
         try object.load()
         let buckets = Int(SWL_HIST_BUCKETS.rawValue)

@@ -69,7 +69,7 @@ struct ExperimentRunner {
         }
         defer { _ = scheduler?.stop() }
         do {
-            let tracer = try RunQueueTracer(command: workload.tracedCommand)
+            let tracer = try RunQueueTracer(commands: workload.tracedCommand.map { [$0] } ?? [])
             let before = tracer.snapshot()
             let hogs = workload.name == "cyclictest" ? try Self.startHogs(seconds: hogSeconds + 2) : nil
             // The scheduler's cost is measured over the workload alone.

@@ -22,7 +22,7 @@ struct RunQueueTracerTests {
     }
 
     @Test func countsEveryWakeupOfTheFilteredCommand() throws {
-        let tracer = try RunQueueTracer(command: "swl-rqprobe")
+        let tracer = try RunQueueTracer(commands: ["swl-rqprobe"])
         let before = tracer.snapshot()
         Self.sleeper(name: "swl-rqprobe", sleeps: 200, sleepUs: 2000)
         let waits = tracer.snapshot().since(before)
@@ -35,11 +35,23 @@ struct RunQueueTracerTests {
     }
 
     @Test func filterLeavesOtherTasksOut() throws {
-        let filtered = try RunQueueTracer(command: "swl-nobody-here")
+        let filtered = try RunQueueTracer(commands: ["swl-nobody-here"])
         let all = try RunQueueTracer()
         let f0 = filtered.snapshot(), a0 = all.snapshot()
         Self.sleeper(name: "swl-rqprobe2", sleeps: 50, sleepUs: 1000)
         #expect(filtered.snapshot().since(f0).count == 0)
         #expect(all.snapshot().since(a0).count >= 50)
+    }
+
+    @Test func timesEveryNamedCommandAndNoOther() throws {
+        let tracer = try RunQueueTracer(commands: ["swl-server", "swl-client"])
+        let start = tracer.snapshot()
+        Self.sleeper(name: "swl-other", sleeps: 50, sleepUs: 1000)
+        let middle = tracer.snapshot()
+        #expect(middle.since(start).count == 0)
+        Self.sleeper(name: "swl-server", sleeps: 50, sleepUs: 1000)
+        Self.sleeper(name: "swl-client", sleeps: 50, sleepUs: 1000)
+        let both = tracer.snapshot().since(middle)
+        #expect(both.count >= 90 && both.count <= 150, "\(both.count) waits recorded")
     }
 }
