@@ -6,8 +6,8 @@
 #    unless asked for by name), for libbpf 1.4 and bpftool (bookworm's libbpf 1.1 cannot
 #    load sched_ext schedulers);
 #  - the build and run dependencies (libelf, QEMU, busybox for the VM's initramfs), the
-#    workloads (stress-ng, rt-tests' hackbench and cyclictest) and rsvg-convert (the
-#    compare report's PNGs);
+#    workloads (stress-ng, rt-tests' hackbench and cyclictest, nginx and wrk) and
+#    rsvg-convert (the compare report's PNGs);
 #  - Debian's sched_ext kernel from trixie-backports, downloaded and verified into the
 #    cache (scripts/kernel.sh), and bpf/generated/vmlinux.h generated from its BTF: the
 #    host kernel's BTF usually has no sched_ext types, and the BPF build needs them.
@@ -63,7 +63,7 @@ if ! have_version libbpf-dev 1:1.4 || ! have_version bpftool 7.4; then
 fi
 
 packages=(libelf-dev pkg-config qemu-system-x86 busybox-static cpio zstd xz-utils kmod
-          rt-tests stress-ng libcap2-bin util-linux make debian-archive-keyring librsvg2-bin)
+          rt-tests stress-ng nginx wrk libcap2-bin util-linux make debian-archive-keyring librsvg2-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -72,6 +72,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   update_once
   say "installing ${missing[*]}"
   apt-get -q install -y --no-install-recommends "${missing[@]}" >/dev/null
+  # Only the binary is wanted (it goes into the VM): the service Debian starts with a
+  # fresh nginx package is stopped and disabled again.
+  if [[ " ${missing[*]} " == *" nginx "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
 fi
 
 command -v swift >/dev/null || [ -x /opt/swift/usr/bin/swift ] ||

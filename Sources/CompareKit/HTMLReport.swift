@@ -28,8 +28,7 @@ public enum HTMLReport {
             ("rounds", "\(s.rounds) counted per arm and workload, after \(s.warmupRounds) warm-up, interleaved"),
         ]
         for w in s.workloads {
-            settings.append(("workload \(w.name)", w.command.joined(separator: " ")
-                + (w.tracedCommand.map { " (latency traced for \($0) only)" } ?? "")))
+            settings.append(("workload \(w.name)", w.settingDescription))
         }
         if let line = s.commandLine { settings.append(("command", line)) }
         for (key, value) in settings {

@@ -77,7 +77,7 @@ public enum TerminalReport {
 
         for w in summary.workloads where w.rows.contains(where: { $0.runQueueLatency != nil }) {
             out.append("")
-            out.append("\(w.workload.name): run-queue latency, us" + (w.workload.tracedCommand.map { " (\($0) only)" } ?? ""))
+            out.append("\(w.workload.name): run-queue latency, us" + (w.workload.tracedCommands.isEmpty ? "" : " (\(w.workload.tracedCommands.joined(separator: " and ")) only)"))
             out.append(renderTextTable(header: latencyHeader, rows: w.rows.map(latencyCells),
                                        rightAligned: [1, 2, 3, 4, 5], indent: "  "))
         }

@@ -8,21 +8,93 @@ public struct WorkloadSpec: Codable, Sendable, Equatable {
     /// argv, as run in every arm.
     public var command: [String]
     public var extractor: FigureExtractor
-    /// Command name the run-queue latency tracer is limited to (nil: every task), e.g.
-    /// "cyclictest", so that the hogs beside it do not drown its waits.
-    public var tracedCommand: String?
+    /// Command names the run-queue latency tracer is limited to (empty: every task), e.g.
+    /// ["cyclictest"], so that the hogs beside it do not drown its waits; a client and its
+    /// server are both named. At most four (the tracer's limit).
+    public var tracedCommands: [String]
+    /// Runs beside one CPU-bound hog per CPU (started before the command, stopped after).
+    public var besideHogs: Bool
+    /// A server the command is a client of, started for each round.
+    public var server: ServerSpec?
 
-    public init(name: String, command: [String], extractor: FigureExtractor, tracedCommand: String? = nil) {
+    public init(
+        name: String, command: [String], extractor: FigureExtractor, tracedCommands: [String] = [],
+        besideHogs: Bool = false, server: ServerSpec? = nil
+    ) {
         self.name = name
         self.command = command
         self.extractor = extractor
-        self.tracedCommand = tracedCommand
+        self.tracedCommands = tracedCommands
+        self.besideHogs = besideHogs
+        self.server = server
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case name, command, extractor, tracedCommands, besideHogs, server
+        /// Files written before the tracer took several names hold one, or none.
+        case tracedCommand
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        command = try c.decode([String].self, forKey: .command)
+        extractor = try c.decode(FigureExtractor.self, forKey: .extractor)
+        if let names = try c.decodeIfPresent([String].self, forKey: .tracedCommands) {
+            tracedCommands = names
+        } else {
+            tracedCommands = try c.decodeIfPresent(String.self, forKey: .tracedCommand).map { [$0] } ?? []
+        }
+        // Before hogs were a setting, cyclictest was the workload that ran beside them.
+        besideHogs = try c.decodeIfPresent(Bool.self, forKey: .besideHogs) ?? (name == "cyclictest")
+        server = try c.decodeIfPresent(ServerSpec.self, forKey: .server)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(command, forKey: .command)
+        try c.encode(extractor, forKey: .extractor)
+        try c.encode(tracedCommands, forKey: .tracedCommands)
+        try c.encode(besideHogs, forKey: .besideHogs)
+        try c.encodeIfPresent(server, forKey: .server)
+    }
+
+    /// The setting as a person reads it: the command, its server, what is traced, the hogs.
+    public var settingDescription: String {
+        var text = command.joined(separator: " ")
+        if let server { text += "; server: \(server.command.joined(separator: " "))" }
+        if besideHogs { text += ", beside one CPU hog per CPU" }
+        if !tracedCommands.isEmpty { text += " (latency traced for \(tracedCommands.joined(separator: " and ")) only)" }
+        return text
     }
 
     /// The figure and details of one round from the workload's output (stdout and stderr
     /// together; for `cyclictest --histfile`, the file's content).
     public func parse(_ output: String) throws(ParseError) -> ParsedOutput {
         try extractor.parse(output)
+    }
+}
+
+/// A server a workload's command talks to on this machine's loopback. For each round the
+/// runner creates `directory` with `files` in it, starts `command`, waits until
+/// 127.0.0.1:`port` accepts connections, runs the workload, then stops the server
+/// (SIGTERM to its process group) and removes the directory: every round, under every
+/// arm, starts from a fresh server.
+public struct ServerSpec: Codable, Sendable, Equatable {
+    /// argv. It stays in the foreground (no daemon): its process is the one stopped.
+    public var command: [String]
+    public var port: Int
+    /// The server's own directory: configuration, what it serves, its logs.
+    public var directory: String
+    /// Path relative to `directory` -> content.
+    public var files: [String: String]
+
+    public init(command: [String], port: Int, directory: String, files: [String: String] = [:]) {
+        self.command = command
+        self.port = port
+        self.directory = directory
+        self.files = files
     }
 }
 
@@ -34,6 +106,8 @@ public enum FigureExtractor: Codable, Sendable, Equatable {
     case cyclictest(figure: CyclictestFigure)
     /// stress-ng with `--metrics-brief`.
     case stressNg(figure: StressNgFigure)
+    /// wrk with `--latency`: requests/s, higher is better.
+    case wrk
     /// Any command: the first capture group of a regular expression.
     case pattern(CommandPattern)
 
@@ -42,6 +116,7 @@ public enum FigureExtractor: Codable, Sendable, Equatable {
         case .hackbench: try HackbenchOutput.parse(output)
         case .cyclictest(let figure): try CyclictestOutput.parse(output).figure(figure)
         case .stressNg(let figure): try StressNgOutput.parse(output).figure(figure)
+        case .wrk: try WrkOutput.parse(output).parsed
         case .pattern(let pattern): try pattern.parse(output)
         }
     }

@@ -20,7 +20,7 @@ struct InitramfsBuilder {
     /// `--` runs /bin/bash (the guest's /bin/sh stays busybox).
     static let workloadTools: [(name: String, package: String)] = [
         ("stress-ng", "stress-ng"), ("hackbench", "rt-tests"), ("cyclictest", "rt-tests"),
-        ("taskset", "util-linux"), ("capsh", "libcap2-bin"), ("bash", "bash"),
+        ("nginx", "nginx"), ("wrk", "wrk"), ("taskset", "util-linux"), ("capsh", "libcap2-bin"), ("bash", "bash"),
     ]
 
     /// Copied when present, silently skipped otherwise (handy for debugging in the guest).

@@ -47,7 +47,11 @@ struct CompareCommand: ParsableCommand {
 
             Workloads (--workloads): hackbench (rt-tests, messaging; time, lower is better), \
             cyclictest (rt-tests as SCHED_OTHER beside one CPU hog per CPU; p99 wakeup \
-            latency), stress (the scx CI mix of stress-ng; bogo ops/s), cmd (your own: \
+            latency), stress (the scx CI mix of stress-ng; bogo ops/s), wrk (Debian's nginx \
+            serving a small static file on the loopback, one worker per CPU, and wrk as its \
+            client, one thread per CPU; requests/s, higher is better, with wrk's latency \
+            percentiles in the per-round data; run-queue latency of the nginx workers and the \
+            wrk threads), wrk-hogs (the same beside one CPU hog per CPU), cmd (your own: \
             --workload-cmd with --workload-regex).
 
             On a kernel without sched_ext the whole experiment runs inside `swiftland vm` \
@@ -57,7 +61,7 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Arms, comma-separated: eevdf, bpf, user:POLICY[:BATCH[:WAKEUP]], with :KEY=VALUE options (see above).")
     var modes: String = "eevdf,bpf,user:bpfland:1,user:bpfland:8"
 
-    @Option(help: "Workloads, comma-separated: hackbench, cyclictest, stress, cmd.")
+    @Option(help: "Workloads, comma-separated: hackbench, cyclictest, stress, wrk, wrk-hogs, cmd.")
     var workloads: String = "hackbench,cyclictest"
 
     @Option(parsing: .unconditional, help: "Counted rounds per arm and workload (7 for a full run; with fewer than 6 no 95% interval exists, no comparison is decided, and the report says so).")
@@ -66,7 +70,7 @@ struct CompareCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Warm-up rounds, run but not counted.")
     var warmup: Int = 1
 
-    @Option(parsing: .unconditional, help: "Length of the timed workloads (cyclictest, stress), in seconds.")
+    @Option(parsing: .unconditional, help: "Length of the timed workloads (cyclictest, stress, wrk), in seconds.")
     var seconds: Int = 10
 
     @Option(parsing: .unconditional, help: "hackbench loops per run (its length).")
@@ -148,20 +152,22 @@ struct CompareCommand: ParsableCommand {
             switch name {
             case "hackbench":
                 return WorkloadSpec(name: "hackbench", command: ["hackbench", "-g", "4", "-l", "\(hackbenchLoops)"],
-                                    extractor: .hackbench, tracedCommand: "hackbench")
+                                    extractor: .hackbench, tracedCommands: ["hackbench"])
             case "cyclictest":
                 // SCHED_OTHER (no -p: real-time tasks bypass sched_ext), one thread per CPU,
-                // beside one CPU hog per CPU (started by the runner).
+                // beside one CPU hog per CPU.
                 return WorkloadSpec(
                     name: "cyclictest",
                     command: ["cyclictest", "-q", "-m", "-t", "\(cpus)", "-i", "1000", "-D", "\(seconds)", "-h", "100000"],
-                    extractor: .cyclictest(figure: .p99Us), tracedCommand: "cyclictest")
+                    extractor: .cyclictest(figure: .p99Us), tracedCommands: ["cyclictest"], besideHogs: true)
             case "stress":
                 return WorkloadSpec(
                     name: "stress",
                     command: ["stress-ng", "-t", "\(seconds)", "--aggressive", "-M", "-c", "\(cpus)", "-f", "\(cpus)",
                               "--affinity", "1", "--affinity-delay", "1", "--affinity-pin", "--metrics-brief"],
                     extractor: .stressNg(figure: .geometricMean))
+            case "wrk", "wrk-hogs":
+                return WrkWorkload.spec(name: name, cpus: cpus, seconds: seconds, besideHogs: name == "wrk-hogs")
             case "cmd":
                 guard let workloadCmd, let workloadRegex else {
                     throw ValidationError("the cmd workload needs --workload-cmd and --workload-regex")
@@ -174,7 +180,7 @@ struct CompareCommand: ParsableCommand {
                     throw ValidationError("--workload-regex: \(error)")
                 }
             default:
-                throw ValidationError("unknown workload \"\(name)\": choose from hackbench, cyclictest, stress, cmd")
+                throw ValidationError("unknown workload \"\(name)\": choose from hackbench, cyclictest, stress, wrk, wrk-hogs, cmd")
             }
         }
     }

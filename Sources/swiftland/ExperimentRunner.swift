@@ -11,7 +11,8 @@ import SwiftlandUserMode
 /// workload beside the run-queue latency tracer, detach, record.
 struct ExperimentRunner {
     var experiment: Experiment
-    /// cyclictest runs beside one CPU hog per CPU for this long (its own length).
+    /// Workloads beside hogs (cyclictest, wrk-hogs) run beside one CPU hog per CPU for this
+    /// long (their own length).
     let hogSeconds: Int
 
     init(experiment: Experiment, hogSeconds: Int) {
@@ -69,9 +70,13 @@ struct ExperimentRunner {
         }
         defer { _ = scheduler?.stop() }
         do {
-            let tracer = try RunQueueTracer(commands: workload.tracedCommand.map { [$0] } ?? [])
+            // The server starts under the arm's scheduler, before the tracer's first
+            // snapshot: its start-up is not part of the figure.
+            let server = try workload.server.map { try WorkloadServer.start($0) }
+            defer { server?.stop() }
+            let tracer = try RunQueueTracer(commands: workload.tracedCommands)
             let before = tracer.snapshot()
-            let hogs = workload.name == "cyclictest" ? try Self.startHogs(seconds: hogSeconds + 2) : nil
+            let hogs = workload.besideHogs ? try Self.startHogs(seconds: hogSeconds + 2) : nil
             // The scheduler's cost is measured over the workload alone.
             scheduler?.snapshot()
             let output = try Self.capture(workload.command)
@@ -82,12 +87,17 @@ struct ExperimentRunner {
             }
             let waits = tracer.snapshot().since(before)
             record.runQueueLatency = Log2Histogram(counts: waits.histogram, maxUs: Double(waits.maxNs) / 1000)
-            do {
-                let parsed = try workload.parse(output)
-                record.figure = parsed.figure
-                record.details = parsed.details
-            } catch {
-                record.failure = "\(error)"
+            if let serverEnded = server?.endedEarly() {
+                record.failure = serverEnded
+            } else {
+                server?.stop()
+                do {
+                    let parsed = try workload.parse(output)
+                    record.figure = parsed.figure
+                    record.details = parsed.details
+                } catch {
+                    record.failure = "\(error)"
+                }
             }
         } catch {
             record.failure = "\(error)"
@@ -107,7 +117,7 @@ struct ExperimentRunner {
         return record
     }
 
-    /// One CPU-bound stress-ng worker per CPU, beside cyclictest; its pid.
+    /// One CPU-bound stress-ng worker per CPU, beside a workload; its pid.
     static func startHogs(seconds: Int) throws -> pid_t {
         let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
         defer { close(devNull) }

@@ -194,18 +194,110 @@ struct ParserTests {
         #expect(throws: ParseError.emptyOutput(tool: "workload command")) { try pattern.parse(" \n") }
     }
 
+    // MARK: wrk
+
+    @Test("wrk --latency in the VM: requests/s, higher is better; latencies in us as details")
+    func wrk() throws {
+        let parsed = try WrkOutput.parse(fixture("wrk-vm.txt")).parsed
+        #expect(parsed.figure == Figure(name: "throughput", value: 1625.68, unit: "requests/s", higherIsBetter: true))
+        #expect(parsed.details == [
+            "requests": 5026, "duration_s": 3.09, "latency_avg_us": 9870, "latency_max_us": 48680,
+            "latency_p50_us": 8400, "latency_p75_us": 13130, "latency_p90_us": 19060, "latency_p99_us": 30460,
+        ])
+        let spec = WrkWorkload.spec(name: "wrk", cpus: 2, seconds: 3, besideHogs: false)
+        #expect(try spec.parse(fixture("wrk-vm.txt")) == parsed)
+        let hogs = try WrkOutput.parse(fixture("wrk-vm-hogs.txt"))
+        #expect(hogs.requestsPerSecond == 1035.18 && hogs.latencyPercentilesUs[99] == 53870)
+    }
+
+    @Test("wrk with socket errors: counted in the details, microsecond latencies")
+    func wrkSocketErrors() throws {
+        let out = try WrkOutput.parse(fixture("wrk-server-stopped.txt"))
+        #expect(out.requestsPerSecond == 15636.93)
+        #expect(out.latencyPercentilesUs == [50: 193, 75: 323, 90: 510, 99: 8620])
+        #expect(out.latencyAvgUs == 588.16)
+        #expect(out.socketErrors == ["connect": 0, "read": 22, "write": 75373, "timeout": 0])
+        #expect(out.parsed.details["socket_errors.write"] == 75373)
+    }
+
+    @Test("wrk without --latency, 404s, no server, killed, a wrong option: errors naming wrk")
+    func wrkFailures() throws {
+        #expect(throws: ParseError.emptyOutput(tool: "wrk")) { try WrkOutput.parse("\n") }
+        let noLatency = try #require(throws: ParseError.self) { try WrkOutput.parse(fixture("wrk-vm-nolatency.txt")) }
+        #expect(noLatency.description.hasPrefix("wrk: no latency distribution (run it with --latency)"))
+        #expect(throws: ParseError.runFailed(tool: "wrk", line: "3727 of 3727 responses were not 2xx or 3xx")) {
+            try WrkOutput.parse(fixture("wrk-vm-404.txt"))
+        }
+        for file in ["wrk-vm-refused.txt", "wrk-vm-killed.txt", "wrk-vm-badopt.txt"] {
+            let error = try #require(throws: ParseError.self) { try WrkOutput.parse(fixture(file)) }
+            guard case .missing(let tool, let what, let tail) = error else { Issue.record("\(file): \(error)"); continue }
+            #expect(tool == "wrk" && what.contains("Requests/sec:") && !tail.isEmpty, "\(file)")
+        }
+        let refused = try #require(throws: ParseError.self) { try WrkOutput.parse(fixture("wrk-vm-refused.txt")) }
+        #expect(refused.description.contains("unable to connect to 127.0.0.1:18081"))
+        #expect(throws: ParseError.malformed(tool: "wrk", line: "Requests/sec: many")) {
+            try WrkOutput.parse("Requests/sec: many\n")
+        }
+        #expect(throws: ParseError.malformed(tool: "wrk", line: "99% soon")) {
+            try WrkOutput.parse("Latency Distribution\n 99% soon\n")
+        }
+    }
+
+    @Test("wrk's time units", arguments: [
+        ("299.00us", 299.0), ("2.40ms", 2400.0), ("1.50s", 1_500_000.0), ("2.00m", 120_000_000.0), ("1.00h", 3_600_000_000.0),
+    ])
+    func wrkUnits(text: String, us: Double) {
+        #expect(WrkOutput.microseconds(text) == us)
+    }
+
+    @Test func wrkUnitsRejected() {
+        for text in ["", "ms", "12", "1.0ks", "-1ms", "nanms"] { #expect(WrkOutput.microseconds(text) == nil, "\(text)") }
+    }
+
+    @Test("the wrk workload: nginx on the loopback, both sides traced, hogs when asked")
+    func wrkSpec() throws {
+        let spec = WrkWorkload.spec(name: "wrk-hogs", cpus: 4, seconds: 10, besideHogs: true)
+        #expect(spec.command == ["wrk", "--latency", "-t", "4", "-c", "32", "-d", "10s", "--timeout", "10s",
+                                 "http://127.0.0.1:18080/index.html"])
+        #expect(spec.tracedCommands == ["nginx", "wrk"] && spec.besideHogs)
+        let server = try #require(spec.server)
+        #expect(server.command.first == "nginx" && server.port == 18080 && server.directory == "/tmp/swiftland-wrk")
+        let config = try #require(server.files["nginx.conf"])
+        for line in ["daemon off;", "user root root;", "worker_processes 4;", "access_log off;",
+                     "listen 127.0.0.1:18080;", "pid /tmp/swiftland-wrk/nginx.pid;", "root /tmp/swiftland-wrk/www;"] {
+            #expect(config.contains(line), "\(line)")
+        }
+        // Every path nginx writes is under its directory (no /var/log, /var/lib, /run in the guest).
+        for word in config.split(whereSeparator: { $0.isWhitespace || $0 == ";" }) where word.hasPrefix("/") {
+            #expect(word.hasPrefix("/tmp/swiftland-wrk/"), "\(word)")
+        }
+        #expect(server.files["www/index.html"]?.utf8.count == WrkWorkload.fileBytes)
+        #expect(spec.settingDescription.contains("beside one CPU hog per CPU"))
+        #expect(spec.settingDescription.contains("nginx and wrk only"))
+    }
+
     @Test("workload specs survive JSON")
     func specCodable() throws {
         let specs = [
             WorkloadSpec(name: "hackbench", command: ["hackbench", "-g", "4"], extractor: .hackbench),
             WorkloadSpec(name: "cyclictest", command: ["cyclictest", "-q"], extractor: .cyclictest(figure: .p99Us),
-                         tracedCommand: "cyclictest"),
+                         tracedCommands: ["cyclictest"], besideHogs: true),
             WorkloadSpec(name: "scx-ci", command: ["stress-ng"], extractor: .stressNg(figure: .geometricMean)),
             WorkloadSpec(name: "cpu", command: ["stress-ng"], extractor: .stressNg(figure: .stressor("cpu"))),
+            WrkWorkload.spec(name: "wrk", cpus: 2, seconds: 5, besideHogs: false),
             WorkloadSpec(name: "dd", command: ["dd"], extractor: .pattern(try CommandPattern(
                 regex: "([0-9.]+) s", figureName: "t", unit: "s", higherIsBetter: false))),
         ]
         let data = try JSONEncoder().encode(specs)
         #expect(try JSONDecoder().decode([WorkloadSpec].self, from: data) == specs)
+    }
+
+    @Test("workload specs written before several traced names and the hogs setting still read")
+    func specFromFormatTwo() throws {
+        let old = #"[{"name":"cyclictest","command":["cyclictest"],"extractor":{"cyclictest":{"figure":"p99Us"}},"tracedCommand":"cyclictest"},"#
+            + #"{"name":"hackbench","command":["hackbench"],"extractor":{"hackbench":{}}}]"#
+        let specs = try JSONDecoder().decode([WorkloadSpec].self, from: Data(old.utf8))
+        #expect(specs[0].tracedCommands == ["cyclictest"] && specs[0].besideHogs && specs[0].server == nil)
+        #expect(specs[1].tracedCommands.isEmpty && !specs[1].besideHogs)
     }
 }

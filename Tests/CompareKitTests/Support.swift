@@ -11,7 +11,7 @@ func sampleExperiment(workloadName: String = "hackbench", rounds: Int = 7) throw
     let workloads = [
         WorkloadSpec(name: workloadName, command: ["hackbench", "-g", "4", "-l", "100"], extractor: .hackbench),
         WorkloadSpec(name: "cyclictest", command: ["cyclictest", "-t", "2", "-q", "-h", "400"],
-                     extractor: .cyclictest(figure: .p99Us), tracedCommand: "cyclictest"),
+                     extractor: .cyclictest(figure: .p99Us), tracedCommands: ["cyclictest"], besideHogs: true),
     ]
     let settings = ExperimentSettings(
         arms: arms, workloads: workloads, rounds: rounds, warmupRounds: 1,

@@ -15,6 +15,16 @@ struct CompareCommandTests {
         #expect(!cyclictest.contains("-p") && !cyclictest.contains("--priority"))
     }
 
+    @Test func wrkWorkloads() throws {
+        let cmd = try CompareCommand.parse(["--workloads", "hackbench,cyclictest,wrk,wrk-hogs", "--seconds", "3"])
+        let specs = try cmd.specs(cpus: 2)
+        #expect(specs.map(\.name) == ["hackbench", "cyclictest", "wrk", "wrk-hogs"])
+        #expect(specs.map(\.besideHogs) == [false, true, false, true])
+        #expect(specs[2].command.prefix(2) == ["wrk", "--latency"] && specs[2].command.contains("3s"))
+        #expect(specs[2].server?.command.first == "nginx" && specs[3].server == specs[2].server)
+        #expect(specs[2].tracedCommands == ["nginx", "wrk"])
+    }
+
     @Test(arguments: [
         (["--modes", "eevdf,cfs"], "cfs"),
         (["--modes", "user:quantum"], "unknown policy \"quantum\""),
