@@ -172,11 +172,13 @@ public struct WrkOutput: Sendable, Equatable {
     }
 
     /// "299.00us", "2.40ms", "1.00s", "1.50m", "2.00h" in microseconds; nil otherwise.
+    /// Rounded to 0.01 us, finer than wrk's two decimals in any unit, so that "16.03ms" reads
+    /// as 16030 and not as the nearest binary product.
     static func microseconds(_ text: String) -> Double? {
         let units: [(String, Double)] = [("us", 1), ("ms", 1e3), ("s", 1e6), ("m", 60e6), ("h", 3600e6)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             guard let value = Double(text.dropLast(suffix.count)), value.isFinite, value >= 0 else { return nil }
-            return value * scale
+            return (value * scale * 100).rounded() / 100
         }
         return nil
     }

@@ -275,6 +275,19 @@ else
   not_ok "compare: the schedulers' own CPU cost measured for bpf and user:bpfland (BPF programs, scheduling thread), not for eevdf" "$work/compare/rounds.csv"
 fi
 
+# The request/response workload: nginx started and stopped around each round, wrk's figure
+# parsed, both sides traced, beside the hogs; nothing of the server left behind.
+if swiftland compare --modes eevdf,bpf --workloads wrk-hogs --rounds 1 --warmup 0 --seconds 2 \
+     --out "$work/compare-wrk" >"$work/compare-wrk.out" 2>&1 &&
+   [ "$(grep -c ',wrk-hogs,throughput,[0-9.]*,,requests/s,1,,[1-9]' "$work/compare-wrk/rounds.csv")" -eq 2 ] &&
+   grep -q '^wrk-hogs: run-queue latency, us (nginx and wrk only)' "$work/compare-wrk.out" &&
+   grep -q '"latency_p99_us"' "$work/compare-wrk/experiment.json" &&
+   [ ! -e /tmp/swiftland-wrk ] && ! pidof nginx >/dev/null; then
+  ok "compare: wrk-hogs against nginx under eevdf and bpf gives requests/s, wrk's p99 and traced waits, and stops nginx"
+else
+  not_ok "compare: wrk-hogs against nginx under eevdf and bpf gives requests/s, wrk's p99 and traced waits, and stops nginx" "$work/compare-wrk.out" "$work/compare-wrk/rounds.csv"
+fi
+
 # --- 4. the kernel's verdict -----------------------------------------------------------------
 dmesg >"$work/dmesg"
 grep -E 'sched_ext:.*disabled' "$work/dmesg" | grep -v 'unregistered from user space' >"$work/scx-errors"
