@@ -20,8 +20,11 @@ struct PeerTests {
     func externalBinaries() throws {
         #expect(try Arm(parsing: "ext:/nonexistent/scx_x").externalBinaryProblem == "ext:/nonexistent/scx_x: no such file")
         #expect(try Arm(parsing: "ext:/tmp").externalBinaryProblem == "ext:/tmp: not a regular file")
-        #expect(try Arm(parsing: "ext:/etc/hostname").externalBinaryProblem?.hasSuffix("not executable") ?? false
-            || access("/etc/hostname", F_OK) != 0)
+        // No execute bit: refused, for root too.
+        let plain = FileManager.default.temporaryDirectory.appendingPathComponent("swiftland-not-exec-\(UUID().uuidString)").path
+        #expect(FileManager.default.createFile(atPath: plain, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644]))
+        defer { unlink(plain) }
+        #expect(try Arm(parsing: "ext:" + plain).externalBinaryProblem == "ext:\(plain): not executable")
         #expect(try Arm(parsing: "ext:/bin/sh -c true").externalBinaryProblem == nil)
         #expect(try Arm(parsing: "scx:simple").externalBinaryProblem == nil)
     }
