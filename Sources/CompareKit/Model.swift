@@ -410,6 +410,9 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     /// measure), for files written before it was measured, and when the scheduler's
     /// snapshots were missing.
     public var cost: SchedulerCost?
+    /// The scheduler process's exit status once stopped with SIGINT (0: a clean exit); nil
+    /// for eevdf, for a scheduler that never attached, and in files written before.
+    public var schedulerExitStatus: Int32?
 
     public init(
         round: Int, isWarmup: Bool = false, arm: Arm, workload: String, figure: Figure? = nil,

@@ -104,6 +104,7 @@ struct ExperimentRunner {
             let report = scheduler.stop()
             record.counters = report.counters
             record.cost = report.cost
+            record.schedulerExitStatus = report.status
             if let hist = report.decisionHistogram, hist.reduce(0, +) > 0 {
                 record.decisionLatency = Log2Histogram(counts: hist)
             }
@@ -239,7 +240,7 @@ final class ChildScheduler {
         while Date() < deadline {
             if !child.isRunning {
                 let report = child.stop()
-                throw StartError(description: "exit \(report.status): \(report.tail)")
+                throw StartError(description: "exit \(report.status): " + (report.tail.isEmpty ? "no output" : report.tail))
             }
             if arm.isPeer {
                 // Enabled, and by this process: it is still running after the kernel says so.

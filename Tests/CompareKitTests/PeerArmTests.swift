@@ -55,9 +55,16 @@ struct PeerArmTests {
             arms: [.eevdf, simple], workloads: [WorkloadSpec(name: "hackbench", command: ["hackbench"], extractor: .hackbench)],
             rounds: 1, warmupRounds: 0, date: Date(timeIntervalSince1970: 0), machine: "test", kernel: "7.3"))
         experiment.append(RoundRecord(round: 0, arm: .eevdf, workload: "hackbench", figure: figure))
-        experiment.append(RoundRecord(
+        var peerRound = RoundRecord(
             round: 0, arm: simple, workload: "hackbench", figure: figure,
-            cost: SchedulerCost(windowNs: 1_000_000_000, processUserNs: 10_000_000, processSystemNs: 0)))
+            cost: SchedulerCost(windowNs: 1_000_000_000, processUserNs: 10_000_000, processSystemNs: 0))
+        peerRound.schedulerExitStatus = 0
+        experiment.append(peerRound)
+        let decoded = try Experiment.decode(json: experiment.jsonData())
+        #expect(decoded.records.map(\.schedulerExitStatus) == [nil, 0])
+        let csv = CSVReport.render(experiment).split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let column = try #require(csv[0].firstIndex(of: "scheduler_exit_status"))
+        #expect(csv[1][column] == "" && csv[2][column] == "0")
         let summary = Summary(experiment)
         let text = TerminalReport.render(summary)
         #expect(text.contains("scx:simple"))
