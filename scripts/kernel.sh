@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# swiftland kernel cache: fetch Debian's sched_ext-enabled kernel and keep it verified.
+# swiftland kernel cache: fetch Debian's sched_ext-enabled kernel and keep it verified, and
+# build the kernel's own sched_ext example schedulers for it (compare's scx: arms).
 #
 #   kernel.sh resolve          print the kernel version trixie-backports offers now
 #   kernel.sh fetch            make sure a verified copy of it is cached; print its directory
@@ -346,5 +347,5 @@ case ${1:-} in
   verify) [ $# -eq 2 ] || die "usage: kernel.sh verify DIR"; verify "$2" ;;
   peers) [ $# -eq 2 ] || die "usage: kernel.sh peers KDIR"; mkdir -p "$cache_root"; peers "$2" ;;
   verify-peers) [ $# -eq 2 ] || die "usage: kernel.sh verify-peers DIR"; verify_peers "$2" ;;
-  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
 esac
