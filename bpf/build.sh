@@ -33,7 +33,9 @@ object() {
   # shellcheck disable=SC2064
   trap "rm -rf '$work'" RETURN
   cp "$vmlinux_h" "$work/vmlinux.h"
-  "$clang" -target bpf -mcpu=v3 -O2 -g -D__TARGET_ARCH_x86 \
+  # -fno-split-cold-code: clang may outline cold code into a function whose BTF is empty,
+  # which libbpf refuses ("referenced type [0] is not FUNC_PROTO").
+  "$clang" -target bpf -mcpu=v3 -O2 -g -D__TARGET_ARCH_x86 -Xclang -fno-split-cold-code \
     -I"$work" -I"$here" -I/usr/include -I/usr/include/x86_64-linux-gnu \
     -Wall -Werror -Wno-missing-declarations -Wno-unused-function \
     "$@" -c "$here/$src" -o "$work/main.o"

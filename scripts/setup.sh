@@ -5,9 +5,11 @@
 #  - bookworm-backports as an extra apt source (priority 100: nothing is upgraded from it
 #    unless asked for by name), for libbpf 1.4 and bpftool (bookworm's libbpf 1.1 cannot
 #    load sched_ext schedulers);
-#  - the build and run dependencies (libelf, QEMU, busybox for the VM's initramfs), the
-#    workloads (stress-ng, rt-tests' hackbench and cyclictest, nginx and wrk) and
-#    rsvg-convert (the compare report's PNGs);
+#  - the build and run dependencies (libelf, QEMU, busybox for the VM's initramfs; gcc,
+#    zlib and python3 for the kernel's sched_ext example schedulers, which compare builds
+#    from the kernel's source the first time an scx: arm is asked for), the workloads
+#    (stress-ng, rt-tests' hackbench and cyclictest, nginx and wrk) and rsvg-convert (the
+#    compare report's PNGs);
 #  - Debian's sched_ext kernel from trixie-backports, downloaded and verified into the
 #    cache (scripts/kernel.sh), and bpf/generated/vmlinux.h generated from its BTF: the
 #    host kernel's BTF usually has no sched_ext types, and the BPF build needs them.
@@ -62,7 +64,7 @@ if ! have_version libbpf-dev 1:1.4 || ! have_version bpftool 7.4; then
   apt-get -q install -y -t bookworm-backports libbpf-dev bpftool >/dev/null
 fi
 
-packages=(libelf-dev pkg-config qemu-system-x86 busybox-static cpio zstd xz-utils kmod
+packages=(libelf-dev zlib1g-dev gcc libc6-dev python3 pkg-config qemu-system-x86 busybox-static cpio zstd xz-utils kmod
           rt-tests stress-ng nginx wrk libcap2-bin util-linux make debian-archive-keyring librsvg2-bin)
 missing=()
 for p in "${packages[@]}"; do

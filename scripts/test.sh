@@ -2,8 +2,10 @@
 # swiftland's test suite, run by `make test` after the set-up:
 #   1. unit and host-kernel tests (swift test): no sched_ext needed;
 #   2. the integration suite (Tests/vm/integration.sh, with the policy written outside the
-#      package, Examples/RoundRobin, built here against the library) inside a sched_ext kernel: on this
-#      machine directly when its kernel has sched_ext, otherwise in one `swiftland vm` boot;
+#      package, Examples/RoundRobin, built here against the library, and the kernel's own
+#      sched_ext example schedulers, built once for the cached kernel by scripts/kernel.sh)
+#      inside a sched_ext kernel: on this machine directly when its kernel has sched_ext,
+#      otherwise in one `swiftland vm` boot;
 #   3. the fault suite (scripts/faults.sh: host checks, then Tests/vm/faults.sh in one more
 #      VM boot); its table goes to the log only (`make faults` rewrites docs/faults.md;
 #      so does SWIFTLAND_FAULTS_TABLE=docs/faults.md here).
@@ -49,20 +51,28 @@ elif ! swift build -c release --static-swift-stdlib --package-path Examples/Roun
   cat "$work/build-example.log"
   vm_failed=1
 else
+  # The example schedulers for the suite's scx: round (built the first time, a few minutes).
+  if kdir=$(bash scripts/kernel.sh fetch) && peers=$(bash scripts/kernel.sh peers "$kdir"); then
+    peer_add=(--add "$peers")
+  else
+    echo "the kernel's sched_ext example schedulers could not be built: the scx: round is skipped"
+    vm_build_failed=1 peers= peer_add=()
+  fi
   bin=$(swift build -c release --static-swift-stdlib --product swiftland --show-bin-path)/swiftland
   example=$(swift build -c release --static-swift-stdlib --package-path Examples/RoundRobin --show-bin-path)/swiftland-roundrobin
-  suite=(sh "$root/Tests/vm/integration.sh" "$work/broken.bpf.o" "$stress_secs" "$user_stress_secs" "$example")
+  suite=(sh "$root/Tests/vm/integration.sh" "$work/broken.bpf.o" "$stress_secs" "$user_stress_secs" "$example" "$peers")
   if [ -d /sys/kernel/sched_ext ]; then
     echo "(this kernel has sched_ext: running on the host)"
     mkdir -p "$work/bin" && cp "$bin" "$work/bin/swiftland"
     PATH="$work/bin:$PATH" "${suite[@]}" 2>&1 | tee "$work/vm.log"
     vm_rc=${PIPESTATUS[0]}
   else
-    "$bin" vm --add "$work/broken.bpf.o" --add "$root/Tests/vm" --add "$example" -- "${suite[@]}" 2>&1 | tee "$work/vm.log"
+    "$bin" vm --add "$work/broken.bpf.o" --add "$root/Tests/vm" --add "$example" "${peer_add[@]}" -- "${suite[@]}" 2>&1 |
+      tee "$work/vm.log"
     vm_rc=${PIPESTATUS[0]}
   fi
   vm_passed=$(grep -c '^ok - ' "$work/vm.log")
-  vm_failed=$(grep -c '^not ok - ' "$work/vm.log")
+  vm_failed=$(($(grep -c '^not ok - ' "$work/vm.log") + ${vm_build_failed:-0}))
   if [ "$vm_rc" -ne 0 ] && [ "$vm_failed" -eq 0 ]; then
     echo "integration suite: exit status $vm_rc before any check failed (125 = VM boot failure, 124 = guest timeout)"
     vm_failed=1

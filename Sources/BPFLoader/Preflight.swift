@@ -33,6 +33,10 @@ public struct Preflight: Sendable {
         return read("root/ops") ?? "unknown (state: \(state))"
     }
 
+    /// /sys/kernel/sched_ext/state: "enabled" while a scheduler runs, "disabled" when none
+    /// does, "enabling" or "disabling" in between; nil without sched_ext.
+    public func state() -> String? { read("state") }
+
     /// /sys/kernel/sched_ext/hotplug_seq: passed to the kernel so that a CPU hotplug
     /// between reading it and attaching makes the kernel ask for a restart.
     public func hotplugSeq() -> UInt64 {

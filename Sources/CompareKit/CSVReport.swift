@@ -15,7 +15,7 @@ public enum CSVReport {
     public static let fixedColumns = [
         "round", "warmup", "arm", "workload", "figure", "value", "bound", "unit", "higher_is_better", "failure",
         "rqlat_samples", "rqlat_p50_us", "rqlat_p90_us", "rqlat_p99_us", "rqlat_max_us",
-    ] + costColumns
+    ] + costColumns + ["scheduler_exit_status"]
 
     /// The scheduler's own cost while the workload ran (`SchedulerCost`): the raw numbers,
     /// then each part as a percentage of one CPU and in CPU ms per 1,000 decisions. Empty
@@ -58,6 +58,7 @@ public enum CSVReport {
                       c?.decisions].map { $0.map(String.init) ?? "" }
             cells += costParts.map { p in c?.shareOfCPU(p.part).map { numberCell($0 * 100) } ?? "" }
             cells += costParts.map { p in c?.msPerThousandDecisions(p.part).map(numberCell) ?? "" }
+            cells.append(r.schedulerExitStatus.map(String.init) ?? "")
             cells += counters.map { r.counters[$0].map(String.init) ?? "" }
             lines.append(cells.map(field).joined(separator: ","))
         }

@@ -112,7 +112,8 @@ public struct ExperimentSettings: Codable, Sendable, Equatable {
 }
 
 /// One arm of the experiment, as `--modes` spells it: `eevdf` (no sched_ext scheduler),
-/// `bpf`, or `user:POLICY[:BATCH[:WAKEUP]]`.
+/// `bpf`, `user:POLICY[:BATCH[:WAKEUP]]`, or a peer: `scx:NAME[ ARG...]` (one of the kernel's
+/// own example schedulers) or `ext:PATH[ ARG...]` (any sched_ext scheduler binary).
 ///
 /// The policy and wakeup names are not checked here (CompareKit depends on neither UserSched
 /// nor the loader); the command validates them. Encoded as its spelling, so the JSON reads like the command line.
@@ -124,6 +125,11 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         /// `batch` nil: the scheduler's default batch size; `wakeup` nil: its default
         /// wakeup policy (`swiftland run --wakeup`).
         case user(policy: String, batch: Int?, wakeup: String? = nil)
+        /// The kernel's example scheduler `scx_NAME` (`PeerScheduler.examples`), built from
+        /// the source of the kernel it runs on.
+        case scx(name: String, arguments: [String])
+        /// A sched_ext scheduler binary of the user's, at an absolute path.
+        case ext(path: String, arguments: [String])
     }
 
     public let kind: Kind
@@ -149,6 +155,24 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
     /// any of those but eevdf followed by options: `bpf:preempt=off:ordering=deadline`,
     /// `user:bpfland:8:preempt=off`.
     public init(parsing spec: String) throws(ArmError) {
+        if spec.hasPrefix("scx:") || spec.hasPrefix("ext:") {
+            // Peers: the rest is words separated by spaces, the first the scheduler, the
+            // others its arguments as they are (colons and `=` included).
+            let words = spec.dropFirst(4).split(separator: " ").map(String.init)
+            guard let first = words.first else { throw .invalid(spec) }
+            let arguments = Array(words.dropFirst())
+            if spec.hasPrefix("scx:") {
+                guard PeerScheduler.examples.contains(where: { $0.name == first }) else {
+                    throw .unknownExample(first)
+                }
+                kind = .scx(name: first, arguments: arguments)
+            } else {
+                guard first.hasPrefix("/") else { throw .relativePath(first) }
+                kind = .ext(path: first, arguments: arguments)
+            }
+            options = []
+            return
+        }
         var parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         var options: [Option] = []
         while let last = parts.last, last.contains("=") {
@@ -193,6 +217,8 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         case .user(let policy, let batch?, nil): "user:\(policy):\(batch)"
         case .user(let policy, nil, let wakeup?): "user:\(policy)::\(wakeup)"
         case .user(let policy, let batch?, let wakeup?): "user:\(policy):\(batch):\(wakeup)"
+        case .scx(let name, let arguments): (["scx:" + name] + arguments).joined(separator: " ")
+        case .ext(let path, let arguments): (["ext:" + path] + arguments).joined(separator: " ")
         }
         return ([base] + options.map { "\($0.key)=\($0.value)" }).joined(separator: ":")
     }
@@ -209,6 +235,8 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         /// A sched_ext scheduler whose policy runs in a user-space process, tasks
         /// travelling to it and back over rings.
         case user
+        /// A sched_ext scheduler of the user's (`ext:`): where its policy runs is unknown.
+        case unknown
     }
 
     /// Decides which comparisons the report shows (`ComparisonRule`).
@@ -217,6 +245,23 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         case .eevdf: .kernel
         case .bpf: .bpf
         case .user: .user
+        case .scx(let name, _): PeerScheduler.examples.first { $0.name == name }?.placement ?? .unknown
+        case .ext: .unknown
+        }
+    }
+
+    /// One of the kernel's example schedulers (`scx:`).
+    public var isScx: Bool {
+        if case .scx = kind { return true }
+        return false
+    }
+
+    /// A scheduler that is not swiftland's (`scx:`, `ext:`): no stats socket, no counters;
+    /// its cost is its process's CPU time.
+    public var isPeer: Bool {
+        switch kind {
+        case .scx, .ext: true
+        case .eevdf, .bpf, .user: false
         }
     }
 
@@ -228,6 +273,8 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         case .eevdf: "eevdf"
         case .bpf: "bpfland"
         case .user(let policy, _, _): policy
+        case .scx(let name, _): "scx_" + name
+        case .ext(let path, _): String(path.split(separator: "/").last ?? Substring(path))
         }
     }
 
@@ -255,15 +302,36 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
 public enum ArmError: Error, Equatable, CustomStringConvertible {
     case invalid(String)
     case invalidOption(String, key: String, values: [String])
+    case unknownExample(String)
+    case relativePath(String)
 
     public var description: String {
         switch self {
         case .invalid(let spec):
-            "'\(spec)' is not an arm: use eevdf, bpf, user:POLICY, user:POLICY:BATCH or user:POLICY:BATCH:WAKEUP (BATCH a positive number, or empty for the default), then for bpf and user arms any of :preempt=on|off and, for bpf, :ordering=classes|deadline"
+            "'\(spec)' is not an arm: use eevdf, bpf, user:POLICY, user:POLICY:BATCH or user:POLICY:BATCH:WAKEUP (BATCH a positive number, or empty for the default), then for bpf and user arms any of :preempt=on|off and, for bpf, :ordering=classes|deadline; or scx:NAME or ext:PATH, each followed by the scheduler's arguments separated by spaces"
+        case .unknownExample(let name):
+            "scx:\(name): the kernel's example schedulers are \(PeerScheduler.examples.map { "scx:" + $0.name }.joined(separator: ", ")) (scx_qmap is left out: the 7.3 verifier rejects it)"
+        case .relativePath(let path):
+            "ext:\(path): give the scheduler's absolute path"
         case .invalidOption(let spec, let key, let values):
             "'\(spec)': \(key) is one of \(values.joined(separator: ", "))"
         }
     }
+}
+
+/// The kernel's own sched_ext example schedulers (tools/sched_ext) that `scx:` arms run, as
+/// scripts/kernel.sh builds them. scx_qmap is not among them: the 7.3 verifier rejects it.
+public enum PeerScheduler {
+    public struct Example: Sendable {
+        /// `simple` for scx_simple.
+        public let name: String
+        public let placement: Arm.Placement
+    }
+
+    public static let examples: [Example] = [
+        Example(name: "simple", placement: .bpf), Example(name: "central", placement: .bpf),
+        Example(name: "userland", placement: .user), Example(name: "flatcg", placement: .bpf),
+    ]
 }
 
 /// A workload's figure of merit for one round, as parsed from its own output.
@@ -342,6 +410,9 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     /// measure), for files written before it was measured, and when the scheduler's
     /// snapshots were missing.
     public var cost: SchedulerCost?
+    /// The scheduler process's exit status once stopped with SIGINT (0: a clean exit); nil
+    /// for eevdf, for a scheduler that never attached, and in files written before.
+    public var schedulerExitStatus: Int32?
 
     public init(
         round: Int, isWarmup: Bool = false, arm: Arm, workload: String, figure: Figure? = nil,

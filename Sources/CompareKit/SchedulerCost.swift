@@ -185,5 +185,7 @@ public struct CostSummary: Sendable {
         + "that have a scheduler to measure (user mode against bpf mode). A decision is one placement of a task that "
         + "became runnable: to an idle CPU, a kthread to its CPU, into bpf mode's queues, or sent to user space (or "
         + "dispatched by the kernel because the ring was full). eevdf is not measured: the kernel's own scheduler has "
-        + "no process and no BPF programs, and its time is spread through the kernel's; that does not make it free."
+        + "no process and no BPF programs, and its time is spread through the kernel's; that does not make it free. "
+        + "Peers (scx:, ext:) serve no stats: their process's CPU time (every thread, from /proc, in clock ticks) is "
+        + "read around the workload; their BPF programs and decisions are not measured."
 }

@@ -100,9 +100,12 @@ public struct Summary: Sendable {
                 Self.compare(pairs, records: records, workload: spec.name, metric: figure.name,
                              higherIsBetter: figure.higherIsBetter, confidence: confidence, margin: margin) { $0.figure?.measured }
             } ?? []
-            // The schedulers' own CPU cost, between arms that have a scheduler to measure.
+            // The schedulers' own CPU cost, between arms that have a scheduler to measure
+            // (peers count no decisions).
             if records.contains(where: { $0.cost?.totalMsPerThousandDecisions != nil }) {
-                let schedulers = pairs.filter { $0.arm.placement != .kernel && $0.reference.placement != .kernel }
+                let schedulers = pairs.filter {
+                    $0.arm.placement != .kernel && $0.reference.placement != .kernel && !$0.arm.isPeer && !$0.reference.isPeer
+                }
                 comparisons += Self.compare(
                     schedulers, records: records, workload: spec.name, metric: CostSummary.comparedMetric,
                     higherIsBetter: false, confidence: confidence, margin: margin

@@ -179,6 +179,7 @@ public enum TerminalReport {
         if cost.roundsWithoutBPF > 0, cost.roundsWithoutBPF < cost.rounds { rounds += " (\(cost.roundsWithoutBPF) without BPF)" }
         let decisions = cost.decisions.map { formatCount(UInt64($0.rounded())) } ?? "-"
         let parts = SchedulerCost.Part.allCases.map { part -> String in
+            if part == .bpf, row.arm.isPeer { return "not measured" }
             if part == .bpf, cost.rounds > 0, cost.roundsWithoutBPF == cost.rounds { return "stats off" }
             guard let share = cost.shares[part] else { return "-" }
             return formatShare(share) + (cost.msPerThousand[part].map { ", " + formatNumber($0) + " ms" } ?? "")

@@ -86,6 +86,19 @@ public struct KernelCache: Sendable {
         return KernelImage(path: path, format: preferCompressed ? .bzImage : .elf, version: version)
     }
 
+    /// Makes sure the kernel's own sched_ext example schedulers are built for the cached
+    /// kernel in `kernelDirectory` (`kernel.sh peers`: Debian's linux-source of the same
+    /// version, built once, re-verified on every use) and returns their directory: `bin/`,
+    /// the kernel's `config` and `version`.
+    public func peers(kernelDirectory: String) throws -> String {
+        let result = try run(["peers", kernelDirectory], passStderr: true)
+        let directory = result.stdout.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+        guard result.status == 0, directory.hasPrefix("/") else {
+            throw Failure(description: "could not build the kernel's sched_ext example schedulers (kernel.sh peers exited with status \(result.status)); see the messages above")
+        }
+        return directory
+    }
+
     /// `kernel.sh verify DIR`.
     public func verify(_ directory: String) throws -> Bool {
         try run(["verify", directory]).status == 0

@@ -45,6 +45,22 @@ struct CompareCommand: ParsableCommand {
             and for bpf ordering=classes|deadline; `bpf,bpf:preempt=off:ordering=classes` \
             compares today's bpf mode with the 2024 design.
 
+            Peers: scx:NAME runs one of the kernel's own sched_ext example schedulers \
+            (tools/sched_ext of the kernel the experiment runs on): scx:simple, scx:central, \
+            scx:userland (its policy in user space, the peer of user mode), scx:flatcg; \
+            scx_qmap is left out, the 7.3 verifier rejects it. They are built once from \
+            Debian's linux-source of the VM kernel's version (a few minutes, the first time) \
+            and cached beside the kernel. ext:PATH runs any sched_ext scheduler you have, \
+            PATH absolute. Either takes the scheduler's arguments after it, separated by \
+            spaces (quote the whole --modes value; an arm cannot contain a comma): \
+            --modes 'eevdf,bpf,scx:simple,ext:/usr/bin/scx_bpfland -s 5000'. A peer is \
+            started like swiftland's arms, counts as attached when sched_ext says enabled, \
+            and is stopped with SIGINT; a peer that does not attach, exits or is ejected \
+            loses that round, recorded as failed with its last log lines. Peers serve no \
+            counters: their cost is their process's CPU time. Each swiftland arm is also \
+            compared with each scx: peer whose policy runs where its own does (bpf with \
+            scx:simple, user arms with scx:userland).
+
             Workloads (--workloads): hackbench (rt-tests, messaging; time, lower is better), \
             cyclictest (rt-tests as SCHED_OTHER beside one CPU hog per CPU; p99 wakeup \
             latency), stress (the scx CI mix of stress-ng; bogo ops/s), wrk (Debian's nginx \
@@ -58,7 +74,7 @@ struct CompareCommand: ParsableCommand {
             (one boot) and the results come back to --out.
             """)
 
-    @Option(help: "Arms, comma-separated: eevdf, bpf, user:POLICY[:BATCH[:WAKEUP]], with :KEY=VALUE options (see above).")
+    @Option(help: "Arms, comma-separated: eevdf, bpf, user:POLICY[:BATCH[:WAKEUP]], with :KEY=VALUE options; scx:NAME, ext:PATH, with the scheduler's arguments after a space (see above).")
     var modes: String = "eevdf,bpf,user:bpfland:1,user:bpfland:8"
 
     @Option(help: "Workloads, comma-separated: hackbench, cyclictest, stress, wrk, wrk-hogs, cmd.")
@@ -103,6 +119,9 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: ArgumentHelp("Run here even without sched_ext (internal: set inside the VM).", visibility: .hidden))
     var insideVM = false
 
+    @Option(help: ArgumentHelp("The built example schedulers for scx: arms (internal: set inside the VM).", visibility: .hidden))
+    var peersDir: String?
+
     func validate() throws {
         _ = try comparison.baselineArm(among: arms())
         try comparison.checkComparable(arms: arms(), workloads: specs(cpus: 2).map(\.name))
@@ -133,6 +152,7 @@ struct CompareCommand: ParsableCommand {
                         throw ValidationError("--modes \(spec): unknown wakeup policy '\(wakeup)' (one of \(names))")
                     }
                 }
+                if let problem = arm.externalBinaryProblem { throw ValidationError("--modes: \(problem)") }
                 return arm
             } catch let error as ArmError {
                 throw ValidationError("\(error)")
@@ -196,6 +216,10 @@ struct CompareCommand: ParsableCommand {
         if let other = Preflight().attachedScheduler() {
             throw fail(SchedulerError.otherSchedulerLoaded(name: other).description)
         }
+        let peers = try arms().contains(where: \.isScx) ? peerBuild() : nil
+        do {
+            try peers?.prepare()
+        } catch { throw fail("\(error)") }
         let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let experiment = try Experiment(
             settings: ExperimentSettings(
@@ -203,7 +227,7 @@ struct CompareCommand: ParsableCommand {
                 machine: Self.machineDescription(insideVM: insideVM, cpus: cpus), kernel: Preflight.kernelRelease(),
                 commandLine: CommandLine.arguments.joined(separator: " "),
                 baseline: comparison.baselineArm(among: arms()), marginPercent: comparison.margin))
-        var result = ExperimentRunner(experiment: experiment, hogSeconds: seconds).run()
+        var result = ExperimentRunner(experiment: experiment, hogSeconds: seconds, peers: peers).run()
         if insideVM {
             result.notes = """
                 These rounds ran inside a QEMU guest booted by `swiftland vm`, under TCG (software \
@@ -242,6 +266,16 @@ struct CompareCommand: ParsableCommand {
         // The earlier experiment is on this host: the agreement is checked here, afterwards.
         if let i = args.firstIndex(of: "--check-against"), i + 1 < args.count { args.removeSubrange(i...(i + 1)) }
         args.removeAll { $0.hasPrefix("--check-against=") }
+        // Peers' binaries go into the guest at their host paths (with their libraries).
+        let arms = try arms()
+        if arms.contains(where: \.isScx) {
+            let peers = try peerBuild()
+            options.additions.append(peers.directory)
+            args += ["--peers-dir", peers.directory]
+        }
+        for arm in arms {
+            if case .ext(let path, _) = arm.kind { options.additions.append(path) }
+        }
         options.command = Shell.commandLine(["swiftland"] + args + ["--out", guestOut, "--inside-vm"])
         let hostOut = out.hasPrefix("/") ? out : FileManager.default.currentDirectoryPath + "/" + out
         try FileManager.default.createDirectory(atPath: hostOut, withIntermediateDirectories: true)
@@ -257,6 +291,20 @@ struct CompareCommand: ParsableCommand {
         Terminal.out("swiftland compare: \(written.files.count) files in \(out)/ (open \(out)/report.html)")
         if let note = written.pngNote { Terminal.out("swiftland compare: \(note)") }
         if let table = try comparison.agreement(with: experiment) { Terminal.out(table) }
+    }
+
+    /// The example schedulers for scx: arms: --peers-dir inside the VM; elsewhere built (or
+    /// found verified in the cache) for the cached kernel.
+    private func peerBuild() throws -> PeerBuild {
+        if let peersDir { return PeerBuild(directory: peersDir) }
+        do {
+            let cache = KernelCache(cacheDirectory: VMOptions.defaultCacheDirectory)
+            let kernel = try cache.fetch()
+            let kernelDirectory = (kernel.path as NSString).deletingLastPathComponent
+            return PeerBuild(directory: try cache.peers(kernelDirectory: kernelDirectory))
+        } catch {
+            throw fail("\(error)")
+        }
     }
 
     private func vmStatusMeaning(_ status: Int32) -> String {

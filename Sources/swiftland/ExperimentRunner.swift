@@ -14,10 +14,13 @@ struct ExperimentRunner {
     /// Workloads beside hogs (cyclictest, wrk-hogs) run beside one CPU hog per CPU for this
     /// long (their own length).
     let hogSeconds: Int
+    /// Where `scx:` arms' binaries are (`PeerBuild`); nil when no arm needs them.
+    let peers: PeerBuild?
 
-    init(experiment: Experiment, hogSeconds: Int) {
+    init(experiment: Experiment, hogSeconds: Int, peers: PeerBuild? = nil) {
         self.experiment = experiment
         self.hogSeconds = hogSeconds
+        self.peers = peers
     }
 
     func run() -> Experiment {
@@ -63,7 +66,7 @@ struct ExperimentRunner {
         var record = RoundRecord(round: round, isWarmup: warm, arm: arm, workload: workload.name)
         let scheduler: ChildScheduler?
         do {
-            scheduler = try ChildScheduler.start(arm)
+            scheduler = try ChildScheduler.start(arm, peers: peers)
         } catch {
             record.failure = "\(arm) did not attach: \(error)"
             return record
@@ -81,6 +84,9 @@ struct ExperimentRunner {
             scheduler?.snapshot()
             let output = try Self.capture(workload.command)
             scheduler?.snapshot()
+            if let scheduler, let gone = scheduler.detachedEarly() {
+                record.failure = "\(arm) was detached during the workload: \(gone)"
+            }
             if let hogs {
                 kill(hogs, SIGTERM)
                 _ = Subprocess.wait(hogs)
@@ -88,15 +94,17 @@ struct ExperimentRunner {
             let waits = tracer.snapshot().since(before)
             record.runQueueLatency = Log2Histogram(counts: waits.histogram, maxUs: Double(waits.maxNs) / 1000)
             if let serverEnded = server?.endedEarly() {
-                record.failure = serverEnded
+                record.failure = record.failure ?? serverEnded
             } else {
                 server?.stop()
                 do {
                     let parsed = try workload.parse(output)
-                    record.figure = parsed.figure
-                    record.details = parsed.details
+                    if record.failure == nil {
+                        record.figure = parsed.figure
+                        record.details = parsed.details
+                    }
                 } catch {
-                    record.failure = "\(error)"
+                    record.failure = record.failure ?? "\(error)"
                 }
             }
         } catch {
@@ -106,6 +114,7 @@ struct ExperimentRunner {
             let report = scheduler.stop()
             record.counters = report.counters
             record.cost = report.cost
+            record.schedulerExitStatus = report.status
             if let hist = report.decisionHistogram, hist.reduce(0, +) > 0 {
                 record.decisionLatency = Log2Histogram(counts: hist)
             }
@@ -152,6 +161,8 @@ struct ExperimentRunner {
 /// path a user runs, isolated from the experiment's own process. compare reads it through
 /// a stats socket of its own (`ChildStats`), never the default one a user's swiftland may
 /// serve; its output goes to a log read only for the lines that say why it failed.
+/// A peer (`scx:`, `ext:`) runs as its own binary with its arguments: it serves no stats
+/// socket, so it has no counters, and its cost is its process's CPU time from /proc.
 final class ChildScheduler {
     struct Report {
         var status: Int32
@@ -165,6 +176,7 @@ final class ChildScheduler {
     }
 
     private let pid: pid_t
+    private let isPeer: Bool
     /// The child's stats socket and log.
     private let dir: URL
     private var log: URL { dir.appendingPathComponent("log") }
@@ -174,9 +186,10 @@ final class ChildScheduler {
     private var sampler: StatsSampler?
     private var snapshots: [[String: UInt64]] = []
 
-    private init(pid: pid_t, dir: URL) {
+    private init(pid: pid_t, dir: URL, isPeer: Bool) {
         self.pid = pid
         self.dir = dir
+        self.isPeer = isPeer
     }
 
     private var isRunning: Bool {
@@ -192,9 +205,11 @@ final class ChildScheduler {
     /// and the child answers on its stats socket, at most `timeoutSeconds`. `executable`
     /// runs as `swiftland run`: this binary, or a stand-in in tests.
     static func start(
-        _ arm: Arm, executable: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+        _ arm: Arm, peers: PeerBuild? = nil,
+        executable: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
         timeoutSeconds: Double = 30
     ) throws -> ChildScheduler? {
+        var executable = executable
         var args = ["run"]
         switch arm.kind {
         case .eevdf: return nil
@@ -203,12 +218,19 @@ final class ChildScheduler {
             args += ["--mode", "user", "--policy", policy]
             if let batch { args += ["--batch", "\(batch)"] }
             if let wakeup { args += ["--wakeup", wakeup] }
+        case .scx(let name, let arguments):
+            guard let peers else { throw StartError(description: "the kernel's example schedulers are not built") }
+            executable = try peers.binary(name)
+            args = arguments
+        case .ext(let path, let arguments):
+            executable = path
+            args = arguments
         }
         for option in arm.options { args += ["--\(option.key)", option.value] }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftland-compare-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         let socket = dir.appendingPathComponent("stats").path
-        args += ["--stats-socket", socket]
+        if !arm.isPeer { args += ["--stats-socket", socket] }
         let log = dir.appendingPathComponent("log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let pid: pid_t
@@ -221,16 +243,22 @@ final class ChildScheduler {
             try? FileManager.default.removeItem(at: dir)
             throw error
         }
-        let child = ChildScheduler(pid: pid, dir: dir)
+        let child = ChildScheduler(pid: pid, dir: dir, isPeer: arm.isPeer)
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         let preflight = Preflight()
         var lastError: StatsSocketError?
         while Date() < deadline {
             if !child.isRunning {
                 let report = child.stop()
-                throw StartError(description: "exit \(report.status): \(report.tail)")
+                throw StartError(description: "exit \(report.status): " + (report.tail.isEmpty ? "no output" : report.tail))
             }
-            if preflight.attachedScheduler() == "swiftland" {
+            if arm.isPeer {
+                // Enabled, and by this process: it is still running after the kernel says so.
+                if preflight.state() == "enabled", preflight.attachedScheduler() != nil {
+                    usleep(50_000)
+                    if child.isRunning && preflight.state() == "enabled" { return child }
+                }
+            } else if preflight.attachedScheduler() == "swiftland" {
                 do {
                     child.stats = try ChildStats(path: socket)
                     child.sampler = try StatsSampler(path: socket, counter: TimeSeriesName.inFlight)
@@ -250,8 +278,22 @@ final class ChildScheduler {
     /// now or just after (`ChildStats.freshReading`), so that the workload starts after the
     /// first and ends before the second.
     func snapshot() {
+        if isPeer {
+            if isRunning, let reading = ProcessCPU.read(pid) { snapshots.append(reading) }
+            return
+        }
         guard isRunning, let sample = stats?.freshReading() else { return }
         snapshots.append(ChildStats.snapshot(sample))
+    }
+
+    /// Why the scheduler is no longer attached, when it left before it was stopped: its
+    /// process ended, or sched_ext ejected it (it may run on, detached); nil while attached.
+    func detachedEarly() -> String? {
+        if !isRunning { return "its process ended (\(stop().tail))" }
+        if Preflight().state() != "enabled" {
+            return "sched_ext is \(Preflight().state() ?? "gone")"
+        }
+        return nil
     }
 
     /// Stops the sampler, reads the final counters and histogram, then SIGINT and wait;
@@ -265,11 +307,14 @@ final class ChildScheduler {
         stats = nil
         sampler = nil
         if isRunning { kill(pid, SIGINT) }
-        let termination = ended ?? Subprocess.wait(pid)
+        let termination = ended ?? Self.wait(pid, killAfterSeconds: 15)
         ended = termination
+        // The next arm attaches only once this one is gone.
+        let deadline = Date().addingTimeInterval(5)
+        while let state = Preflight().state(), state != "disabled", Date() < deadline { usleep(20_000) }
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(at: dir)
-        let tail = text.split(separator: "\n").suffix(3).joined(separator: " | ")
+        let tail = text.split(separator: "\n").suffix(isPeer ? 6 : 3).joined(separator: " | ")
         let report = Report(
             status: termination.shellStatus, counters: final.map(ChildStats.counters) ?? [:],
             decisionHistogram: final.flatMap { ChildStats.counts(Counters.decisionHistogramName, in: $0) },
@@ -277,5 +322,45 @@ final class ChildScheduler {
             cost: snapshots.count >= 2 ? SchedulerCost.between(snapshots[0], snapshots[1]) : nil, tail: tail)
         finished = report
         return report
+    }
+}
+
+extension ChildScheduler {
+    /// Waits for `pid`; SIGKILL when it has not ended `killAfterSeconds` after SIGINT (a peer
+    /// that ignores SIGINT must not hold the experiment).
+    static func wait(_ pid: pid_t, killAfterSeconds: Double) -> Subprocess.Termination {
+        let deadline = Date().addingTimeInterval(killAfterSeconds)
+        while Date() < deadline {
+            if let done = Subprocess.poll(pid) { return done }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        return Subprocess.wait(pid)
+    }
+}
+
+/// A peer's CPU time from /proc/PID/stat (every thread, user and system), in the fields
+/// `SchedulerCost.between` reads, with the monotonic clock as the window's.
+enum ProcessCPU {
+    static func read(_ pid: pid_t) -> [String: UInt64]? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        guard let times = parse(stat: text, ticksPerSecond: UInt64(sysconf(Int32(_SC_CLK_TCK)))) else { return nil }
+        return [
+            SchedulerCost.Field.elapsedNs: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec),
+            SchedulerCost.Field.processUserNs: times.userNs, SchedulerCost.Field.processSystemNs: times.systemNs,
+        ]
+    }
+
+    /// utime and stime (fields 14 and 15) in ns. The command name (field 2) may hold spaces
+    /// and parentheses, so the fields are counted after its last ")".
+    static func parse(stat: String, ticksPerSecond: UInt64) -> (userNs: UInt64, systemNs: UInt64)? {
+        guard ticksPerSecond > 0, let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state): utime is field 14, stime 15.
+        guard fields.count > 12, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
+        let perTick = 1_000_000_000 / ticksPerSecond
+        return (user * perTick, system * perTick)
     }
 }

@@ -4,10 +4,11 @@
 # has busybox. Each check prints "ok - NAME" or "not ok - NAME" with the evidence, and
 # the last line counts them.
 #
-#   integration.sh BROKEN_OBJECT [STRESS_SECONDS [USER_STRESS_SECONDS [EXAMPLE]]]
+#   integration.sh BROKEN_OBJECT [STRESS_SECONDS [USER_STRESS_SECONDS [EXAMPLE [PEERS]]]]
 #
 # EXAMPLE: the policy written outside the package (Examples/RoundRobin), run like the
-# built-in ones.
+# built-in ones. PEERS: the kernel's own sched_ext example schedulers as scripts/kernel.sh
+# builds them (`kernel.sh peers`), for one round of an scx: arm.
 #
 # The stress run is the one sched-ext's own CI uses: every CPU busy with CPU and file
 # stressors while affinity workers re-pin themselves constantly.
@@ -16,6 +17,7 @@ broken=${1:?usage: integration.sh BROKEN_OBJECT [STRESS_SECONDS [USER_STRESS_SEC
 stress_secs=${2:-30}
 user_secs=${3:-20}
 example=${4:-}
+peers=${5:-}
 ncpu=$(nproc)
 work=/tmp/swl-it
 mkdir -p "$work"
@@ -286,6 +288,26 @@ if swiftland compare --modes eevdf,bpf --workloads wrk-hogs --rounds 1 --warmup 
   ok "compare: wrk-hogs against nginx under eevdf and bpf gives requests/s, wrk's p99 and traced waits, and stops nginx"
 else
   not_ok "compare: wrk-hogs against nginx under eevdf and bpf gives requests/s, wrk's p99 and traced waits, and stops nginx" "$work/compare-wrk.out" "$work/compare-wrk/rounds.csv"
+fi
+
+# A peer: one round of the kernel's own scx_simple, its cost from its process, no counters.
+if [ -n "$peers" ] && [ -x "$peers/bin/scx_simple" ] && [ "$(cat "$peers/version")" = "$(uname -r)" ]; then
+  peer_cost=missing
+  if swiftland compare --modes scx:simple --workloads hackbench --rounds 1 --warmup 0 --hackbench-loops 10 \
+       --peers-dir "$peers" --out "$work/peer" >"$work/peer.out" 2>&1; then
+    peer_cost=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+      $3 == "scx:simple" && $4 == "hackbench" && $(col["process_cpu_pct"]) != "" && $(col["bpf_cpu_pct"]) == "" { n++ }
+      END { print (n + 0 == 1) ? "measured" : "missing" }' "$work/peer/rounds.csv" 2>/dev/null)
+  fi
+  if [ "$peer_cost" = measured ] && [ "$(grep -c ',hackbench,time,[0-9.]' "$work/peer/rounds.csv")" -eq 1 ] &&
+     [ "$(state)" = disabled ]; then
+    ok "compare: one round of scx:simple (the kernel's example scheduler) gives a figure and its process's CPU cost, then detaches"
+  else
+    not_ok "compare: one round of scx:simple (the kernel's example scheduler) gives a figure and its process's CPU cost, then detaches" \
+      "$work/peer.out" "$work/peer/rounds.csv"
+  fi
+else
+  echo "# skipped: compare with an scx: arm (needs the example schedulers built for $(uname -r): PEERS, given by scripts/test.sh)"
 fi
 
 # --- 4. the kernel's verdict -----------------------------------------------------------------
