@@ -144,7 +144,7 @@ extract_elf() {
 }
 
 fetch() {
-  local kver dir pkg deb sha
+  local kver dir pkg deb sha version
   if kver=$(resolve 2>"$cache_root/resolve.err"); then
     :
   else
@@ -173,20 +173,9 @@ fetch() {
   # Since 6.x Debian ships the image in linux-binary-*; older ones in linux-image-*.
   pkg=linux-binary-$kver
   apt-cache show "$pkg" >/dev/null 2>&1 || pkg=linux-image-$kver
-  sha=$(apt-cache show "$pkg" | sed -n 's/^SHA256: //p' | head -n1)
-  [ -n "$sha" ] || die "the archive gives no SHA256 for $pkg"
-  log "fetching $pkg from trixie-backports"
-  give_to_apt "$tmp"
-  (cd "$tmp" && apt-get -q download "$pkg" >/dev/null 2>"$tmp/download.log") || {
-    cat "$tmp/download.log" >&2; die "download of $pkg failed"; }
-  report_unsandboxed "$tmp/download.log"
-  # root's again before anything is checked or unpacked: _apt can change nothing after.
-  if [ "$(id -u)" = 0 ]; then chown -R root:root "$tmp"; fi
-  chmod 755 "$tmp"
-  deb=$(cd "$tmp" && ls -1 ./*.deb | head -n1)
-  deb=${deb#./}
-  echo "$sha  $deb" | (cd "$tmp" && sha256sum --quiet --strict -c) ||
-    die "$deb does not match the archive's SHA256"
+  version=$(apt-cache show "$pkg" | sed -n 's/^Version: //p' | head -n1)
+  sha=$(archive_sha "$pkg" "$version")
+  deb=$(download_verified "$pkg" "$version" "$tmp")
   dpkg-deb -x "$tmp/$deb" "$tmp/root"
   local vz
   for vz in "$tmp/root/usr/lib/modules/$kver/vmlinuz" "$tmp/root/boot/vmlinuz-$kver"; do
