@@ -9,7 +9,7 @@ import VMRunner
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "A/B experiment: the kernel's EEVDF, bpf mode and user mode on the same workloads.",
+        abstract: "A/B experiment: the kernel's EEVDF, bpf mode, user mode and other sched_ext schedulers on the same workloads.",
         discussion: """
             Runs each workload under each arm, in interleaved rounds (A, B, C, A, B, C, ...) so \
             that drift of a shared machine hits every arm alike; the first round is a warm-up \
