@@ -60,7 +60,7 @@ enum swl_wakeup {
  */
 #define SWL_DSQ_PRIO   0x100000ULL  /* interactive tasks, vruntime order */
 #define SWL_DSQ_SHARED 0x100001ULL  /* regular tasks, vruntime order */
-#define SWL_DSQ_USER   0x100002ULL  /* user mode: "any CPU" dispatches and fallbacks, by vruntime */
+#define SWL_DSQ_USER   0x100002ULL  /* user mode: "any CPU" dispatches and fallbacks, FIFO */
 #define SWL_DSQ_SCHED  0x100003ULL  /* user mode: swiftland's own scheduling thread */
 
 /* Tunables, written into the program's read-only data before load. */

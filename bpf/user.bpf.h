@@ -80,19 +80,12 @@ struct {
 	__type(value, struct cpu_ctx);
 } cpu_ctx_stor SEC(".maps");
 
-/*
- * The kernel side dispatches a task itself, into the DSQ every CPU serves, at the vruntime
- * the policy last gave it, but no earlier than the policy places a sleeper (vtime_now
- * minus the lag): a new task cannot jump every queued one.
- */
+/* The kernel side dispatches a task itself: FIFO into the DSQ every CPU serves. */
 static __always_inline void kernel_dispatch(struct task_struct *p, u64 enq_flags)
 {
-	u64 vtime = p->scx.dsq_vtime;
 	s32 cpu;
 
-	if (vtime_before(vtime, vtime_now - cfg.slice_lag_ns))
-		vtime = vtime_now - cfg.slice_lag_ns;
-	swl_dsq_insert_vtime(p, SWL_DSQ_USER, cfg.slice_ns, vtime, enq_flags);
+	swl_dsq_insert(p, SWL_DSQ_USER, cfg.slice_ns, enq_flags);
 	count(&stats.nr_kernel_dispatches);
 	cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu >= 0)
@@ -311,11 +304,7 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 			break;
 		}
 		if (cpu == SWL_CPU_ANY) {
-			/*
-			 * Ordered by the policy's vruntime, not by arrival: a task the policy
-			 * runs first still comes first when an earlier batch's decisions wait.
-			 */
-			swl_dsq_insert_vtime(p, SWL_DSQ_USER, d.slice_ns ?: cfg.slice_ns, d.vtime, 0);
+			swl_dsq_insert(p, SWL_DSQ_USER, d.slice_ns ?: cfg.slice_ns, 0);
 			cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
 		} else {
 			swl_dsq_insert(p, cpu, d.slice_ns ?: cfg.slice_ns, 0);
