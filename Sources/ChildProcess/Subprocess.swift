@@ -109,6 +109,19 @@ public enum Subprocess {
         return termination(status)
     }
 
+    /// Waits for `pid` at most `seconds`, then sends SIGKILL to `killing` (the pid, or
+    /// -pgid for its whole process group: a child that ignores the signal it was asked to
+    /// stop with must not hold its caller) and waits for it.
+    public static func wait(_ pid: pid_t, killing killTarget: pid_t, after seconds: Double) -> Termination {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let done = poll(pid) { return done }
+            usleep(20_000)
+        }
+        kill(killTarget, SIGKILL)
+        return wait(pid)
+    }
+
     /// How `pid` ended if it has (it is reaped then: `wait` must not follow), nil while it runs.
     public static func poll(_ pid: pid_t) -> Termination? {
         var status: Int32 = 0

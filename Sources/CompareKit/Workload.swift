@@ -45,7 +45,7 @@ public struct WorkloadSpec: Codable, Sendable, Equatable {
         } else {
             tracedCommands = try c.decodeIfPresent(String.self, forKey: .tracedCommand).map { [$0] } ?? []
         }
-        // Before hogs were a setting, cyclictest was the workload that ran beside them.
+        // Files written without the setting ran hogs beside cyclictest alone.
         besideHogs = try c.decodeIfPresent(Bool.self, forKey: .besideHogs) ?? (name == "cyclictest")
         server = try c.decodeIfPresent(ServerSpec.self, forKey: .server)
     }

@@ -290,10 +290,8 @@ final class ChildScheduler {
     /// process ended, or sched_ext ejected it (it may run on, detached); nil while attached.
     func detachedEarly() -> String? {
         if !isRunning { return "its process ended (\(stop().tail))" }
-        if Preflight().state() != "enabled" {
-            return "sched_ext is \(Preflight().state() ?? "gone")"
-        }
-        return nil
+        let state = Preflight().state()
+        return state == "enabled" ? nil : "sched_ext is \(state ?? "gone")"
     }
 
     /// Stops the sampler, reads the final counters and histogram, then SIGINT and wait;
@@ -307,7 +305,8 @@ final class ChildScheduler {
         stats = nil
         sampler = nil
         if isRunning { kill(pid, SIGINT) }
-        let termination = ended ?? Self.wait(pid, killAfterSeconds: 15)
+        // A peer that ignores SIGINT must not hold the experiment.
+        let termination = ended ?? Subprocess.wait(pid, killing: pid, after: 15)
         ended = termination
         // The next arm attaches only once this one is gone.
         let deadline = Date().addingTimeInterval(5)
@@ -322,20 +321,6 @@ final class ChildScheduler {
             cost: snapshots.count >= 2 ? SchedulerCost.between(snapshots[0], snapshots[1]) : nil, tail: tail)
         finished = report
         return report
-    }
-}
-
-extension ChildScheduler {
-    /// Waits for `pid`; SIGKILL when it has not ended `killAfterSeconds` after SIGINT (a peer
-    /// that ignores SIGINT must not hold the experiment).
-    static func wait(_ pid: pid_t, killAfterSeconds: Double) -> Subprocess.Termination {
-        let deadline = Date().addingTimeInterval(killAfterSeconds)
-        while Date() < deadline {
-            if let done = Subprocess.poll(pid) { return done }
-            usleep(20_000)
-        }
-        kill(pid, SIGKILL)
-        return Subprocess.wait(pid)
     }
 }
 

@@ -81,15 +81,7 @@ final class WorkloadServer {
         guard !stopped else { return }
         stopped = true
         kill(-pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while ended == nil, Subprocess.poll(pid) == nil {
-            if Date() >= deadline {
-                kill(-pid, SIGKILL)
-                _ = Subprocess.wait(pid)
-                break
-            }
-            usleep(20_000)
-        }
+        if ended == nil { ended = Subprocess.wait(pid, killing: -pid, after: 5) }
         try? FileManager.default.removeItem(at: directory)
     }
 
