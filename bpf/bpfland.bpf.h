@@ -90,9 +90,14 @@ static __always_inline bool bpfland_preempt(struct task_struct *p, struct task_c
 	if (!cfg.preempt || !(enq_flags & SCX_ENQ_WAKEUP))
 		return false;
 	count(&stats.nr_preempt_asked);
-	v = pick_victim(p, key, cfg.slice_min_ns, tctx->interactive,
-			cfg.ordering == SWL_ORDER_CLASSES ? BY_CLASS : BY_KEY, scx_bpf_task_cpu(p),
-			SWL_VICTIM_SCAN, bpf_ktime_get_ns());
+	if (hybrid_mode())
+		/* The running tasks' keys are user mode's (user_running): their bursts. */
+		v = pick_victim(p, charge_of(p, tctx->last_burst), cfg.slice_ns, false, BY_KEY,
+				scx_bpf_task_cpu(p), SWL_VICTIM_SCAN, bpf_ktime_get_ns());
+	else
+		v = pick_victim(p, key, cfg.slice_min_ns, tctx->interactive,
+				cfg.ordering == SWL_ORDER_CLASSES ? BY_CLASS : BY_KEY, scx_bpf_task_cpu(p),
+				SWL_VICTIM_SCAN, bpf_ktime_get_ns());
 	if (v.cpu < 0) {
 		count(&stats.nr_preempt_refused);
 		return false;
@@ -208,6 +213,19 @@ static __always_inline void bpfland_dispatch(s32 cpu, struct task_struct *prev, 
 	/* Nothing else to run: let the previous task go on with a fresh slice. */
 	if (still_runnable(prev))
 		prev->scx.slice = task_slice();
+}
+
+/*
+ * hybrid mode: serve the priority DSQ, then the shared one, as bpf mode does; with
+ * @starved_only, only one not served for the starvation threshold.
+ */
+static __always_inline bool bpfland_serve(u64 now, bool starved_only)
+{
+	if ((!starved_only || now - prio_served_ts > cfg.starvation_thresh_ns) &&
+	    serve(SWL_DSQ_PRIO, &prio_served_ts, now))
+		return true;
+	return (!starved_only || now - shared_served_ts > cfg.starvation_thresh_ns) &&
+	       serve(SWL_DSQ_SHARED, &shared_served_ts, now);
 }
 
 /* At most once a second per task: refresh its switch rate and the global threshold. */

@@ -74,9 +74,16 @@ struct {
 	__type(value, struct task_ctx);
 } task_ctx_stor SEC(".maps");
 
+/* Tasks travel to user space: user mode, and hybrid mode outside bypass. */
 static __always_inline bool user_mode(void)
 {
-	return cfg.mode == SWL_MODE_USER;
+	return cfg.mode != SWL_MODE_BPF;
+}
+
+/* user mode whose kernel side schedules with the BPF policy while tasks queue in user space. */
+static __always_inline bool hybrid_mode(void)
+{
+	return cfg.mode == SWL_MODE_HYBRID;
 }
 
 static __always_inline bool vtime_before(u64 a, u64 b)
@@ -439,10 +446,11 @@ static __always_inline void guard_waits(s32 cpu, u64 now)
 	if ((s64)(now - last) < (s64)(cfg.wait_max_ns / 8) ||
 	    __sync_val_compare_and_swap(&wait_scan_ts, last, now) != last)
 		return;
-	if (bpf_mode) {
+	if (bpf_mode || hybrid_mode()) {
 		rescue_waiting(SWL_DSQ_SHARED, cpu, now, true);
 		rescue_waiting(SWL_DSQ_PRIO, cpu, now, true);
-	} else {
+	}
+	if (!bpf_mode) {
 		rescue_waiting(SWL_DSQ_USER, cpu, now, false);
 		rescue_waiting(SWL_DSQ_SCHED, cpu, now, false);
 	}

@@ -34,6 +34,8 @@ enum swl_defaults {
 	SWL_DEFAULT_FALLBACK_MS = 50,             /* user mode: well below the watchdog */
 	SWL_DEFAULT_RING_KIB = 512,               /* user mode: each ring */
 	SWL_DEFAULT_BATCH = 8,                    /* user mode: decisions per loop */
+	SWL_DEFAULT_BYPASS_TARGET_US = 1000,      /* hybrid mode: the sojourn target */
+	SWL_DEFAULT_BYPASS_INTERVAL_US = 10000,   /* hybrid mode: the interval it is judged over */
 };
 
 /* bpf mode: the order of the waiting tasks. */
@@ -45,6 +47,7 @@ enum swl_ordering {
 enum swl_mode {
 	SWL_MODE_BPF = 0,   /* the policy runs in BPF */
 	SWL_MODE_USER = 1,  /* tasks go to the Swift process and back over ring buffers */
+	SWL_MODE_HYBRID = 2, /* user mode, bypassed by the BPF policy while tasks queue in user space */
 };
 
 /* When the kernel side wakes user space for a new record (user mode). */
@@ -83,6 +86,8 @@ struct swl_config {
 				       while another waits, and a task waiting longer is served
 				       ahead of every queue's order (a quarter of the watchdog
 				       timeout, so no waiting task ever trips it) */
+	__u64 bypass_target_ns;     /* hybrid mode: the sojourn the trip should stay under */
+	__u64 bypass_interval_ns;   /* hybrid mode: the window the smallest sojourn is taken over */
 };
 
 /*
@@ -129,6 +134,14 @@ struct swl_stats {
 	__u64 idle_in_flight_ns;      /* CPU time spent idle while tasks were in flight */
 	__u64 decision_hist[SWL_HIST_BUCKETS]; /* enqueue -> dispatch decision, log2 us */
 	__u64 run_hist[SWL_HIST_BUCKETS];      /* a user dispatch drained -> the task runs, log2 us */
+
+	/* hybrid mode */
+	__u64 in_bypass;              /* gauge: 1 while the kernel side bypasses user space */
+	__u64 nr_bypass_entries;      /* times it started bypassing */
+	__u64 bypass_ns;              /* time spent bypassing */
+	__u64 nr_bypass_dispatches;   /* tasks the BPF policy scheduled (bypass, recalls, ring full,
+					 fallback) */
+	__u64 nr_bypass_recalls;      /* trips ended by the kernel side on entering or during bypass */
 };
 
 /*
@@ -154,6 +167,8 @@ struct swl_exit_info {
 /* swl_queued_task.flags */
 #define SWL_QUEUED_SYNC_WAKEUP 1 /* woken by a sync wakeup (bpfland promotes these) */
 #define SWL_QUEUED_WAKEUP 2      /* it woke up (it did not just use up a slice) */
+#define SWL_QUEUED_CHARGED 4     /* vtime already includes the last run (hybrid mode: the
+				    kernel side charges every run, the policy's rule alike) */
 
 /* swl_dispatched_task.flags */
 #define SWL_DISPATCH_PREEMPT 1   /* run it now on a CPU whose running task comes after it; only

@@ -5,7 +5,9 @@
  *    keep every runnable task within reach of a CPU (keep_running, the wait guard).
  *  - bpfland.bpf.h: bpf mode's policy, in BPF (cfg.mode == SWL_MODE_BPF).
  *  - user.bpf.h: user mode's backend, which sends tasks to a policy in the Swift process
- *    and acts on its decisions (cfg.mode == SWL_MODE_USER).
+ *    and acts on its decisions (cfg.mode == SWL_MODE_USER); in hybrid mode
+ *    (SWL_MODE_HYBRID) it also bypasses user space with bpf mode's policy while tasks
+ *    queue there (bypass.bpf.h says when), and that policy's books are kept for every task.
  *
  * Each callback below does the shared step, then the mode's step. A task that wakes to an
  * idle CPU goes straight to it in both modes. Every kfunc call goes through compat.bpf.h;
@@ -18,6 +20,7 @@
 #include "compat.bpf.h"
 #include "dispatch_check.bpf.h"
 #include "hist.bpf.h"
+#include "bypass.bpf.h"
 #include "core.bpf.h"
 #include "bpfland.bpf.h"
 #include "user.bpf.h"
@@ -33,7 +36,7 @@ s32 SWL_OPS(swl_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 	tctx = lookup_task_ctx(p);
 	if (!tctx)
 		return prev_cpu;
-	if (!user_mode())
+	if (!user_mode() || hybrid_mode())
 		bpfland_select_cpu(tctx, wake_flags);
 
 	cpu = swl_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
@@ -98,7 +101,7 @@ void SWL_OPS(swl_runnable, struct task_struct *p, u64 enq_flags)
 	tctx->wait_ts = bpf_ktime_get_ns();
 	if (user_mode())
 		user_runnable(tctx, enq_flags);
-	else
+	if (!user_mode() || hybrid_mode())
 		bpfland_runnable(tctx, enq_flags);
 }
 
@@ -135,7 +138,7 @@ void SWL_OPS(swl_stopping, struct task_struct *p, bool runnable)
 		tctx->wait_ts = now;
 	if (user_mode())
 		user_stopping(tctx, now);
-	else
+	if (!user_mode() || hybrid_mode())
 		bpfland_stopping(p, tctx, now);
 }
 

@@ -6,6 +6,12 @@
  * the fallback bound is dispatched here, so no task is ever lost. The scheduling thread
  * itself waits in a DSQ of its own, served first while it has work.
  *
+ * hybrid mode is user mode with a bypass (bypass.bpf.h decides when): while tasks queue in
+ * user space, the kernel side schedules new ones with bpf mode's policy (bpfland.bpf.h),
+ * and every task it dispatches itself goes through that policy. The BPF policy's books
+ * (vruntime, interactive class) are kept for every task in this mode, and the records
+ * carry its vruntime, charged for every run (SWL_QUEUED_CHARGED).
+ *
  * Included once, by main.bpf.c, after core.bpf.h.
  */
 #ifndef SWIFTLAND_USER_BPF_H
@@ -25,6 +31,12 @@ u64 idle_cpus[SWL_MAX_CPUS / 64];
 static u64 last_enq_seq;
 /* When the scheduling thread was last queued, or kicked for. */
 static u64 sched_wait_ts;
+/*
+ * hybrid mode: the control law's state (global: the compiler would split a static struct
+ * into scalars whose BTF the kernel refuses), and who is running its step (0: nobody).
+ */
+struct bypass_law bypass;
+static u32 bypass_busy;
 
 /* Kernel -> user records, and user -> kernel dispatch records. */
 struct {
@@ -80,16 +92,49 @@ struct {
 	__type(value, struct cpu_ctx);
 } cpu_ctx_stor SEC(".maps");
 
-/* The kernel side dispatches a task itself: FIFO into the DSQ every CPU serves. */
-static __always_inline void kernel_dispatch(struct task_struct *p, u64 enq_flags)
+/* hybrid mode: whether the kernel side bypasses user space now. */
+static __always_inline bool bypassing(void)
+{
+	return hybrid_mode() && bypass.since;
+}
+
+/*
+ * The kernel side dispatches a task itself: FIFO into the DSQ every CPU serves in user
+ * mode, by the BPF policy in hybrid mode.
+ */
+static __always_inline void kernel_dispatch(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
 {
 	s32 cpu;
 
-	swl_dsq_insert(p, SWL_DSQ_USER, cfg.slice_ns, enq_flags);
 	count(&stats.nr_kernel_dispatches);
+	if (hybrid_mode()) {
+		count(&stats.nr_bypass_dispatches);
+		bpfland_enqueue(p, tctx, enq_flags);
+		return;
+	}
+	swl_dsq_insert(p, SWL_DSQ_USER, cfg.slice_ns, enq_flags);
 	cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu >= 0)
 		swl_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+/*
+ * hybrid mode: one step of the control law (bypass.bpf.h), by one CPU at a time; the
+ * others skip it (they would find nothing more to do).
+ */
+static __always_inline void bypass_step(u64 now)
+{
+	enum bypass_event ev;
+
+	if (!hybrid_mode() || __sync_val_compare_and_swap(&bypass_busy, 0, 1))
+		return;
+	ev = bypass_tick(&bypass, now, stats.nr_in_flight, !bpf_ringbuf_query(&queued, BPF_RB_AVAIL_DATA),
+			 cfg.bypass_target_ns, cfg.bypass_interval_ns);
+	if (ev == BYPASS_ENTER)
+		count(&stats.nr_bypass_entries);
+	stats.in_bypass = bypass.since ? 1 : 0;
+	stats.bypass_ns = bypass.total_ns;
+	__sync_val_compare_and_swap(&bypass_busy, 1, 0);
 }
 
 /*
@@ -171,19 +216,26 @@ static __always_inline void user_enqueue(struct task_struct *p, struct task_ctx 
 {
 	struct swl_queued_task *r;
 	/* One counter for all tasks: a record about an earlier task with a reused pid can never match. */
-	u64 now = bpf_ktime_get_ns(), seq = __sync_fetch_and_add(&last_enq_seq, 1) + 1;
-	struct trip trip = { .pid = p->pid, .seq = seq, .sent_ts = now };
+	u64 now = bpf_ktime_get_ns(), seq;
+	struct trip trip;
 
+	if (bypassing()) {
+		tctx->sync_wakeup = false;
+		kernel_dispatch(p, tctx, enq_flags);
+		return;
+	}
+	seq = __sync_fetch_and_add(&last_enq_seq, 1) + 1;
+	trip = (struct trip){ .pid = p->pid, .seq = seq, .sent_ts = now };
 	r = bpf_ringbuf_reserve(&queued, sizeof(*r), 0);
 	if (!r) {
 		count(&stats.nr_ring_full);
-		kernel_dispatch(p, enq_flags);
+		kernel_dispatch(p, tctx, enq_flags);
 		return;
 	}
 	if (bpf_map_push_elem(&trips, &trip, 0)) {
 		bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
 		count(&stats.nr_ring_full);
-		kernel_dispatch(p, enq_flags);
+		kernel_dispatch(p, tctx, enq_flags);
 		return;
 	}
 	r->pid = p->pid;
@@ -198,6 +250,10 @@ static __always_inline void user_enqueue(struct task_struct *p, struct task_ctx 
 	r->nvcsw = p->nvcsw;
 	r->weight = p->scx.weight;
 	r->vtime = p->scx.dsq_vtime;
+	if (hybrid_mode()) {
+		r->vtime = tctx->vtime;
+		r->flags |= SWL_QUEUED_CHARGED;
+	}
 	r->enq_seq = seq;
 	r->enqueue_ts_ns = now;
 	r->start_ts_ns = tctx->start_ts;
@@ -299,6 +355,11 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 		swl_hist_add(stats.decision_hist, ctx->now - tctx->sent_ts);
 		tctx->drained_ts = ctx->now;
 		p->scx.dsq_vtime = d.vtime;
+		if (hybrid_mode()) {
+			/* The policy's vruntime is the task's, for the BPF policy too. */
+			tctx->vtime = d.vtime;
+			bypass_sample(&bypass, ctx->now - tctx->sent_ts);
+		}
 		if ((d.flags & SWL_DISPATCH_PREEMPT) && user_preempt(p, tctx, &d, cpu, ctx->now)) {
 			ctx->budget--;
 			break;
@@ -320,20 +381,21 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 }
 
 /*
- * Dispatch, here, up to @budget trips to user space that passed the fallback bound. The
- * trips queue is in send order, so the first recent one ends the scan. Entries of trips
- * that ended already are dropped on the way and use none of the budget.
+ * Dispatch, here, up to @budget trips to user space that passed the fallback bound; in
+ * bypass, every trip that passed the sojourn target (recalled: user space has a standing
+ * queue). The trips queue is in send order, so the first recent one ends the scan. Entries
+ * of trips that ended already are dropped on the way and use none of the budget.
  */
 static __always_inline void dispatch_expired(u64 now, u32 budget)
 {
+	u64 bound = bypassing() ? cfg.bypass_target_ns : cfg.fallback_ns;
 	struct task_struct *p;
 	struct task_ctx *tctx;
 	struct trip trip;
 	u32 i;
 
 	bpf_for(i, 0, 64) {
-		if (!budget || bpf_map_peek_elem(&trips, &trip) ||
-		    now - trip.sent_ts < cfg.fallback_ns)
+		if (!budget || bpf_map_peek_elem(&trips, &trip) || now - trip.sent_ts < bound)
 			break;
 		if (bpf_map_pop_elem(&trips, &trip))
 			break;
@@ -342,8 +404,9 @@ static __always_inline void dispatch_expired(u64 now, u32 budget)
 			continue;
 		tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
 		if (tctx && end_trip(tctx, trip.seq)) {
-			count(&stats.nr_user_timeouts);
-			kernel_dispatch(p, 0);
+			count(now - trip.sent_ts >= cfg.fallback_ns ? &stats.nr_user_timeouts
+								    : &stats.nr_bypass_recalls);
+			kernel_dispatch(p, tctx, 0);
 			budget--;
 		}
 		bpf_task_release(p);
@@ -361,16 +424,25 @@ static __always_inline void dispatch_expired(u64 now, u32 budget)
 static __always_inline bool user_keep_prev(struct task_struct *prev, s32 cpu, u64 now)
 {
 	struct task_ctx *tctx;
-	u64 vtime;
+	u64 charge, vtime;
 
 	if (!still_runnable(prev) || is_per_cpu_kthread(prev) || prev->pid == cfg.sched_tid)
 		return false;
 	tctx = lookup_task_ctx(prev);
 	if (!tctx || tctx->in_flight_seq || swl_dsq_nr_queued(cpu))
 		return false;
-	vtime = prev->scx.dsq_vtime + charge_of(prev, now - tctx->charge_ts);
+	charge = charge_of(prev, now - tctx->charge_ts);
+	/* hybrid mode: the BPF policy's books, and its queues too. */
+	vtime = (hybrid_mode() ? tctx->vtime : prev->scx.dsq_vtime) + charge;
 	if (!may_keep_running(tctx, SWL_DSQ_USER, cpu, now, vtime))
 		return false;
+	if (hybrid_mode() &&
+	    (swl_dsq_nr_queued(SWL_DSQ_PRIO) || !head_comes_after(SWL_DSQ_SHARED, cpu, vtime)))
+		return false;
+	if (hybrid_mode()) {
+		tctx->vtime = vtime;
+		tctx->awake_vtime += charge;
+	}
 	keep_running(prev, tctx, vtime, tctx->slice_at_run ?: cfg.slice_ns, now);
 	if (vtime_before(vtime_now, vtime))
 		vtime_now = vtime;
@@ -394,6 +466,10 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev, u64
 		count(&stats.nr_drain_busy);
 	else if (drained < 0)
 		count(&stats.nr_drain_errors);
+	bypass_step(now);
+	if (hybrid_mode())
+		stats.nr_waiting = (stats.nr_waiting + swl_dsq_nr_queued(SWL_DSQ_PRIO) +
+				    swl_dsq_nr_queued(SWL_DSQ_SHARED)) / 2;
 	/*
 	 * A budget of its own: with the decisions' budget spent, expired trips would never
 	 * be looked at under a steady flow of decisions. Both together stay well within the
@@ -410,7 +486,15 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev, u64
 
 	if (swl_dsq_move_to_local(cpu))
 		return;
+	/*
+	 * hybrid mode: the user policy's decisions first (they waited through a trip), but
+	 * the BPF policy's queues never longer than the starvation threshold.
+	 */
+	if (hybrid_mode() && bpfland_serve(now, true))
+		return;
 	if (swl_dsq_move_to_local(SWL_DSQ_USER))
+		return;
+	if (hybrid_mode() && bpfland_serve(now, false))
 		return;
 	if (swl_dsq_move_to_local(SWL_DSQ_SCHED))
 		return;
@@ -431,6 +515,8 @@ static __always_inline void user_running(struct task_struct *p, struct task_ctx 
 	}
 	if (vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
+	if (hybrid_mode() && vtime_before(vtime_now, tctx->vtime))
+		vtime_now = tctx->vtime;
 	note_running(p, charge_of(p, tctx->exec_runtime), false,
 		     !is_per_cpu_kthread(p) && p->pid != cfg.sched_tid, tctx->run_ts);
 }
@@ -501,6 +587,7 @@ static int heartbeat_fn(void *map, int *key, struct heartbeat *hb)
 	struct swl_queued_task beat = {};
 	struct trip trip;
 
+	bypass_step(bpf_ktime_get_ns());
 	if (sched_thread_has_work()) {
 		bpf_ringbuf_output(&queued, &beat, sizeof(beat), BPF_RB_FORCE_WAKEUP);
 		if (swl_dsq_nr_queued(SWL_DSQ_SCHED) ||

@@ -28,7 +28,7 @@ public final class BPFScheduler {
     ) throws(SchedulerError) {
         object = try BPFObject(bytes: objectBytes ?? Embedded.schedulerObject, name: "swiftland", verbose: verbose)
         // From here on, a throw runs deinit, which closes the object.
-        if config.mode == .user {
+        if config.mode.usesUserSpace {
             let bytes = config.ringKiB * 1024
             try object.setMaxEntries("queued", bytes)
             try object.setMaxEntries("dispatched", bytes)

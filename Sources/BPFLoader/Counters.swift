@@ -33,9 +33,13 @@ public struct CounterDefinition: Sendable {
     public let help: String
     public let unit: String
     public let isGauge: Bool
-    /// Nil when the counter means something in both modes.
+    /// Nil when the counter means something in every mode; else the mode it belongs to
+    /// (`SchedulerMode.applies(in:)`: hybrid mode has bpf mode's and user mode's).
     public let mode: SchedulerMode?
     public let source: Source
+
+    /// Whether the counter means something in `mode`.
+    public func applies(in mode: SchedulerMode) -> Bool { self.mode?.applies(in: mode) ?? true }
 
     init(_ name: String, _ help: String, unit: String, gauge: Bool = false, mode: SchedulerMode? = nil, _ source: Source) {
         self.name = name
@@ -49,6 +53,7 @@ public struct CounterDefinition: Sendable {
     public static let all: [CounterDefinition] = {
         let bpf = SchedulerMode.bpf
         let user = SchedulerMode.user
+        let hybrid = SchedulerMode.hybrid
         return [
             .init("nr_running", "tasks running on a CPU now", unit: "tasks", gauge: true, .kernel { $0.nr_running }),
             .init("nr_interactive", "tasks classified interactive now", unit: "tasks", gauge: true, mode: bpf, .kernel { $0.nr_interactive }),
@@ -69,7 +74,7 @@ public struct CounterDefinition: Sendable {
             .init("nr_in_flight", "tasks sent to user space and not dispatched back yet (returns to 0)", unit: "tasks", gauge: true, mode: user, .kernel { $0.nr_in_flight }),
             .init("nr_sent", "tasks sent to user space", unit: "tasks", mode: user, .kernel { $0.nr_sent }),
             .init("nr_user_dispatches", "tasks dispatched as user space decided", unit: "tasks", mode: user, .kernel { $0.nr_user_dispatches }),
-            .init("nr_kernel_dispatches", "tasks the kernel side dispatched itself (idle CPU, kthread, fallback)", unit: "tasks", mode: user, .kernel { $0.nr_kernel_dispatches }),
+            .init("nr_kernel_dispatches", "tasks the kernel side dispatched itself (idle CPU, kthread, fallback; in hybrid mode the bypass too)", unit: "tasks", mode: user, .kernel { $0.nr_kernel_dispatches }),
             .init("nr_bounce_dispatches", "user dispatches to a CPU the task may not use, redirected", unit: "dispatches", mode: user, .kernel { $0.nr_bounce_dispatches }),
             .init("nr_cancel_dispatches", "user dispatches of a task re-enqueued since (stale), dropped", unit: "dispatches", mode: user, .kernel { $0.nr_cancel_dispatches }),
             .init("nr_invalid_dispatches", "malformed dispatch records, dropped", unit: "records", mode: user, .kernel { $0.nr_invalid_dispatches }),
@@ -80,6 +85,11 @@ public struct CounterDefinition: Sendable {
             .init("nr_drain_busy", "drains that found another CPU draining the dispatch ring (benign: that CPU acts on the records)", unit: "drains", mode: user, .kernel { $0.nr_drain_busy }),
             .init("nr_dequeued_in_flight", "tasks dequeued (affinity change, exit, ...) while in user space", unit: "tasks", mode: user, .kernel { $0.nr_dequeued_in_flight }),
             .init("idle_in_flight_ns", "CPU time spent idle while tasks waited in user space (lost work conservation)", unit: "ns", mode: user, .kernel { $0.idle_in_flight_ns }),
+            .init("in_bypass", "1 while the kernel side bypasses user space (the trip's smallest sojourn over an interval stayed above --bypass-target-us), else 0", unit: "flag", gauge: true, mode: hybrid, .kernel { $0.in_bypass }),
+            .init("nr_bypass_entries", "times the kernel side started bypassing user space", unit: "times", mode: hybrid, .kernel { $0.nr_bypass_entries }),
+            .init("bypass_ns", "time spent bypassing user space", unit: "ns", mode: hybrid, .kernel { $0.bypass_ns }),
+            .init("nr_bypass_dispatches", "tasks the BPF policy scheduled instead of the user policy (enqueued in bypass, recalled, ring full, fallback)", unit: "tasks", mode: hybrid, .kernel { $0.nr_bypass_dispatches }),
+            .init("nr_bypass_recalls", "trips older than --bypass-target-us ended by the kernel side in bypass (their tasks scheduled by the BPF policy)", unit: "tasks", mode: hybrid, .kernel { $0.nr_bypass_recalls }),
             .init("queued", "records in the ring to user space, not read yet", unit: "records", gauge: true, mode: user, .userSpace { $0.queued }),
             .init("held", "tasks read by user space and not dispatched yet (its run queue)", unit: "tasks", gauge: true, mode: user, .userSpace { $0.held }),
             .init("loops", "loops of the scheduling thread", unit: "loops", mode: user, .userSpace { $0.loops }),
@@ -95,19 +105,19 @@ public struct CounterDefinition: Sendable {
     /// user mode's histograms (`Counters.decisionHistogram`, `runHistogram`), served as
     /// arrays of counts per log2 microsecond bucket after the table's counters.
     public static let histograms: [StatsSchema.Field] = [
-        .init(name: Counters.decisionHistogramName, desc: "enqueue-to-decision times of user dispatches, count per log2 microsecond bucket ([0, 1) us, then [2^(n-1), 2^n) us) [user mode]", unit: "tasks", kind: .counter, isArray: true),
-        .init(name: Counters.runHistogramName, desc: "from a user dispatch drained by the kernel side to the task running, count per log2 microsecond bucket (as decision_hist_us) [user mode]", unit: "tasks", kind: .counter, isArray: true),
+        .init(name: Counters.decisionHistogramName, desc: "enqueue-to-decision times of user dispatches (the trip's sojourn: task sent -> decision drained), count per log2 microsecond bucket ([0, 1) us, then [2^(n-1), 2^n) us) [user, hybrid mode]", unit: "tasks", kind: .counter, isArray: true),
+        .init(name: Counters.runHistogramName, desc: "from a user dispatch drained by the kernel side to the task running, count per log2 microsecond bucket (as decision_hist_us) [user, hybrid mode]", unit: "tasks", kind: .counter, isArray: true),
     ]
 
     /// The stats protocol's description of the table: what `stats_meta`, `--help-stats` and
-    /// `swiftland metrics` say. "mode" (bpf or user) comes first; it is not a counter.
+    /// `swiftland metrics` say. "mode" (bpf, user or hybrid) comes first; it is not a counter.
     public static let schema = StatsSchema(
         name: "swiftland",
-        desc: "swiftland's counters (absolute since the scheduler was loaded; fields of the other mode stay 0)",
+        desc: "swiftland's counters (absolute since the scheduler was loaded; fields of the other modes stay 0)",
         metricPrefix: "swiftland_",
-        fields: [.init(name: "mode", desc: "where the policy runs: bpf or user", unit: "", datum: .string, kind: .info)]
+        fields: [.init(name: "mode", desc: "where the policy runs: bpf, user or hybrid", unit: "", datum: .string, kind: .info)]
             + all.map { d in
-                let scope = d.mode.map { " [\($0.rawValue) mode]" } ?? ""
+                let scope = d.mode.map { " [\($0.scope) mode]" } ?? ""
                 return .init(name: d.name, desc: d.help + scope, unit: d.unit, kind: d.isGauge ? .gauge : .counter)
             }
             + histograms)
@@ -120,7 +130,7 @@ public struct Counters: Sendable, Equatable {
         public let name: String
         public let help: String
         public let isGauge: Bool
-        /// Nil when the counter means something in both modes.
+        /// As `CounterDefinition.mode`.
         public let mode: SchedulerMode?
         public let value: UInt64
     }
@@ -162,7 +172,7 @@ public struct Counters: Sendable, Equatable {
 
     /// One line, `name=value ...`, of the counters that mean something in `mode`.
     public func line(for mode: SchedulerMode) -> String {
-        fields.filter { $0.mode == nil || $0.mode == mode }.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+        fields.filter { $0.mode?.applies(in: mode) ?? true }.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
     }
 
     /// The same line from a stats reply.
@@ -173,7 +183,7 @@ public struct Counters: Sendable, Equatable {
     /// The counters of a stats reply that mean something in `mode`, in table order.
     public static func values(_ sample: StatsSample, for mode: SchedulerMode) -> [(name: String, value: UInt64)] {
         CounterDefinition.all.compactMap { d in
-            guard d.mode == nil || d.mode == mode, let v = sample.u64(d.name) else { return nil }
+            guard d.applies(in: mode), let v = sample.u64(d.name) else { return nil }
             return (d.name, v)
         }
     }

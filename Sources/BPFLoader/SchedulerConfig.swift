@@ -6,8 +6,31 @@ public enum SchedulerMode: String, Sendable, CaseIterable {
     case bpf
     /// In the Swift process, tasks travelling over ring buffers.
     case user
+    /// As user mode while the trip through user space is short; the kernel side schedules
+    /// with bpf mode's policy while tasks queue there (bpf/bypass.bpf.h).
+    case hybrid
 
-    var abi: UInt32 { self == .bpf ? UInt32(SWL_MODE_BPF.rawValue) : UInt32(SWL_MODE_USER.rawValue) }
+    var abi: UInt32 {
+        switch self {
+        case .bpf: UInt32(SWL_MODE_BPF.rawValue)
+        case .user: UInt32(SWL_MODE_USER.rawValue)
+        case .hybrid: UInt32(SWL_MODE_HYBRID.rawValue)
+        }
+    }
+
+    /// Tasks travel to a policy in the Swift process (user and hybrid mode).
+    public var usesUserSpace: Bool { self != .bpf }
+
+    /// Whether what belongs to `self` (a counter, an option) means something in `mode`:
+    /// hybrid mode runs both user mode's trip and bpf mode's policy.
+    public func applies(in mode: SchedulerMode) -> Bool {
+        self == mode || mode == .hybrid
+    }
+
+    /// The modes `applies(in:)` says yes to, for help texts: "bpf, hybrid".
+    public var scope: String {
+        SchedulerMode.allCases.filter { applies(in: $0) }.map(\.rawValue).joined(separator: ", ")
+    }
 }
 
 /// bpf mode: the order of the waiting tasks.
@@ -67,6 +90,12 @@ public struct SchedulerConfig: Sendable, Equatable {
     /// Size of each ring buffer (small rings force congestion).
     public var ringKiB = UInt32(SWL_DEFAULT_RING_KIB.rawValue)
 
+    // hybrid mode
+    /// The sojourn target: a trip (task sent -> its decision drained) should take less.
+    public var bypassTargetUs = UInt64(SWL_DEFAULT_BYPASS_TARGET_US.rawValue)
+    /// The interval the smallest sojourn is taken over; bypass lasts at least one.
+    public var bypassIntervalUs = UInt64(SWL_DEFAULT_BYPASS_INTERVAL_US.rawValue)
+
     /// sched_ext refuses a watchdog timeout above this (SCX_WATCHDOG_MAX_TIMEOUT).
     public static let maxTimeoutMs: UInt32 = 30_000
 
@@ -96,7 +125,16 @@ public struct SchedulerConfig: Sendable, Equatable {
         if timeoutMs > Self.maxTimeoutMs {
             return "--timeout-ms (\(timeoutMs)) is above \(Self.maxTimeoutMs), the most sched_ext accepts"
         }
-        if mode == .user {
+        if mode == .hybrid {
+            if bypassTargetUs == 0 { return "--bypass-target-us must be above 0" }
+            if bypassIntervalUs <= bypassTargetUs {
+                return "--bypass-interval-us (\(bypassIntervalUs)) must be above --bypass-target-us (\(bypassTargetUs)): the smallest sojourn over an interval is judged against the target"
+            }
+            if bypassIntervalUs >= UInt64(fallbackMs) * 1000 {
+                return "--bypass-interval-us (\(bypassIntervalUs)) must be below --fallback-ms (\(fallbackMs) ms): the bypass must act before the fallback does"
+            }
+        }
+        if mode.usesUserSpace {
             if fallbackMs == 0 { return "--fallback-ms must be above 0" }
             if UInt64(fallbackMs) * 2 > UInt64(timeoutMs) {
                 return "--fallback-ms (\(fallbackMs)) must be at most half of --timeout-ms (\(timeoutMs)): the kernel side must rescue a task well before the watchdog fires"
@@ -123,6 +161,8 @@ public struct SchedulerConfig: Sendable, Equatable {
         c.wakeup = wakeup.abi
         c.sched_tid = schedTid
         c.fallback_ns = UInt64(fallbackMs) * 1_000_000
+        c.bypass_target_ns = bypassTargetUs * 1000
+        c.bypass_interval_ns = bypassIntervalUs * 1000
         // A quarter of the watchdog's timeout: no task waits longer (bpf/main.bpf.c,
         // guard_waits and keep_running), so the watchdog never has a reason to eject us.
         c.wait_max_ns = UInt64(timeoutMs) * 1_000_000 / 4

@@ -83,7 +83,7 @@ struct CostMeter {
             .init(name: F.elapsedNs, desc: "time \(since) (CLOCK_MONOTONIC), the clock of the cost fields", unit: "ns", kind: .counter),
             .init(name: F.processUserNs, desc: "user CPU time of the swiftland process, every thread, \(since)", unit: "ns", kind: .counter),
             .init(name: F.processSystemNs, desc: "system CPU time of the swiftland process, every thread, \(since)", unit: "ns", kind: .counter),
-            .init(name: F.schedulingThreadNs, desc: "CPU time of the scheduling thread \(since) [user mode; absent when unreadable]", unit: "ns", kind: .counter),
+            .init(name: F.schedulingThreadNs, desc: "CPU time of the scheduling thread \(since) [user, hybrid mode; absent when unreadable]", unit: "ns", kind: .counter),
             .init(name: F.bpfStats, desc: "1 when the kernel counted the BPF programs' run time \(since) (kernel.bpf_stats_enabled=1, or another process holds BPF statistics on), 0 when it did not; bpf_run_ns and bpf_run_cnt are there only with 1", unit: "0 or 1", kind: .gauge),
             .init(name: F.bpfRunNs, desc: "run time of the scheduler's BPF programs \(since), every callback on every CPU, as the kernel counted it", unit: "ns", kind: .counter),
             .init(name: F.bpfRunCount, desc: "runs of the scheduler's BPF programs \(since), as the kernel counted them", unit: "runs", kind: .counter),

@@ -107,6 +107,37 @@ public struct UserModeOptions: ParsableArguments {
     }
 }
 
+/// hybrid mode's options: the control law that decides when the kernel side bypasses user
+/// space (bpf/bypass.bpf.h). Unset, each has its default; `given` says which were set.
+public struct HybridModeOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: ArgumentHelp("The sojourn target, in microseconds: a task's trip through user space (sent -> its decision back in the kernel) should take less. When the shortest trip over an interval stays above it, tasks queue in user space, and the kernel side schedules new ones itself until user space has caught up. (default: \(defaults.bypassTargetUs))", valueName: "us"))
+    public var bypassTargetUs: UInt64?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("The interval, in microseconds, the shortest trip is taken over: longer rides out bursts, shorter reacts sooner. Above the target, below --fallback-ms. (default: \(defaults.bypassIntervalUs))", valueName: "us"))
+    public var bypassIntervalUs: UInt64?
+
+    public init() {}
+
+    /// The options that were set, by name.
+    public var given: [String] {
+        [("--bypass-target-us", bypassTargetUs != nil), ("--bypass-interval-us", bypassIntervalUs != nil)]
+            .filter(\.1).map(\.0)
+    }
+
+    public func apply(to base: SchedulerConfig) -> SchedulerConfig {
+        var c = base
+        if let bypassTargetUs { c.bypassTargetUs = bypassTargetUs }
+        if let bypassIntervalUs { c.bypassIntervalUs = bypassIntervalUs }
+        return c
+    }
+
+    public func validate() throws {
+        if let bypassIntervalUs, bypassIntervalUs > 10_000_000 {
+            throw ValidationError("--bypass-interval-us must be at most 10000000 (10 s)")
+        }
+    }
+}
+
 /// What a scheduler prints and serves, and how long it runs.
 public struct OutputOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Print the counters every SECS seconds while running (0.1 to 86400).", valueName: "secs"))

@@ -97,7 +97,7 @@ struct Runner {
             Terminal.out("swiftland: counters: \(final.line(for: config.mode))")
             Terminal.out("swiftland: cost: \(CostMeter.fields(spent))")
             log.notice("\(CostMeter.summary(spent))")
-            if config.mode == .user {
+            if config.mode.usesUserSpace {
                 // user mode's queueing, as a distribution (compare plots it).
                 Terminal.out("swiftland: \(RunOutput.decisionHistogramPrefix)\(final.decisionHistogram.map(String.init).joined(separator: ","))")
                 Terminal.out("swiftland: \(RunOutput.runHistogramPrefix)\(final.runHistogram.map(String.init).joined(separator: ","))")

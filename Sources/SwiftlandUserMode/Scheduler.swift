@@ -22,12 +22,14 @@ public enum Scheduler {
     }
 
     /// user mode: every task that finds no idle CPU goes to `policy`, made once per
-    /// attachment on the scheduling thread, and comes back as its decision.
+    /// attachment on the scheduling thread, and comes back as its decision. hybrid mode when
+    /// `settings.config.mode` says so: the same, but the kernel side schedules with bpf
+    /// mode's policy while tasks queue in user space.
     public static func runInUserSpace<Policy: SchedulingPolicy & ~Copyable>(
         _ settings: RunSettings, policyName: String, policy: @escaping @Sendable () -> Policy
     ) throws(SchedulerError) -> Bool {
         var config = settings.config
-        config.mode = .user
+        if !config.mode.usesUserSpace { config.mode = .user }
         let loop = settings.loop
         return try runner(settings, config) {
             SchedulingThread(options: loop, policyName: policyName, makePolicy: policy)
@@ -89,6 +91,7 @@ public struct RunSettings: Sendable {
 public struct SchedulerCommandOptions: ParsableArguments {
     @OptionGroup(title: "Scheduler") public var scheduler: SchedulerOptions
     @OptionGroup(title: "User mode") public var userMode: UserModeOptions
+    @OptionGroup(title: "Hybrid mode") public var hybridMode: HybridModeOptions
     @OptionGroup(title: "Output") public var output: OutputOptions
     @OptionGroup(title: "Hidden", visibility: .hidden) public var hidden: HiddenOptions
 
@@ -101,7 +104,7 @@ public struct SchedulerCommandOptions: ParsableArguments {
     }
 
     public func config(mode: SchedulerMode) -> SchedulerConfig {
-        var c = userMode.apply(to: scheduler.apply(to: SchedulerConfig()))
+        var c = hybridMode.apply(to: userMode.apply(to: scheduler.apply(to: SchedulerConfig())))
         c.mode = mode
         if let ring = hidden.ringKib { c.ringKiB = ring }
         return c
@@ -117,21 +120,26 @@ public struct SchedulerCommandOptions: ParsableArguments {
     /// and the first inconsistency of the tunables.
     public func validate(mode: SchedulerMode) throws {
         if mode == .bpf, let name = (userMode.given + hidden.givenForUserMode).first {
-            throw ValidationError("\(name) applies to --mode user only")
+            throw ValidationError("\(name) applies to --mode user and --mode hybrid only")
+        }
+        if mode != .hybrid, let name = hybridMode.given.first {
+            throw ValidationError("\(name) applies to --mode hybrid only")
         }
         if let problem = config(mode: mode).problem() { throw ValidationError(problem) }
     }
 
-    /// Runs `policy` in user mode (see `Scheduler`); exits 1 with the reason on standard
-    /// error when it could not start, the kernel ejected it or its thread failed.
+    /// Runs `policy` in user mode, or in hybrid mode (see `Scheduler`); exits 1 with the
+    /// reason on standard error when it could not start, the kernel ejected it or its thread
+    /// failed.
     public func runInUserSpace<Policy: SchedulingPolicy & ~Copyable>(
-        policyName: String, policy: @escaping @Sendable () -> Policy
+        policyName: String, mode: SchedulerMode = .user, policy: @escaping @Sendable () -> Policy
     ) throws {
         Log.setUp(verbosity: output.verbose)
-        try validate(mode: .user)
+        let mode = mode.usesUserSpace ? mode : .user
+        try validate(mode: mode)
         let ok: Bool
         do {
-            ok = try Scheduler.runInUserSpace(try settings(mode: .user), policyName: policyName, policy: policy)
+            ok = try Scheduler.runInUserSpace(try settings(mode: mode), policyName: policyName, policy: policy)
         } catch {
             Log.swiftland.error("\(error)")
             throw ExitCode(1)

@@ -18,4 +18,9 @@ extension swl_dispatched_task {
 extension swl_queued_task {
     /// The task woke up (rather than used up its slice).
     public var wokeUp: Bool { flags & UInt32(SWL_QUEUED_WAKEUP) != 0 }
+
+    /// `vtime` already includes every run of the task, the last one too (hybrid mode: the
+    /// kernel side charges each run by the policies' rule, runtime x 100 / weight, so that
+    /// runs it scheduled itself in bypass reach the policy's books). A policy adds nothing.
+    public var isCharged: Bool { flags & UInt32(SWL_QUEUED_CHARGED) != 0 }
 }

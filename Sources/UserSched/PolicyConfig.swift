@@ -93,10 +93,12 @@ enum Vruntime {
         later(vtime, reference &- lagNs)
     }
 
-    /// The run that ended at the record's stop_ts_ns, 0 when the timestamps are unset or
-    /// out of order.
+    /// The run that ended at the record's stop_ts_ns and is not in its vtime yet: 0 when the
+    /// kernel side charged it already (hybrid mode, `isCharged`), or when the timestamps are
+    /// unset or out of order.
     @inline(__always)
     static func lastRunNs(_ task: swl_queued_task) -> UInt64 {
-        task.stop_ts_ns > task.start_ts_ns ? task.stop_ts_ns - task.start_ts_ns : 0
+        if task.isCharged { return 0 }
+        return task.stop_ts_ns > task.start_ts_ns ? task.stop_ts_ns - task.start_ts_ns : 0
     }
 }

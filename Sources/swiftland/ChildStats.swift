@@ -102,7 +102,7 @@ final class StatsSampler: @unchecked Sendable {
             if stopRequest.wait(timeout: .now() + .milliseconds(Int(leftMs.rounded(.up)))) == .success { break }
             guard let sample = try? StatsMonitor.read(client) else { continue }
             last = sample
-            if mode == nil || mode == RunStats.mode(of: sample), let v = sample.u64(name) {
+            if mode?.applies(in: RunStats.mode(of: sample)) ?? true, let v = sample.u64(name) {
                 points.append(SamplePoint(tSeconds: Double(intervalMs * tick) / 1000, value: Double(v)))
             }
         }

@@ -36,13 +36,23 @@ struct RunCommand: ParsableCommand {
             than --fallback-ms, or that finds the ring full, is dispatched by the kernel \
             side itself; if swiftland dies, the kernel takes every task back.
 
+            hybrid mode (--mode hybrid) is user mode with a bypass, after CoDel: the kernel \
+            side measures each trip (task sent -> its decision back) and, when the shortest \
+            trip over an interval (--bypass-interval-us) stays above a target \
+            (--bypass-target-us), tasks are queueing in user space: it stops sending, \
+            schedules new tasks with bpf mode's policy, and recalls the trips older than the \
+            target, until user space has caught up; then the Swift policy decides again. \
+            The kernel side charges every run to each task's vruntime, so the policy's books \
+            stay right across the bypass. `--stats` shows in_bypass, bypass_ns and who \
+            decided (nr_user_dispatches, nr_bypass_dispatches).
+
             Needs CAP_SYS_ADMIN and CAP_BPF (root) and a sched_ext kernel; see `swiftland vm`.
             """)
 
-    @Option(help: "Where the policy runs: bpf (in the kernel) or user (in this process, over ring buffers).")
+    @Option(help: "Where the policy runs: bpf (in the kernel), user (in this process, over ring buffers) or hybrid (user, bypassed by the kernel's policy while tasks queue in user space).")
     var mode: SchedulerMode = .bpf
 
-    @Option(help: "user mode: the Swift policy: \(PolicyName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "user and hybrid mode: the Swift policy: \(PolicyName.allCases.map(\.rawValue).joined(separator: ", ")).")
     var policy: String = PolicyName.bpfland.rawValue
 
     @OptionGroup var options: SchedulerCommandOptions
@@ -68,7 +78,7 @@ struct RunCommand: ParsableCommand {
             throw ValidationError(error.description)
         }
         if mode == .bpf && policy != PolicyName.bpfland.rawValue {
-            throw ValidationError("--policy applies to --mode user only")
+            throw ValidationError("--policy applies to --mode user and --mode hybrid only")
         }
         if let problem = Self.policyConfig(options).problem() { throw ValidationError(problem) }
     }
@@ -96,7 +106,7 @@ struct RunCommand: ParsableCommand {
             let settings = try options.settings(mode: mode)
             switch mode {
             case .bpf: ok = try Scheduler.runInKernel(settings)
-            case .user:
+            case .user, .hybrid:
                 ok = try PolicyName(validating: policy).use(config: settings.policyConfig, RunBuiltIn(settings: settings))
             }
         } catch {

@@ -39,6 +39,8 @@ struct ABITests {
             "ordering": MemoryLayout<swl_config>.offset(of: \.ordering),
             "fallback_ns": MemoryLayout<swl_config>.offset(of: \.fallback_ns),
             "wait_max_ns": MemoryLayout<swl_config>.offset(of: \.wait_max_ns),
+            "bypass_target_ns": MemoryLayout<swl_config>.offset(of: \.bypass_target_ns),
+            "bypass_interval_ns": MemoryLayout<swl_config>.offset(of: \.bypass_interval_ns),
         ])
     }
 
@@ -76,6 +78,11 @@ struct ABITests {
             "idle_in_flight_ns": MemoryLayout<swl_stats>.offset(of: \.idle_in_flight_ns),
             "decision_hist": MemoryLayout<swl_stats>.offset(of: \.decision_hist),
             "run_hist": MemoryLayout<swl_stats>.offset(of: \.run_hist),
+            "in_bypass": MemoryLayout<swl_stats>.offset(of: \.in_bypass),
+            "nr_bypass_entries": MemoryLayout<swl_stats>.offset(of: \.nr_bypass_entries),
+            "bypass_ns": MemoryLayout<swl_stats>.offset(of: \.bypass_ns),
+            "nr_bypass_dispatches": MemoryLayout<swl_stats>.offset(of: \.nr_bypass_dispatches),
+            "nr_bypass_recalls": MemoryLayout<swl_stats>.offset(of: \.nr_bypass_recalls),
         ])
     }
 

@@ -136,9 +136,10 @@ struct StatsTests {
         #expect(!r.output.contains("hist_us"))
     }
 
-    /// Replies recorded from `swiftland run --mode user` in the sched_ext VM with socat, BPF
-    /// statistics on (Fixtures/vm-stats*.reply): the metadata sched-ext's clients saw is
-    /// the schema's, and the sample reads back into the same counters, cost and histograms.
+    /// Replies recorded from `swiftland run --mode hybrid` (every counter means something
+    /// there) in the sched_ext VM with socat, BPF statistics on (Fixtures/vm-stats*.reply):
+    /// the metadata sched-ext's clients saw is the schema's, and the sample reads back into
+    /// the same counters, cost and histograms.
     @Test func repliesRecordedInTheVM() throws {
         let meta = try StatsReply<[String: StatsMeta]>(line: fixture("vm-stats-meta.reply"))
         #expect(meta.errno == 0)
@@ -146,16 +147,18 @@ struct StatsTests {
         let stats = try StatsReply<StatsSample>(line: fixture("vm-stats.reply"))
         let sample = try #require(stats.answer).typed(by: RunStats.schema)
         #expect(sample.values.count == RunStats.schema.fields.count)
-        #expect(sample["mode"] == .string("user"))
-        let line = Counters.line(sample, for: .user)
-        #expect(line.hasPrefix("nr_running=2 nr_direct_dispatches=124 nr_kthread_dispatches=96 nr_kept=51 nr_starvation_tasks=0 nr_preempt_asked=2309 "))
-        #expect(line.contains(" nr_sent=3542 nr_user_dispatches=3542 ") && line.hasSuffix(" starvation=36"))
-        #expect(ChildStats.counters(sample).count == CounterDefinition.all.filter { $0.mode != .bpf }.count)
+        #expect(sample["mode"] == .string("hybrid"))
+        let line = Counters.line(sample, for: .hybrid)
+        #expect(line.hasPrefix("nr_running=2 nr_interactive=9 nr_waiting=0 nvcsw_avg_thresh=1 nr_direct_dispatches=143 "))
+        #expect(line.contains(" nr_sent=2676 nr_user_dispatches=2597 ") && line.contains(" in_bypass=0 nr_bypass_entries=5 "))
+        #expect(line.hasSuffix(" starvation=93"))
+        #expect(!Counters.line(sample, for: .user).contains("bypass"))
+        #expect(ChildStats.counters(sample).count == CounterDefinition.all.filter { $0.applies(in: .hybrid) }.count)
         let hist = try #require(ChildStats.counts(Counters.decisionHistogramName, in: sample))
         #expect(hist.count == Int(SWL_HIST_BUCKETS.rawValue))
-        #expect(hist.prefix(11) == [0, 0, 0, 0, 0, 0, 0, 1, 554, 800, 454])
-        #expect(RunStats.costLine(sample) == "elapsed_ns=3859949258 process_user_ns=603050000 process_system_ns=162567000 "
-            + "sched_thread_ns=554960295 bpf_stats=1 bpf_run_ns=318654593 bpf_run_cnt=29646")
+        #expect(hist.prefix(11) == [0, 0, 0, 0, 0, 1, 11, 327, 585, 747, 407])
+        #expect(RunStats.costLine(sample) == "elapsed_ns=5067574964 process_user_ns=174828000 process_system_ns=283169000 "
+            + "sched_thread_ns=288904545 bpf_stats=1 bpf_run_ns=476946193 bpf_run_cnt=25287")
     }
 
     @Test func monitorPrintsLinesUntilSignalled() throws {
