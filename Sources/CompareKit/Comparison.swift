@@ -219,13 +219,17 @@ public struct ComparisonKey: Hashable, Sendable, Comparable, CustomStringConvert
 public enum ComparisonRule {
     /// (arm, reference) pairs, in this order:
     /// 1. every arm against the main baseline, in the order the arms were given;
-    /// 2. every swiftland arm whose policy runs in user space against every swiftland arm
-    ///    whose policy runs wholly in BPF: the trip through user space (the bufferbloat),
-    ///    isolated when both run the same policy (`user:bpfland` against `bpf`);
-    /// 3. every arm with options against the same arm with the defaults, when that ran:
+    /// 2. every swiftland arm whose policy runs in user space (user and hybrid arms) against
+    ///    every swiftland arm whose policy runs wholly in BPF: the trip through user space
+    ///    (the bufferbloat), isolated when both run the same policy (`user:bpfland` against `bpf`);
+    /// 3. every hybrid arm against the user arm with the same policy, batch, wakeup policy
+    ///    and options, when that ran: what the kernel-side bypass changes
+    ///    (`hybrid:bpfland:8` against `user:bpfland:8`);
+    /// 4. every arm with options against the same arm with the defaults, when that ran:
     ///    what an option changes (`bpf:preempt=off` against `bpf`);
-    /// 4. every swiftland arm against every peer (`scx:`, `ext:`) whose policy runs where
-    ///    its own does: `bpf` against `scx:simple`, `user:bpfland:8` against `scx:userland`.
+    /// 5. every swiftland arm against every peer (`scx:`, `ext:`) whose policy runs where
+    ///    its own does (`Placement.peerPlacement`): `bpf` against `scx:simple`,
+    ///    `user:bpfland:8` and `hybrid:bpfland:8` against `scx:userland`.
     /// A pair already listed is not repeated.
     public static func pairs(arms: [Arm], baseline: Arm) -> [(arm: Arm, reference: Arm)] {
         var pairs: [(arm: Arm, reference: Arm)] = []
@@ -237,13 +241,18 @@ public enum ComparisonRule {
             for arm in arms { add(arm, baseline) }
         }
         for reference in arms where reference.placement == .bpf && !reference.isPeer {
-            for arm in arms where arm.placement == .user && !arm.isPeer { add(arm, reference) }
+            for arm in arms where [.user, .hybrid].contains(arm.placement) && !arm.isPeer { add(arm, reference) }
+        }
+        for arm in arms {
+            guard case .hybrid(let policy, let batch, let wakeup) = arm.kind else { continue }
+            let user = Arm(.user(policy: policy, batch: batch, wakeup: wakeup), options: arm.options)
+            if arms.contains(user) { add(arm, user) }
         }
         for arm in arms where !arm.options.isEmpty && arms.contains(arm.withDefaults) {
             add(arm, arm.withDefaults)
         }
         for reference in arms where reference.isPeer && reference.placement != .unknown {
-            for arm in arms where !arm.isPeer && arm.placement == reference.placement { add(arm, reference) }
+            for arm in arms where !arm.isPeer && arm.placement.peerPlacement == reference.placement { add(arm, reference) }
         }
         return pairs
     }

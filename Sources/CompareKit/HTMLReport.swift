@@ -93,7 +93,7 @@ public enum HTMLReport {
             [Plots.inFlight(experiment, workload: $0.name), Plots.decisionLatency(experiment, workload: $0.name)].compactMap { $0 }
         }
         if !flights.isEmpty {
-            h.append("<section id=\"in-flight\">\n<h2>In flight (user mode)</h2>")
+            h.append("<section id=\"in-flight\">\n<h2>In flight (user and hybrid modes)</h2>")
             h.append("<p>Tasks sent to user space and not dispatched back yet, over each round: how deep the queue "
                 + "between the kernel and the Swift process grew; and how long a task waited there for the policy's "
                 + "decision.</p>")

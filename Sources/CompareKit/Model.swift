@@ -112,7 +112,7 @@ public struct ExperimentSettings: Codable, Sendable, Equatable {
 }
 
 /// One arm of the experiment, as `--modes` spells it: `eevdf` (no sched_ext scheduler),
-/// `bpf`, `user:POLICY[:BATCH[:WAKEUP]]`, or a peer: `scx:NAME[ ARG...]` (one of the kernel's
+/// `bpf`, `user:POLICY[:BATCH[:WAKEUP]]`, `hybrid:POLICY[:BATCH[:WAKEUP]]`, or a peer: `scx:NAME[ ARG...]` (one of the kernel's
 /// own example schedulers) or `ext:PATH[ ARG...]` (any sched_ext scheduler binary).
 ///
 /// The policy and wakeup names are not checked here (CompareKit depends on neither UserSched
@@ -125,6 +125,9 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         /// `batch` nil: the scheduler's default batch size; `wakeup` nil: its default
         /// wakeup policy (`swiftland run --wakeup`).
         case user(policy: String, batch: Int?, wakeup: String? = nil)
+        /// User mode with the kernel side's bypass (`swiftland run --mode hybrid`): while
+        /// tasks queue, its BPF policy places them itself. Spelt and started like `user`.
+        case hybrid(policy: String, batch: Int?, wakeup: String? = nil)
         /// The kernel's example scheduler `scx_NAME` (`PeerScheduler.examples`), built from
         /// the source of the kernel it runs on.
         case scx(name: String, arguments: [String])
@@ -151,9 +154,9 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         self.options = options.sorted { $0.key < $1.key }
     }
 
-    /// Parses `eevdf`, `bpf`, `user:bpfland`, `user:vruntime:8`, `user:bpfland:1:spin`, and
-    /// any of those but eevdf followed by options: `bpf:preempt=off:ordering=deadline`,
-    /// `user:bpfland:8:preempt=off`.
+    /// Parses `eevdf`, `bpf`, `user:bpfland`, `user:vruntime:8`, `user:bpfland:1:spin`, the
+    /// same with `hybrid` for `user`, and any of those but eevdf followed by options:
+    /// `bpf:preempt=off:ordering=deadline`, `user:bpfland:8:preempt=off`.
     public init(parsing spec: String) throws(ArmError) {
         if spec.hasPrefix("scx:") || spec.hasPrefix("ext:") {
             // Peers: the rest is words separated by spaces, the first the scheduler, the
@@ -185,12 +188,14 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         }
         guard !parts.contains(where: { $0.contains("=") }) else { throw .invalid(spec) }
         if parts.first == "eevdf", !options.isEmpty { throw .invalid(spec) }
-        if parts.first == "user", options.contains(where: { $0.key == "ordering" }) { throw .invalid(spec) }
+        if parts.first == "user" || parts.first == "hybrid", options.contains(where: { $0.key == "ordering" }) {
+            throw .invalid(spec)
+        }
         self.options = options.sorted { $0.key < $1.key }
         switch parts.first {
         case "eevdf" where parts.count == 1: kind = .eevdf
         case "bpf" where parts.count == 1: kind = .bpf
-        case "user" where (2...4).contains(parts.count):
+        case "user" where (2...4).contains(parts.count), "hybrid" where (2...4).contains(parts.count):
             guard !parts[1].isEmpty else { throw .invalid(spec) }
             var batch: Int?
             if parts.count == 3 || (parts.count == 4 && !parts[2].isEmpty) {  // `user:P::W`: default batch
@@ -202,7 +207,8 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
                 guard !parts[3].isEmpty else { throw .invalid(spec) }
                 wakeup = parts[3]
             }
-            kind = .user(policy: parts[1], batch: batch, wakeup: wakeup)
+            kind = parts[0] == "user" ? .user(policy: parts[1], batch: batch, wakeup: wakeup)
+                : .hybrid(policy: parts[1], batch: batch, wakeup: wakeup)
         default: throw .invalid(spec)
         }
     }
@@ -213,14 +219,22 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         let base = switch kind {
         case .eevdf: "eevdf"
         case .bpf: "bpf"
-        case .user(let policy, nil, nil): "user:\(policy)"
-        case .user(let policy, let batch?, nil): "user:\(policy):\(batch)"
-        case .user(let policy, nil, let wakeup?): "user:\(policy)::\(wakeup)"
-        case .user(let policy, let batch?, let wakeup?): "user:\(policy):\(batch):\(wakeup)"
+        case .user(let policy, let batch, let wakeup): Self.userSpelling("user", policy, batch, wakeup)
+        case .hybrid(let policy, let batch, let wakeup): Self.userSpelling("hybrid", policy, batch, wakeup)
         case .scx(let name, let arguments): (["scx:" + name] + arguments).joined(separator: " ")
         case .ext(let path, let arguments): (["ext:" + path] + arguments).joined(separator: " ")
         }
         return ([base] + options.map { "\($0.key)=\($0.value)" }).joined(separator: ":")
+    }
+
+    /// `user:P`, `user:P:B`, `user:P::W`, `user:P:B:W` (or `hybrid:...`).
+    private static func userSpelling(_ mode: String, _ policy: String, _ batch: Int?, _ wakeup: String?) -> String {
+        switch (batch, wakeup) {
+        case (nil, nil): "\(mode):\(policy)"
+        case (let batch?, nil): "\(mode):\(policy):\(batch)"
+        case (nil, let wakeup?): "\(mode):\(policy)::\(wakeup)"
+        case (let batch?, let wakeup?): "\(mode):\(policy):\(batch):\(wakeup)"
+        }
     }
 
     /// The same arm with the scheduler's defaults.
@@ -235,8 +249,15 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         /// A sched_ext scheduler whose policy runs in a user-space process, tasks
         /// travelling to it and back over rings.
         case user
+        /// As `user`, with a kernel-side bypass: while tasks queue, the scheduler's BPF policy
+        /// places them without the trip through user space.
+        case hybrid
         /// A sched_ext scheduler of the user's (`ext:`): where its policy runs is unknown.
         case unknown
+
+        /// The placement of the peers an arm is compared with: a hybrid arm's policy runs in
+        /// user space, like scx:userland's.
+        public var peerPlacement: Placement { self == .hybrid ? .user : self }
     }
 
     /// Decides which comparisons the report shows (`ComparisonRule`).
@@ -245,6 +266,7 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         case .eevdf: .kernel
         case .bpf: .bpf
         case .user: .user
+        case .hybrid: .hybrid
         case .scx(let name, _): PeerScheduler.examples.first { $0.name == name }?.placement ?? .unknown
         case .ext: .unknown
         }
@@ -261,27 +283,30 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
     public var isPeer: Bool {
         switch kind {
         case .scx, .ext: true
-        case .eevdf, .bpf, .user: false
+        case .eevdf, .bpf, .user, .hybrid: false
         }
     }
 
     /// The rules that order tasks: "eevdf"; "bpfland" for bpf mode, which runs scx_bpfland's
-    /// rules; user mode's policy. Equal policies at different placements isolate the
+    /// rules; user and hybrid mode's policy. Equal policies at different placements isolate the
     /// placement's cost.
     public var policy: String {
         switch kind {
         case .eevdf: "eevdf"
         case .bpf: "bpfland"
-        case .user(let policy, _, _): policy
+        case .user(let policy, _, _), .hybrid(let policy, _, _): policy
         case .scx(let name, _): "scx_" + name
         case .ext(let path, _): String(path.split(separator: "/").last ?? Substring(path))
         }
     }
 
-    /// User-mode arms are the ones with an in-flight depth to plot.
+    /// User and hybrid arms: tasks travel to a Swift policy, so these arms have an in-flight
+    /// depth, decision times and user space's counters.
     public var isUserMode: Bool {
-        if case .user = kind { return true }
-        return false
+        switch kind {
+        case .user, .hybrid: true
+        case .eevdf, .bpf, .scx, .ext: false
+        }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -308,7 +333,7 @@ public enum ArmError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalid(let spec):
-            "'\(spec)' is not an arm: use eevdf, bpf, user:POLICY, user:POLICY:BATCH or user:POLICY:BATCH:WAKEUP (BATCH a positive number, or empty for the default), then for bpf and user arms any of :preempt=on|off and, for bpf, :ordering=classes|deadline; or scx:NAME or ext:PATH, each followed by the scheduler's arguments separated by spaces"
+            "'\(spec)' is not an arm: use eevdf, bpf, user:POLICY, user:POLICY:BATCH or user:POLICY:BATCH:WAKEUP (BATCH a positive number, or empty for the default), hybrid:POLICY[:BATCH[:WAKEUP]] likewise, then for bpf, user and hybrid arms any of :preempt=on|off and, for bpf, :ordering=classes|deadline; or scx:NAME or ext:PATH, each followed by the scheduler's arguments separated by spaces"
         case .unknownExample(let name):
             "scx:\(name): the kernel's example schedulers are \(PeerScheduler.examples.map { "scx:" + $0.name }.joined(separator: ", ")) (scx_qmap is left out: the 7.3 verifier rejects it)"
         case .relativePath(let path):
@@ -378,7 +403,7 @@ public struct SamplePoint: Codable, Sendable, Equatable {
 
 /// Names of the time series the report knows how to plot.
 public enum TimeSeriesName {
-    /// The user-mode gauge `nr_in_flight`: tasks sent to user space and not back yet.
+    /// The gauge `nr_in_flight` of user and hybrid arms: tasks sent to user space and not back yet.
     public static let inFlight = "nr_in_flight"
 }
 
@@ -402,7 +427,7 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     public var runQueueLatency: Log2Histogram?
     /// The scheduler's counters at the end of the round (absent for eevdf).
     public var counters: [String: UInt64]
-    /// User mode's enqueue-to-decision histogram (`decision_hist`).
+    /// User and hybrid mode's enqueue-to-decision histogram (`decision_hist`).
     public var decisionLatency: Log2Histogram?
     /// E.g. `TimeSeriesName.inFlight`, sampled while the workload ran.
     public var timeSeries: [String: [SamplePoint]]

@@ -197,7 +197,7 @@ public enum Plots {
             series: series, legend: rows.map { (legendName($0), styles[$0.arm]!) })
     }
 
-    /// In-flight depth (tasks in user space) over time: one panel per user-mode arm, on
+    /// In-flight depth (tasks in user space) over time: one panel per user or hybrid arm, on
     /// shared axes so the panels compare at a glance, each counted round one line. The
     /// bufferbloat as it happened.
     public static func inFlight(_ experiment: Experiment, workload: String) -> String? {
@@ -232,7 +232,7 @@ public enum Plots {
 
     /// user mode's queueing as a distribution: the time from a task's enqueue to the
     /// policy's decision about it (`decision_hist`), share per log2 bucket, one line per
-    /// user-mode arm, counted rounds pooled. bpf mode decides inside enqueue, so it has none.
+    /// user or hybrid arm, counted rounds pooled. bpf mode decides inside enqueue, so it has none.
     public static func decisionLatency(_ experiment: Experiment, workload: String) -> String? {
         let styles = armStyles(experiment.settings.arms, baseline: experiment.settings.mainBaseline)
         var pooled: [(arm: Arm, histogram: Log2Histogram)] = []

@@ -182,7 +182,7 @@ public struct CostSummary: Sendable {
         + "overlap: the thread is part of the process, and BPF programs that ran in the thread's context (its own "
         + "dispatch when it yields) count in both; so they are not added up, except in the number compared, "
         + "\(comparedMetric): BPF + process, an upper bound, compared cycle by cycle like the figure between the arms "
-        + "that have a scheduler to measure (user mode against bpf mode). A decision is one placement of a task that "
+        + "that have a scheduler to measure (user and hybrid mode against bpf mode, hybrid against user). A decision is one placement of a task that "
         + "became runnable: to an idle CPU, a kthread to its CPU, into bpf mode's queues, or sent to user space (or "
         + "dispatched by the kernel because the ring was full). eevdf is not measured: the kernel's own scheduler has "
         + "no process and no BPF programs, and its time is spread through the kernel's; that does not make it free. "

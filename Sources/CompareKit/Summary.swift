@@ -168,9 +168,12 @@ public struct Summary: Sendable {
         }
         let needed = PairedComparison.cyclesNeeded(confidence: confidence)
         let within = "+-" + formatPercent(margin)
+        let hybrid = settings.arms.contains { $0.placement == .hybrid }
         text += " Comparisons (arm / reference): every arm against the baseline"
-            + (baseline.map { " (\($0))" } ?? "") + ", and every arm whose policy runs in user space against every "
-            + "arm whose policy runs wholly in BPF (with the same policy, the cost of the trip through user space). The rounds ran in cycles, every arm once and back to back, so the "
+            + (baseline.map { " (\($0))" } ?? "") + (hybrid ? ", " : ", and ") + "every arm whose policy runs in user space against every "
+            + "arm whose policy runs wholly in BPF (with the same policy, the cost of the trip through user space)"
+            + (hybrid ? ", and every hybrid arm against the user arm of the same policy and settings (what the bypass changes)" : "")
+            + ". The rounds ran in cycles, every arm once and back to back, so the "
             + "arms are compared cycle by cycle. Per cycle, the ratio of the arm's figure to the reference's; the "
             + "estimate is the median of these paired ratios (for an even count, the geometric mean of the middle "
             + "two), its interval the exact sign-test interval for that median: the same order statistics, of the "

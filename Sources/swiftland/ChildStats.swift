@@ -69,8 +69,8 @@ final class ChildStats {
 
 /// Reads one counter every `intervalMs` from a scheduler's stats socket, on a connection and
 /// a thread of its own, until stopped: the time series compare plots (nr_in_flight). A
-/// reading that fails leaves a gap; the counter is only kept in the mode it means
-/// something in.
+/// reading that fails leaves a gap; the counter is only kept in the modes it means
+/// something in (`Counters.values`, as `counters:` lines).
 final class StatsSampler: @unchecked Sendable {
     private let name: String
     private let intervalMs: Int
@@ -94,7 +94,6 @@ final class StatsSampler: @unchecked Sendable {
     private func main() {
         let start = ContinuousClock.now
         var tick = 0
-        let mode = CounterDefinition.all.first { $0.name == name }?.mode
         while true {
             tick += 1
             let due = start + .milliseconds(intervalMs * tick)
@@ -102,7 +101,7 @@ final class StatsSampler: @unchecked Sendable {
             if stopRequest.wait(timeout: .now() + .milliseconds(Int(leftMs.rounded(.up)))) == .success { break }
             guard let sample = try? StatsMonitor.read(client) else { continue }
             last = sample
-            if mode?.applies(in: RunStats.mode(of: sample)) ?? true, let v = sample.u64(name) {
+            if let v = Counters.values(sample, for: RunStats.mode(of: sample)).first(where: { $0.name == name })?.value {
                 points.append(SamplePoint(tSeconds: Double(intervalMs * tick) / 1000, value: Double(v)))
             }
         }

@@ -9,14 +9,14 @@ import VMRunner
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "A/B experiment: the kernel's EEVDF, bpf mode, user mode and other sched_ext schedulers on the same workloads.",
+        abstract: "A/B experiment: the kernel's EEVDF, bpf, user and hybrid modes and other sched_ext schedulers on the same workloads.",
         discussion: """
             Runs each workload under each arm, in interleaved rounds (A, B, C, A, B, C, ...) so \
             that drift of a shared machine hits every arm alike; the first round is a warm-up \
             and is not counted. Every arm is measured with one instrument: swiftland's \
             run-queue latency tracer on the kernel's scheduler tracepoints. The report gives, \
             per arm and workload, the median with a distribution-free 95% interval; run-queue \
-            latency percentiles and histograms; for user mode the queueing through user \
+            latency percentiles and histograms; for user and hybrid modes the queueing through user \
             space (in flight over time, fallbacks, CPU time idle while tasks waited in user \
             space); and the schedulers' own CPU time while the workload ran (the swiftland \
             process, user mode's scheduling thread, the BPF programs, with BPF statistics on \
@@ -29,21 +29,25 @@ struct CompareCommand: ParsableCommand {
             takes at least 6 counted rounds (6 cycles all one way: 96.9%). A cycle where \
             either arm failed is left out of that comparison; a cyclictest p99 beyond its \
             histogram counts as "at least" its end. Every arm is compared against the \
-            baseline (--baseline, default eevdf), every user-mode arm against bpf mode: \
-            with the same policy (user:bpfland), the cost of the trip through user space, \
-            and every arm with options against the same arm without them. \
-            --check-against DIR then says whether the verdicts agree with an earlier \
-            experiment's (also: `swiftland report DIR --check-against OTHER`).
+            baseline (--baseline, default eevdf), every user and hybrid arm against bpf \
+            mode: with the same policy (user:bpfland), the cost of the trip through user \
+            space, every hybrid arm against the user arm with its policy, batch and wakeup \
+            (what the bypass changes), and every arm with options against the same arm \
+            without them. --check-against DIR then says whether the verdicts agree with an \
+            earlier experiment's (also: `swiftland report DIR --check-against OTHER`).
 
             Arms (--modes): eevdf (no sched_ext scheduler), bpf, user:POLICY[:BATCH[:WAKEUP]] \
             with POLICY one of bpfland, vruntime, fifo and WAKEUP one of adaptive, always, \
             spin (`swiftland run --batch` and `--wakeup`; `user:bpfland::spin` keeps the \
             default batch). `user:bpfland` runs bpf mode's policy in Swift: its difference \
             from `bpf` is the trip through user space alone; `user:bpfland:1:adaptive,\
-            user:bpfland:1:spin` compares two wakeup policies. After a bpf or user arm, \
-            options of `swiftland run` as :KEY=VALUE: preempt=on|off (wakeup preemption), \
-            and for bpf ordering=classes|deadline; `bpf,bpf:preempt=off:ordering=classes` \
-            compares today's bpf mode with the 2024 design.
+            user:bpfland:1:spin` compares two wakeup policies. hybrid:POLICY[:BATCH[:WAKEUP]], \
+            spelt the same, runs `swiftland run --mode hybrid`: user mode whose kernel side \
+            places tasks with its BPF policy while they queue for user space. After a bpf, \
+            user or hybrid arm, options of `swiftland run` as :KEY=VALUE: preempt=on|off \
+            (wakeup preemption), and for bpf ordering=classes|deadline; \
+            `bpf,bpf:preempt=off:ordering=classes` compares today's bpf mode with the 2024 \
+            design.
 
             Peers: scx:NAME runs one of the kernel's own sched_ext example schedulers \
             (tools/sched_ext of the kernel the experiment runs on): scx:simple, scx:central, \
@@ -59,7 +63,7 @@ struct CompareCommand: ParsableCommand {
             loses that round, recorded as failed with its last log lines. Peers serve no \
             counters: their cost is their process's CPU time. Each swiftland arm is also \
             compared with each scx: peer whose policy runs where its own does (bpf with \
-            scx:simple, user arms with scx:userland).
+            scx:simple, user and hybrid arms with scx:userland).
 
             Workloads (--workloads): hackbench (rt-tests, messaging; time, lower is better), \
             cyclictest (rt-tests as SCHED_OTHER beside one CPU hog per CPU; p99 wakeup \
@@ -74,7 +78,7 @@ struct CompareCommand: ParsableCommand {
             (one boot) and the results come back to --out.
             """)
 
-    @Option(help: "Arms, comma-separated: eevdf, bpf, user:POLICY[:BATCH[:WAKEUP]], with :KEY=VALUE options; scx:NAME, ext:PATH, with the scheduler's arguments after a space (see above).")
+    @Option(help: "Arms, comma-separated: eevdf, bpf, user:POLICY[:BATCH[:WAKEUP]], hybrid:POLICY[:BATCH[:WAKEUP]], with :KEY=VALUE options; scx:NAME, ext:PATH, with the scheduler's arguments after a space (see above).")
     var modes: String = "eevdf,bpf,user:bpfland:1,user:bpfland:8"
 
     @Option(help: "Workloads, comma-separated: hackbench, cyclictest, stress, wrk, wrk-hogs, cmd.")
@@ -145,12 +149,14 @@ struct CompareCommand: ParsableCommand {
         let list = try modes.split(separator: ",").map { spec -> Arm in
             do {
                 let arm = try Arm(parsing: String(spec))
-                if case .user(let policy, _, let wakeup) = arm.kind {
+                switch arm.kind {
+                case .user(let policy, _, let wakeup), .hybrid(let policy, _, let wakeup):
                     _ = try PolicyName(validating: policy)
                     if let wakeup, WakeupPolicy(rawValue: wakeup) == nil {
                         let names = WakeupPolicy.allCases.map(\.rawValue).joined(separator: ", ")
                         throw ValidationError("--modes \(spec): unknown wakeup policy '\(wakeup)' (one of \(names))")
                     }
+                case .eevdf, .bpf, .scx, .ext: break
                 }
                 if let problem = arm.externalBinaryProblem { throw ValidationError("--modes: \(problem)") }
                 return arm

@@ -167,7 +167,7 @@ final class ChildScheduler {
     struct Report {
         var status: Int32
         var counters: [String: UInt64]
-        /// user mode: enqueue-to-decision times, per log2 us bucket.
+        /// user and hybrid mode: enqueue-to-decision times, per log2 us bucket.
         var decisionHistogram: [UInt64]?
         var inFlight: [SamplePoint]
         /// Between the first two snapshots (`snapshot()`); nil without them.
@@ -214,8 +214,8 @@ final class ChildScheduler {
         switch arm.kind {
         case .eevdf: return nil
         case .bpf: break
-        case .user(let policy, let batch, let wakeup):
-            args += ["--mode", "user", "--policy", policy]
+        case .user(let policy, let batch, let wakeup), .hybrid(let policy, let batch, let wakeup):
+            args += ["--mode", arm.placement == .hybrid ? "hybrid" : "user", "--policy", policy]
             if let batch { args += ["--batch", "\(batch)"] }
             if let wakeup { args += ["--wakeup", wakeup] }
         case .scx(let name, let arguments):

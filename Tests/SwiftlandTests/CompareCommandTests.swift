@@ -31,6 +31,11 @@ struct CompareCommandTests {
         (["--modes", "bpf,bpf"], "twice"),
         (["--modes", "user:fifo:0"], "user:fifo:0"),
         (["--modes", "user:fifo:1:sometimes"], "unknown wakeup policy 'sometimes' (one of adaptive, always, spin)"),
+        (["--modes", "hybrid:quantum"], "--modes hybrid:quantum: unknown policy \"quantum\""),
+        (["--modes", "hybrid:fifo:1:sometimes"], "--modes hybrid:fifo:1:sometimes: unknown wakeup policy 'sometimes' (one of adaptive, always, spin)"),
+        (["--modes", "hybrid:fifo:0"], "'hybrid:fifo:0' is not an arm: use eevdf, bpf, user:POLICY"),
+        (["--modes", "hybrid:fifo:ordering=deadline"], "hybrid:POLICY[:BATCH[:WAKEUP]]"),
+        (["--modes", "hybrid"], "'hybrid' is not an arm"),
         (["--workloads", "kernel-build"], "unknown workload"),
         (["--workloads", "cmd"], "needs --workload-cmd and --workload-regex"),
         (["--workloads", "cmd", "--workload-cmd", "true", "--workload-regex", "no group"], "--workload-regex"),
@@ -45,6 +50,17 @@ struct CompareCommandTests {
             let text = CompareCommand.message(for: error)
             #expect(text.contains(message), "\(arguments): \(text)")
         }
+    }
+
+    @Test func hybridArms() throws {
+        let cmd = try CompareCommand.parse(["--modes", "bpf,user:bpfland:8,hybrid:bpfland:8,hybrid:fifo::spin:preempt=off"])
+        let arms = try cmd.arms()
+        #expect(arms.map(\.description) == ["bpf", "user:bpfland:8", "hybrid:bpfland:8", "hybrid:fifo::spin:preempt=off"])
+        #expect(arms[2].kind == .hybrid(policy: "bpfland", batch: 8) && arms[2].placement == .hybrid)
+        #expect(try CompareCommand.parse(["--modes", "eevdf,hybrid:vruntime", "--baseline", "hybrid:vruntime"])
+            .comparison.baselineArm(among: [.eevdf, Arm(parsing: "hybrid:vruntime")]) == Arm(parsing: "hybrid:vruntime"))
+        let help = CompareCommand.helpMessage()
+        #expect(help.contains("hybrid:POLICY[:BATCH[:WAKEUP]]") && help.contains("--mode hybrid"))
     }
 
     @Test func comparisonOptions() throws {

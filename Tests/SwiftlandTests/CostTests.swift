@@ -199,6 +199,18 @@ struct ChildStatsTests {
         #expect(took < .seconds(5))
     }
 
+    @Test("a hybrid arm's child runs `run --mode hybrid` with the policy, batch, wakeup and options")
+    func hybridChild() throws {
+        let (exe, cleanup) = try Self.standIn("hybrid", "exit 3")
+        defer { cleanup() }
+        let arm = try Arm(parsing: "hybrid:fifo:4:spin:preempt=off")
+        let (message, _) = Self.startFailure(arm, executable: exe, timeoutSeconds: 20)
+        #expect(message.contains("stand-in for run --mode hybrid --policy fifo --batch 4 --wakeup spin --preempt off --stats-socket "),
+                "\(message)")
+        let plain = Self.startFailure(try Arm(parsing: "hybrid:bpfland"), executable: exe, timeoutSeconds: 20).message
+        #expect(plain.contains("stand-in for run --mode hybrid --policy bpfland --stats-socket "), "\(plain)")
+    }
+
     @Test("a child that never serves its socket fails the round after the timeout, and is stopped")
     func childThatNeverServes() throws {
         let (exe, cleanup) = try Self.standIn("silent", "exec sleep 60")
