@@ -2,12 +2,14 @@
  * Test and benchmark programs for user mode's ring buffers, runnable on any kernel with
  * BPF ring buffers (5.19+), sched_ext or not: each is a SEC("syscall") program that user
  * space runs with bpf_prog_test_run_opts(). They use the same records (intf.h) and the
- * same dispatch validation (dispatch_check.bpf.h) as the scheduler.
+ * same dispatch validation (dispatch_check.bpf.h) as the scheduler, and hybrid mode's
+ * control law (bypass.bpf.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "intf.h"
 #include "dispatch_check.bpf.h"
+#include "bypass.bpf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -202,4 +204,34 @@ int sink(struct sink_args *args)
 	args->seq_sum += acc.seq_sum;
 	args->pid_sum += acc.pid_sum;
 	return n < 0 ? n : 0;
+}
+
+/* One step of hybrid mode's control law, on a state the caller keeps. */
+struct law_args {
+	struct bypass_law law;  /* in and out */
+	u64 op;                 /* 0: bypass_tick, 1: bypass_sample */
+	u64 now;
+	u64 in_flight;
+	u64 ring_empty;
+	u64 target;
+	u64 interval;
+	u64 sojourn;
+	u64 event;              /* out: enum bypass_event of a tick */
+};
+
+/* law: runs one step of bypass.bpf.h on the state in the context, which is copied back. */
+SEC("syscall")
+int law(struct law_args *args)
+{
+	struct law_args a;
+
+	__builtin_memcpy(&a, args, sizeof(a));
+	if (a.op == 1) {
+		bypass_sample(&a.law, a.sojourn);
+		a.event = BYPASS_NONE;
+	} else {
+		a.event = bypass_tick(&a.law, a.now, a.in_flight, a.ring_empty, a.target, a.interval);
+	}
+	__builtin_memcpy(args, &a, sizeof(a));
+	return 0;
 }

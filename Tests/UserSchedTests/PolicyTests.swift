@@ -144,6 +144,18 @@ struct ChargingTests {
         #expect(drain(&policy).first?.vtime == 13 * msNs)
     }
 
+    @Test("hybrid mode: a record whose vtime the kernel side charged (SWL_QUEUED_CHARGED) is charged nothing more",
+          arguments: [PolicyName.bpfland, .vruntime, .fifo])
+    func chargedByTheKernel(name: PolicyName) throws {
+        var policy = try name.make()
+        // vtime 12 ms already includes the 2 ms run (and any the BPF policy scheduled in bypass).
+        var task = record(pid: 1, vtime: 12 * msNs, startNs: 5 * msNs, stopNs: 7 * msNs)
+        task.flags |= UInt32(SWL_QUEUED_CHARGED)
+        #expect(task.isCharged)
+        _ = policy.enqueue(task, nowNs: 0)
+        #expect(drain(&policy).first?.vtime == 12 * msNs)
+    }
+
     @Test("a sleeper keeps at most sliceLagNs of credit", arguments: [PolicyName.bpfland, .vruntime])
     func lagCap(name: PolicyName) throws {
         let lag = PolicyConfig().sliceLagNs
