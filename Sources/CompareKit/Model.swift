@@ -148,6 +148,10 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
 
     /// The options an arm may set, and their values. `ordering` is bpf mode's only.
     public static let optionValues: [String: [String]] = ["preempt": ["on", "off"], "ordering": ["classes", "deadline"]]
+    /// The options of hybrid arms whose value is a number of microseconds (from 1 to 10 s):
+    /// the control law's target and interval, `swiftland run --bypass-target-us` and
+    /// `--bypass-interval-us`.
+    public static let hybridMicroseconds = ["bypass-target-us", "bypass-interval-us"]
 
     public init(_ kind: Kind, options: [Option] = []) {
         self.kind = kind
@@ -181,8 +185,16 @@ public struct Arm: Hashable, Sendable, Codable, CustomStringConvertible {
         while let last = parts.last, last.contains("=") {
             parts.removeLast()
             let kv = last.split(separator: "=", maxSplits: 1).map(String.init)
-            guard kv.count == 2, let values = Self.optionValues[kv[0]] else { throw .invalid(spec) }
-            guard values.contains(kv[1]) else { throw .invalidOption(spec, key: kv[0], values: values) }
+            guard kv.count == 2 else { throw .invalid(spec) }
+            if Self.hybridMicroseconds.contains(kv[0]) {
+                guard spec.hasPrefix("hybrid:") else { throw .invalid(spec) }
+                guard let us = UInt64(kv[1]), us > 0, us <= 10_000_000 else {
+                    throw .invalidOption(spec, key: kv[0], values: ["a number of microseconds from 1 to 10000000"])
+                }
+            } else {
+                guard let values = Self.optionValues[kv[0]] else { throw .invalid(spec) }
+                guard values.contains(kv[1]) else { throw .invalidOption(spec, key: kv[0], values: values) }
+            }
             guard !options.contains(where: { $0.key == kv[0] }) else { throw .invalid(spec) }
             options.insert(Option(key: kv[0], value: kv[1]), at: 0)
         }
@@ -333,7 +345,7 @@ public enum ArmError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalid(let spec):
-            "'\(spec)' is not an arm: use eevdf, bpf, user:POLICY, user:POLICY:BATCH or user:POLICY:BATCH:WAKEUP (BATCH a positive number, or empty for the default), hybrid:POLICY[:BATCH[:WAKEUP]] likewise, then for bpf, user and hybrid arms any of :preempt=on|off and, for bpf, :ordering=classes|deadline; or scx:NAME or ext:PATH, each followed by the scheduler's arguments separated by spaces"
+            "'\(spec)' is not an arm: use eevdf, bpf, user:POLICY, user:POLICY:BATCH or user:POLICY:BATCH:WAKEUP (BATCH a positive number, or empty for the default), hybrid:POLICY[:BATCH[:WAKEUP]] likewise, then for bpf, user and hybrid arms any of :preempt=on|off, for bpf :ordering=classes|deadline, for hybrid :bypass-target-us=US and :bypass-interval-us=US; or scx:NAME or ext:PATH, each followed by the scheduler's arguments separated by spaces"
         case .unknownExample(let name):
             "scx:\(name): the kernel's example schedulers are \(PeerScheduler.examples.map { "scx:" + $0.name }.joined(separator: ", ")) (scx_qmap is left out: the 7.3 verifier rejects it)"
         case .relativePath(let path):

@@ -45,9 +45,10 @@ struct CompareCommand: ParsableCommand {
             spelt the same, runs `swiftland run --mode hybrid`: user mode whose kernel side \
             places tasks with its BPF policy while they queue for user space. After a bpf, \
             user or hybrid arm, options of `swiftland run` as :KEY=VALUE: preempt=on|off \
-            (wakeup preemption), and for bpf ordering=classes|deadline; \
+            (wakeup preemption), for bpf ordering=classes|deadline, for hybrid \
+            bypass-target-us=US and bypass-interval-us=US (the control law); \
             `bpf,bpf:preempt=off:ordering=classes` compares today's bpf mode with the 2024 \
-            design.
+            design, `hybrid:bpfland:8,hybrid:bpfland:8:bypass-target-us=250` two targets.
 
             Peers: scx:NAME runs one of the kernel's own sched_ext example schedulers \
             (tools/sched_ext of the kernel the experiment runs on): scx:simple, scx:central, \

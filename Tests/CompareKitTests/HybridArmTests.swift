@@ -35,6 +35,23 @@ struct HybridArmTests {
         #expect(ArmError.invalid("x").description.contains("hybrid:POLICY[:BATCH[:WAKEUP]]"))
     }
 
+    @Test("the control law's target and interval are options of hybrid arms only, in microseconds")
+    func lawOptions() throws {
+        let arm = try Arm(parsing: "hybrid:bpfland:8:bypass-target-us=250:bypass-interval-us=5000")
+        #expect(arm.options == [Arm.Option(key: "bypass-interval-us", value: "5000"), Arm.Option(key: "bypass-target-us", value: "250")])
+        #expect(arm.description == "hybrid:bpfland:8:bypass-interval-us=5000:bypass-target-us=250")
+        #expect(arm.withDefaults == Arm(.hybrid(policy: "bpfland", batch: 8)))
+        for bad in ["user:bpfland:8:bypass-target-us=250", "bpf:bypass-interval-us=5000"] {
+            #expect(throws: ArmError.invalid(bad)) { try Arm(parsing: bad) }
+        }
+        for value in ["0", "-5", "fast", "10000001"] {
+            let spec = "hybrid:bpfland:bypass-target-us=\(value)"
+            #expect(throws: ArmError.invalidOption(spec, key: "bypass-target-us", values: ["a number of microseconds from 1 to 10000000"])) {
+                try Arm(parsing: spec)
+            }
+        }
+    }
+
     @Test("a policy in user space with a bypass: not a peer, in-flight depth like user arms")
     func properties() throws {
         let arm = try Arm(parsing: "hybrid:vruntime:4")
