@@ -364,7 +364,15 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 			ctx->budget--;
 			break;
 		}
-		if (cpu == SWL_CPU_ANY) {
+		if (cpu == SWL_CPU_ANY && hybrid_mode()) {
+			/*
+			 * One order for both policies' tasks: the shared DSQ, by the vruntime the
+			 * user policy gave (the kernel side's book too, charged for every run).
+			 */
+			tctx->vtime = bounded_vtime(d.vtime);
+			swl_dsq_insert_vtime(p, SWL_DSQ_SHARED, d.slice_ns ?: cfg.slice_ns, tctx->vtime, 0);
+			cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
+		} else if (cpu == SWL_CPU_ANY) {
 			swl_dsq_insert(p, SWL_DSQ_USER, d.slice_ns ?: cfg.slice_ns, 0);
 			cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
 		} else {
