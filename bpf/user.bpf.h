@@ -495,14 +495,12 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev, u64
 	if (swl_dsq_move_to_local(cpu))
 		return;
 	/*
-	 * hybrid mode: the user policy's decisions first (they waited through a trip), but
-	 * the BPF policy's queues never longer than the starvation threshold.
+	 * hybrid mode: every task not bound to a CPU waits in bpf mode's queues, the user
+	 * policy's decisions too, and is served as bpf mode serves them.
 	 */
-	if (hybrid_mode() && bpfland_serve(now, true))
+	if (hybrid_mode() && (bpfland_serve(now, true) || bpfland_serve(now, false)))
 		return;
 	if (swl_dsq_move_to_local(SWL_DSQ_USER))
-		return;
-	if (hybrid_mode() && bpfland_serve(now, false))
 		return;
 	if (swl_dsq_move_to_local(SWL_DSQ_SCHED))
 		return;
