@@ -1,10 +1,13 @@
+import Glibc
 import Synchronization
 import SwiftlandABI
 import UserSched
 
-/// How many hostile records `HostilePolicy` handed to the loop, readable from another thread.
+/// How many hostile records `HostilePolicy` handed to the loop, and how many calls
+/// `SlowPolicy` slowed, readable from another thread.
 final class Tally: Sendable {
     let hostileRecords = Atomic<Int>(0)
+    let slowCalls = Atomic<Int>(0)
 }
 
 /// A policy that hands the scheduling loop, once (after `after` genuine decisions), a set of
@@ -143,5 +146,50 @@ struct FloodingPolicy<Inner: SchedulingPolicy & ~Copyable>: SchedulingPolicy, ~C
             && pinned[Int(d.pid) / 64] & (UInt64(1) << UInt64(d.pid % 64)) != 0
         d.cpu = isPinned ? SWL_CPU_ANY : cpu
         return d
+    }
+}
+
+/// A policy that is slow for a while and then recovers: from `after` past its first call of
+/// `next`, for `slowNs`, it sleeps `delayUs` in every call of `next` (so a loop of the
+/// scheduling thread takes that long per decision, and once more for the call that finds
+/// nothing), and otherwise decides as the policy it wraps. The fault suite checks that hybrid
+/// mode's kernel side takes over meanwhile and hands back after.
+struct SlowPolicy<Inner: SchedulingPolicy & ~Copyable>: SchedulingPolicy, ~Copyable {
+    private var inner: Inner
+    private let tally: Tally
+    private let after: UInt64
+    private let slowNs: UInt64
+    private let delayUs: UInt32
+    private var startNs: UInt64 = 0
+
+    init(wrapping inner: consuming Inner, tally: Tally, after: UInt64 = 1_000_000_000, slowNs: UInt64, delayUs: UInt32) {
+        self.inner = inner
+        self.tally = tally
+        self.after = after
+        self.slowNs = slowNs
+        self.delayUs = delayUs
+    }
+
+    var name: String { "slow(\(inner.name))" }
+    var count: Int { inner.count }
+    var counters: PolicyCounters { inner.counters }
+
+    mutating func enqueue(_ task: swl_queued_task, nowNs: UInt64) -> swl_dispatched_task? {
+        inner.enqueue(task, nowNs: nowNs)
+    }
+
+    mutating func next(nowNs: UInt64, idleCPUs: inout CPUMask) -> swl_dispatched_task? {
+        if startNs == 0 { startNs = nowNs }
+        let since = nowNs &- startNs
+        if since >= after && since - after < slowNs {
+            usleep(delayUs)
+            tally.slowCalls.add(1, ordering: .relaxed)
+        }
+        return inner.next(nowNs: nowNs, idleCPUs: &idleCPUs)
+    }
+
+    @discardableResult
+    mutating func remove(pid: Int32) -> Bool {
+        inner.remove(pid: pid)
     }
 }
