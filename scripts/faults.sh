@@ -5,9 +5,9 @@
 #   1. on the host: bad options of run/compare/vm through the built binary, a kernel without
 #      sched_ext (this host's, when it has none), and a corrupted or truncated cached kernel
 #      (a copy of the cache in a temporary directory; the real cache is never touched);
-#   2. in ONE `swiftland vm` boot: Tests/vm/faults.sh, every runtime fault against bpf mode
-#      and user mode, with the probe task (Tests/vm/probe.c, built here) measuring the
-#      largest scheduling gap.
+#   2. in ONE `swiftland vm` boot: Tests/vm/faults.sh, every runtime fault against bpf mode,
+#      user mode and hybrid mode, with the probe task (Tests/vm/probe.c, built here)
+#      measuring the largest scheduling gap.
 # Prints "ok - " / "not ok - " / "skip - " lines and ends with
 # "faults: N passed, N failed, N skipped".
 #
@@ -191,13 +191,18 @@ if [ -n "$table" ]; then
     echo
     echo "How each row is judged: see the header of \`Tests/vm/faults.sh\`. \"max gap\" is the probe"
     echo "task's longest wait between two runs (it asks to run every 50 ms); \"in flight\" is user"
-    echo "mode's nr_in_flight at exit; \"kernel clean\" means no sched_ext error, BUG, WARNING or"
-    echo "Oops in the kernel log during that fault; \"rcu N\" counts RCU stall warnings in it (the"
-    echo "guest runs under TCG, which is slow), with the same stress under EEVDF in brackets."
+    echo "and hybrid mode's nr_in_flight at exit; \"kernel clean\" means no sched_ext error, BUG,"
+    echo "WARNING or Oops in the kernel log during that fault; \"rcu N\" counts RCU stall warnings"
+    echo "in it (the guest runs under TCG, which is slow), with the same stress under EEVDF in"
+    echo "brackets."
     echo "Faults run under EEVDF too (stress, hotplug, fork storm) set the gap bound to twice"
     echo "EEVDF's gap when that is above the fixed bound, and accept an ejection of swiftland by the"
     echo "kernel on an RCU CPU stall only when the EEVDF run of the same fault had RCU stalls too."
     echo "Mode \`host\` rows run on the build machine, \`vm\` rows inside the guest without a mode."
+    echo "Mode \`hybrid\` rows run every fault of user mode against hybrid mode (\`--mode hybrid\`,"
+    echo "\`swiftland-hostile --hybrid\`) with the same checks; where its kernel side may take over"
+    echo "by bypass instead of user timeouts or ring-full dispatches, the expected text says what is"
+    echo "required."
     echo "The hostile dispatch records are also fed to the validation function on the host"
     echo "kernel by the RingBridge tests (\`swift test\`, part of \`make test\`, which counts them"
     echo "there and leaves them out of this table)."

@@ -5,17 +5,19 @@
 #
 #   faults.sh PROBE OUTDIR [long]
 #
-# PROBE's directory also holds swiftland-hostile (Tests/Hostile): swiftland in user mode with
-# a hostile policy, built on the SwiftlandUserMode library as a policy of your own would be.
+# PROBE's directory also holds swiftland-hostile (Tests/Hostile): swiftland in user mode (or
+# hybrid mode, --hybrid) with a hostile policy, built on the SwiftlandUserMode library as a
+# policy of your own would be.
 #
-# Each fault is provoked against bpf mode and user mode (user:bpfland, the default policy)
-# and judged on the same outcome:
+# Each fault is provoked against bpf mode, user mode and hybrid mode (user:bpfland, the
+# default policy; hybrid: the same, bypassed by bpf mode's policy while user space lags) and
+# judged on the same outcome:
 #   - the probe task (PROBE gap: SCHED_OTHER, wakes every 50 ms) never waited longer than
 #     GAP_BOUND_MS between two runs;
 #   - the scheduler kept running (and detached on SIGINT with exit status 0), or exited
 #     with its reason reported, as the fault calls for;
-#   - no task lost: user mode's nr_in_flight is 0 at exit, and the watchdog (exit kind
-#     ERROR_STALL) never fired;
+#   - no task lost: user and hybrid mode's nr_in_flight is 0 at exit, and the watchdog
+#     (exit kind ERROR_STALL) never fired;
 #   - the kernel log of that fault has no sched_ext error, BUG, WARNING or Oops. RCU stall
 #     warnings (TCG is slow) are counted and shown beside the same fault under the kernel's
 #     default scheduler (EEVDF) where the suite runs that too.
@@ -56,20 +58,23 @@ wait_state() { # want timeout_s
 }
 # counter NAME FILE: the value in the last counters line of a swiftland output
 counter() { grep 'counters:' "$2" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+# stats_value NAME FILE: the value in the last --stats line (printed while attached)
+stats_value() { grep -v 'counters:' "$2" | grep " $1=" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 # --- the pieces every fault uses ------------------------------------------------------------
 # swl_start LABEL MODE [ARGS...]: swiftland attached (MODE eevdf: none); $swl is its pid
 swl_start() {
-  label=$1 mode=$2
+  # (`kind`, not `mode`: the callers' loops run over `mode`.)
+  label=$1 kind=$2
   shift 2
   dmesg -c >/dev/null 2>&1
   swl=
   log="$work/$label.out"
   : >"$log"
-  case $mode in
+  case $kind in
     eevdf) ;;
     bpf) swiftland run --stats 5 --timeout-ms "$TIMEOUT_MS" "$@" >"$log" 2>&1 & swl=$! ;;
-    user) swiftland run --stats 5 --timeout-ms "$TIMEOUT_MS" --mode user "$@" >"$log" 2>&1 & swl=$! ;;
+    user | hybrid) swiftland run --stats 5 --timeout-ms "$TIMEOUT_MS" --mode "$kind" "$@" >"$log" 2>&1 & swl=$! ;;
     hostile) "$hostile" --stats 5 --timeout-ms "$TIMEOUT_MS" "$@" >"$log" 2>&1 & swl=$! ;;
   esac
   if [ -n "$swl" ] && ! wait_state enabled 30; then
@@ -80,8 +85,9 @@ swl_start() {
 }
 # swl_stop: stops the probe, detaches with SIGINT (when still running) and sets
 #   gap (ms, integer), gap_text, rc (exit status; 0 for eevdf), attached (1 if it was still
-#   attached before SIGINT), in_flight (user mode), kernel (kernel log verdict text), kbad,
-#   rcu (count) and the common verdict `common` (0 = ok) with its text `common_text`.
+#   attached before SIGINT), in_flight (user and hybrid mode), kernel (kernel log verdict
+#   text), kbad, rcu (count) and the common verdict `common` (0 = ok) with its text
+#   `common_text`.
 swl_stop() {
   kill "$probe_pid" 2>/dev/null
   wait "$probe_pid" 2>/dev/null
@@ -149,7 +155,7 @@ echo "# kernel $(uname -r), $ncpu CPUs; fault suite${long:+ (long)}: stress ${st
 
 # --- 1. the scx CI stress -----------------------------------------------------------------------
 base_gap= base_rcu=
-for mode in eevdf bpf user; do
+for mode in eevdf bpf user hybrid; do
   swl_start "stress-$mode" $mode
   stress-ng -t "$stress_secs" --aggressive -M -c "$ncpu" -f "$ncpu" --affinity 1 \
     --affinity-delay 1 --affinity-pin --metrics-brief >"$work/stress-$mode.stress" 2>&1
@@ -173,7 +179,7 @@ base_gap= base_rcu=
 # left in the DSQ of a CPU on its way down must not wait for the watchdog, and one cycle
 # hits that window only now and then.
 base_gap= base_rcu=
-for mode in eevdf bpf user; do
+for mode in eevdf bpf user hybrid; do
   if [ ! -w /sys/devices/system/cpu/cpu$last/online ]; then
     row "CPU hotplug" $mode "restart or adapt, said which" "CPU $last cannot be taken offline here" 1; continue
   fi
@@ -209,7 +215,7 @@ base_gap= base_rcu=
 # --- 3. fork/exit storm ---------------------------------------------------------------------------
 # Under EEVDF first, for the baseline.
 base_gap= base_rcu=
-for mode in eevdf bpf user; do
+for mode in eevdf bpf user hybrid; do
   swl_start "fork-$mode" $mode
   # One forking process per CPU; each child exits at once.
   j=0 pids=
@@ -235,7 +241,7 @@ done
 base_gap= base_rcu=
 
 # --- 4. affinity churn: re-pinned while running, checked from inside ---------------------------
-for mode in bpf user; do
+for mode in bpf user hybrid; do
   swl_start "affinity-$mode" $mode
   stress-ng -c "$ncpu" -t $((churn_secs + 2)) >/dev/null 2>&1 &
   hogs=$!
@@ -287,7 +293,7 @@ spin_pair() {
   share=$(( ${ms_a:-0} * 1000 / (${ms_a:-0} + ${ms_b:-0} + 1) ))
 }
 weights_want="nice 0 gets >= 85% of a CPU shared with nice 19 (weights: 98.5%)"
-for mode in bpf user; do
+for mode in bpf user hybrid; do
   swl_start "prio-$mode" $mode
   spin_pair "$work/prio-$mode.n" 19
   v=0; [ $share -ge 850 ] || v=1
@@ -325,7 +331,7 @@ done
 # The weights again with every slice at its longest (-S 5000): a 5 ms slice outlasts the
 # starvation threshold (5 ms) by the time its tick ends it, and a regular task that ran all
 # along must count as the regular tasks' turn, not hand the nice-19 task the next one.
-for mode in bpf user; do
+for mode in bpf user hybrid; do
   swl_start "prio-long-$mode" $mode -S 5000
   spin_pair "$work/prio-long-$mode" 19
   swl_stop
@@ -361,138 +367,196 @@ light_row() { # MODE LABEL DESCRIPTION HEAVY-SPEC ; HEAVY-SPEC: "N NICE"
     "nice-19 task: $(cat "$work/$lbl-$mode.light"), longest wait ${wait_ms:-?} ms; $(counter nr_starvation_tasks "$log") tasks served by the wait guard; $common_text" \
     $v "$log" "$work/$lbl-$mode.dmesg"
 }
-for mode in bpf user; do
+for mode in bpf user hybrid; do
   light_row $mode heavy "nice -20 x2 and nice 19, pinned to one CPU, 12 s" "2 -20"
   light_row $mode many "120 nice 0 and one nice 19, pinned to one CPU, 12 s" "120 0"
 done
 
-# --- 6. user mode only ---------------------------------------------------------------------------
-# SIGKILL: the kernel takes every task back at once.
-swl_start kill user
-stress-ng -c "$ncpu" -t 6 >/dev/null 2>&1 &
-hogs=$!
-sleep 2
-kill -KILL "$swl"
-wait "$swl" 2>/dev/null
-wait_state disabled 10; st=$(state)
-wait "$hogs"
-swl=  # gone: nothing to detach
-swl_stop
-v=$common
-[ "$st" = disabled ] || v=1
-row "SIGKILL of the scheduler" user "the kernel's default scheduler takes over at once, $expected_common" "state $st afterwards; $common_text" $v "$log"
+# --- 6. user and hybrid mode only ---------------------------------------------------------------
+# Hybrid mode runs each fault too, judged as user mode, except where its kernel side may take
+# over by bypass instead of by user timeouts or ring-full dispatches (the row says so). `h` is
+# swiftland-hostile's flag for the mode.
+for mode in user hybrid; do
+  # SIGKILL: the kernel takes every task back at once.
+  swl_start "kill-$mode" $mode
+  stress-ng -c "$ncpu" -t 6 >/dev/null 2>&1 &
+  hogs=$!
+  sleep 2
+  kill -KILL "$swl"
+  wait "$swl" 2>/dev/null
+  wait_state disabled 10; st=$(state)
+  wait "$hogs"
+  swl=  # gone: nothing to detach
+  swl_stop
+  v=$common
+  [ "$st" = disabled ] || v=1
+  row "SIGKILL of the scheduler" $mode "the kernel's default scheduler takes over at once, $expected_common" "state $st afterwards; $common_text" $v "$log"
+done
 
 # SIGSTOP for 3 s (60 times the 50 ms fallback bound), then SIGCONT.
-swl_start stop user --fallback-ms 50
-stress-ng -c "$ncpu" -t 8 >/dev/null 2>&1 &
-hogs=$!
-sleep 2
-kill -STOP "$swl"
-sleep 3
-st=$(state)
-kill -CONT "$swl"
-wait "$hogs"
-swl_stop
-timeouts=$(counter nr_user_timeouts "$log")
-v=$common
-[ "$st" = enabled ] && [ "${timeouts:-0}" -gt 0 ] && [ $kept -eq 1 ] || v=1
-row "SIGSTOP 3 s (fallback 50 ms), SIGCONT" user "stays attached, kernel side dispatches (user timeouts > 0), $expected_common" \
-  "state while stopped $st; ${timeouts:-?} user timeouts; $common_text" $v "$log"
+for mode in user hybrid; do
+  swl_start "stop-$mode" $mode --fallback-ms 50
+  stress-ng -c "$ncpu" -t 8 >/dev/null 2>&1 &
+  hogs=$!
+  sleep 2
+  kill -STOP "$swl"
+  sleep 3
+  st=$(state)
+  kill -CONT "$swl"
+  wait "$hogs"
+  swl_stop
+  timeouts=$(counter nr_user_timeouts "$log")
+  entries=$(counter nr_bypass_entries "$log")
+  v=$common
+  [ "$st" = enabled ] && [ $kept -eq 1 ] || v=1
+  if [ $mode = user ]; then
+    [ "${timeouts:-0}" -gt 0 ] || v=1
+    row "SIGSTOP 3 s (fallback 50 ms), SIGCONT" $mode "stays attached, kernel side dispatches (user timeouts > 0), $expected_common" \
+      "state while stopped $st; ${timeouts:-?} user timeouts; $common_text" $v "$log"
+  else
+    [ "${entries:-0}" -gt 0 ] || [ "${timeouts:-0}" -gt 0 ] || v=1
+    row "SIGSTOP 3 s (fallback 50 ms), SIGCONT" $mode "stays attached, kernel side dispatches (bypass entries > 0 or user timeouts > 0), $expected_common" \
+      "state while stopped $st; ${entries:-?} bypass entries, $(counter nr_bypass_recalls "$log") recalls, ${timeouts:-?} user timeouts; $common_text" $v "$log"
+  fi
+done
 
 # Tiny rings: 4 KiB each (about 40 records) against hackbench's 160 tasks, with a scheduling
 # thread that cannot keep up: one task per loop and 2 ms per loop (well below the fallback
 # bound). A ring can only fill when more tasks wait than it holds: stress-ng's few workers
-# never filled it once the default batch became 8.
-swl_start tinyring user --ring-kib 4 --batch 1 --loop-delay-us 2000
-timeout 60 hackbench -g 4 -l 20 >/dev/null 2>&1
-swl_stop
-full=$(counter nr_ring_full "$log")
-v=$common
-[ "${full:-0}" -gt 0 ] && [ $kept -eq 1 ] || v=1
-row "tiny rings (--ring-kib 4 --batch 1 --loop-delay-us 2000)" user "ring-full congestion counted (nr_ring_full > 0), stays attached, $expected_common" \
-  "${full:-?} ring-full dispatches, $(counter ring_retries "$log") ring retries; $common_text" $v "$log"
+# never filled it once the default batch became 8. Hybrid mode bypasses such a thread
+# instead, and then sends nothing to the ring.
+for mode in user hybrid; do
+  swl_start "tinyring-$mode" $mode --ring-kib 4 --batch 1 --loop-delay-us 2000
+  timeout 60 hackbench -g 4 -l 20 >/dev/null 2>&1
+  swl_stop
+  full=$(counter nr_ring_full "$log")
+  entries=$(counter nr_bypass_entries "$log")
+  v=$common
+  [ $kept -eq 1 ] || v=1
+  if [ $mode = user ]; then
+    [ "${full:-0}" -gt 0 ] || v=1
+    row "tiny rings (--ring-kib 4 --batch 1 --loop-delay-us 2000)" $mode "ring-full congestion counted (nr_ring_full > 0), stays attached, $expected_common" \
+      "${full:-?} ring-full dispatches, $(counter ring_retries "$log") ring retries; $common_text" $v "$log"
+  else
+    [ "${full:-0}" -gt 0 ] || [ "${entries:-0}" -gt 0 ] || v=1
+    row "tiny rings (--ring-kib 4 --batch 1 --loop-delay-us 2000)" $mode "congestion met by ring-full dispatches or bypass (nr_ring_full > 0 or nr_bypass_entries > 0), stays attached, $expected_common" \
+      "${full:-?} ring-full dispatches, $(counter ring_retries "$log") ring retries; ${entries:-?} bypass entries, $(counter nr_bypass_dispatches "$log") bypass dispatches; $common_text" $v "$log"
+  fi
+done
 
 # A full ring while the scheduling thread is stopped, with more runnable tasks than CPUs: every
 # trip expires and nothing is in flight, but the thread must still be served, drain the ring
 # and go on scheduling (it used to be left behind every other task until the watchdog fired).
-swl_start ringstop user --ring-kib 4 --stats 1
-stress-ng -c $((ncpu * 2)) -t 12 >/dev/null 2>&1 &
-hogs=$!
-sleep 2
-kill -STOP "$swl"
-sleep 3
-kill -CONT "$swl"
-sleep 2
-loops_after_cont=$(grep 'loops=' "$log" | tail -n 1 | tr ' ' '\n' | sed -n 's/^loops=//p')
-wait "$hogs"
-swl_stop
-full=$(counter nr_ring_full "$log")
-loops_end=$(counter loops "$log")
-v=$common
-[ "${full:-0}" -gt 0 ] && [ "${loops_end:-0}" -gt "${loops_after_cont:-0}" ] && [ $kept -eq 1 ] || v=1
-row "full ring (--ring-kib 4), SIGSTOP 3 s, SIGCONT, $((ncpu * 2)) CPU hogs" user "the ring fills (nr_ring_full > 0), the thread runs again after SIGCONT (loops grow), stays attached, $expected_common" \
-  "${full:-?} ring-full dispatches; loops ${loops_after_cont:-?} 2 s after SIGCONT, ${loops_end:-?} at the end; $common_text" $v "$log"
+# Hybrid mode bypasses the stopped thread, which may keep the ring from filling.
+for mode in user hybrid; do
+  swl_start "ringstop-$mode" $mode --ring-kib 4 --stats 1
+  stress-ng -c $((ncpu * 2)) -t 12 >/dev/null 2>&1 &
+  hogs=$!
+  sleep 2
+  kill -STOP "$swl"
+  sleep 3
+  kill -CONT "$swl"
+  sleep 2
+  loops_after_cont=$(stats_value loops "$log")
+  wait "$hogs"
+  swl_stop
+  full=$(counter nr_ring_full "$log")
+  entries=$(counter nr_bypass_entries "$log")
+  loops_end=$(counter loops "$log")
+  v=$common
+  [ "${loops_end:-0}" -gt "${loops_after_cont:-0}" ] && [ $kept -eq 1 ] || v=1
+  what="full ring (--ring-kib 4), SIGSTOP 3 s, SIGCONT, $((ncpu * 2)) CPU hogs"
+  seen="${full:-?} ring-full dispatches; loops ${loops_after_cont:-?} 2 s after SIGCONT, ${loops_end:-?} at the end"
+  if [ $mode = user ]; then
+    [ "${full:-0}" -gt 0 ] || v=1
+    row "$what" $mode "the ring fills (nr_ring_full > 0), the thread runs again after SIGCONT (loops grow), stays attached, $expected_common" \
+      "$seen; $common_text" $v "$log"
+  else
+    [ "${full:-0}" -gt 0 ] || [ "${entries:-0}" -gt 0 ] || v=1
+    row "$what" $mode "the ring fills or the kernel side bypasses (nr_ring_full > 0 or nr_bypass_entries > 0), the thread runs again after SIGCONT (loops grow), stays attached, $expected_common" \
+      "$seen; ${entries:-?} bypass entries; $common_text" $v "$log"
+  fi
+done
 
 # A policy that sends every decision to one CPU, while a task pinned to that CPU waits in the
 # shared queue, which that CPU serves only after its own (swiftland-hostile --flood-cpu).
-swl_start flood hostile --flood-cpu "$last"
-stress-ng -c $((ncpu * 2)) -t 10 >/dev/null 2>&1 &
-hogs=$!
-taskset -c "$last" "$probe" spin 8 >"$work/flood.pinned" 2>&1
-wait "$hogs"
-swl_stop
-wait_ms=$(sed -n 's/.*max_wait_ms=\([0-9]*\).*/\1/p' "$work/flood.pinned")
-v=$common
-[ "${wait_ms:-99999}" -lt "$TIMEOUT_MS" ] && [ $kept -eq 1 ] || v=1
-row "policy floods CPU $last while a task pinned to it waits (swiftland-hostile --flood-cpu $last)" user "the pinned task runs within the watchdog, stays attached, $expected_common" \
-  "pinned task: $(cat "$work/flood.pinned"), longest wait ${wait_ms:-?} ms; $(counter nr_starvation_tasks "$log") served by the wait guard; $common_text" $v "$log"
+for mode in user hybrid; do
+  h=; [ $mode = hybrid ] && h=--hybrid
+  swl_start "flood-$mode" hostile $h --flood-cpu "$last"
+  stress-ng -c $((ncpu * 2)) -t 10 >/dev/null 2>&1 &
+  hogs=$!
+  taskset -c "$last" "$probe" spin 8 >"$work/flood-$mode.pinned" 2>&1
+  wait "$hogs"
+  swl_stop
+  wait_ms=$(sed -n 's/.*max_wait_ms=\([0-9]*\).*/\1/p' "$work/flood-$mode.pinned")
+  v=$common
+  [ "${wait_ms:-99999}" -lt "$TIMEOUT_MS" ] && [ $kept -eq 1 ] || v=1
+  row "policy floods CPU $last while a task pinned to it waits (swiftland-hostile --flood-cpu $last)" $mode "the pinned task runs within the watchdog, stays attached, $expected_common" \
+    "pinned task: $(cat "$work/flood-$mode.pinned"), longest wait ${wait_ms:-?} ms; $(counter nr_starvation_tasks "$log") served by the wait guard; $common_text" $v "$log"
+done
 
 # Decisions naming a CPU that is offline (taken down before swiftland starts, so no hotplug
 # restart intervenes): each must be bounced to a CPU that can run it, none stranded.
-if [ -w /sys/devices/system/cpu/cpu$last/online ] && echo 0 >/sys/devices/system/cpu/cpu$last/online; then
-  swl_start offline hostile --flood-cpu "$last"
-  stress-ng -c $((ncpu * 2)) -t 8 >/dev/null 2>&1
-  swl_stop
-  echo 1 >/sys/devices/system/cpu/cpu$last/online
-  bounces=$(counter nr_bounce_dispatches "$log")
-  v=$common
-  [ "${bounces:-0}" -gt 0 ] && [ $kept -eq 1 ] || v=1
-  row "every decision names offline CPU $last (swiftland-hostile --flood-cpu $last)" user "each bounced to an online CPU (nr_bounce_dispatches > 0), none stranded, stays attached, $expected_common" \
-    "${bounces:-?} bounces; $common_text" $v "$log"
-else
-  row "every decision names an offline CPU" user "each bounced" "CPU $last cannot be taken offline here" 1
-fi
+for mode in user hybrid; do
+  h=; [ $mode = hybrid ] && h=--hybrid
+  if [ -w /sys/devices/system/cpu/cpu$last/online ] && echo 0 >/sys/devices/system/cpu/cpu$last/online; then
+    swl_start "offline-$mode" hostile $h --flood-cpu "$last"
+    stress-ng -c $((ncpu * 2)) -t 8 >/dev/null 2>&1
+    swl_stop
+    echo 1 >/sys/devices/system/cpu/cpu$last/online
+    bounces=$(counter nr_bounce_dispatches "$log")
+    v=$common
+    [ "${bounces:-0}" -gt 0 ] && [ $kept -eq 1 ] || v=1
+    row "every decision names offline CPU $last (swiftland-hostile --flood-cpu $last)" $mode "each bounced to an online CPU (nr_bounce_dispatches > 0), none stranded, stays attached, $expected_common" \
+      "${bounces:-?} bounces; $common_text" $v "$log"
+  else
+    row "every decision names an offline CPU" $mode "each bounced" "CPU $last cannot be taken offline here" 1
+  fi
+done
 
 # An artificial 100 ms delay per loop of the scheduling thread (twice the fallback bound).
-swl_start delay user --loop-delay-us 100000
-stress-ng -c "$ncpu" -t 10 >/dev/null 2>&1
-swl_stop
-timeouts=$(counter nr_user_timeouts "$log")
-v=$common
-[ "${timeouts:-0}" -gt 0 ] && [ $kept -eq 1 ] || v=1
-row "100 ms delay per loop (--loop-delay-us)" user "user-timeout fallback counted (nr_user_timeouts > 0), stays attached, $expected_common" \
-  "${timeouts:-?} user timeouts; $common_text" $v "$log"
+for mode in user hybrid; do
+  swl_start "delay-$mode" $mode --loop-delay-us 100000
+  stress-ng -c "$ncpu" -t 10 >/dev/null 2>&1
+  swl_stop
+  timeouts=$(counter nr_user_timeouts "$log")
+  entries=$(counter nr_bypass_entries "$log")
+  v=$common
+  [ $kept -eq 1 ] || v=1
+  if [ $mode = user ]; then
+    [ "${timeouts:-0}" -gt 0 ] || v=1
+    row "100 ms delay per loop (--loop-delay-us)" $mode "user-timeout fallback counted (nr_user_timeouts > 0), stays attached, $expected_common" \
+      "${timeouts:-?} user timeouts; $common_text" $v "$log"
+  else
+    [ "${entries:-0}" -gt 0 ] || [ "${timeouts:-0}" -gt 0 ] || v=1
+    row "100 ms delay per loop (--loop-delay-us)" $mode "the kernel side takes over (nr_bypass_entries > 0 or nr_user_timeouts > 0), stays attached, $expected_common" \
+      "${entries:-?} bypass entries, $(counter nr_bypass_dispatches "$log") bypass dispatches, ${timeouts:-?} user timeouts; $common_text" $v "$log"
+  fi
+done
 
 # --- 7. hostile dispatch records through the real ring ------------------------------------------
-swl_start hostile hostile --records
-stress-ng -c "$ncpu" -t 8 >/dev/null 2>&1
-swl_stop
-sent=$(sed -n 's/^swiftland-hostile: hostile_sent=//p' "$log" | tail -n 1)
-inv=$(counter nr_invalid_dispatches "$log")
-miss=$(counter nr_missing_tasks "$log")
-can=$(counter nr_cancel_dispatches "$log")
-v=$common
-# 8 records: 5 malformed (out-of-range CPU, unknown flag, negative pid, 2 random), 1 gone, 2
-# stale/unmanaged.
-[ "${sent:-0}" -eq 8 ] && [ "${inv:-0}" -eq 5 ] && [ "${miss:-0}" -ge 1 ] && [ "${can:-0}" -ge 2 ] &&
-  [ $kept -eq 1 ] || v=1
-row "hostile dispatch records (real ring, swiftland-hostile --records)" user "no-such-pid, unmanaged pid, CPU out of range, stale seq, unknown flag, negative pid, random bytes: each rejected and counted (invalid 5, missing >= 1, cancel >= 2), $expected_common" \
-  "${sent:-?} sent; invalid ${inv:-?}, missing ${miss:-?}, cancel ${can:-?}; $common_text" $v "$log"
+for mode in user hybrid; do
+  h=; [ $mode = hybrid ] && h=--hybrid
+  swl_start "hostile-$mode" hostile $h --records
+  stress-ng -c "$ncpu" -t 8 >/dev/null 2>&1
+  swl_stop
+  sent=$(sed -n 's/^swiftland-hostile: hostile_sent=//p' "$log" | tail -n 1)
+  inv=$(counter nr_invalid_dispatches "$log")
+  miss=$(counter nr_missing_tasks "$log")
+  can=$(counter nr_cancel_dispatches "$log")
+  v=$common
+  # 8 records: 5 malformed (out-of-range CPU, unknown flag, negative pid, 2 random), 1 gone, 2
+  # stale/unmanaged.
+  [ "${sent:-0}" -eq 8 ] && [ "${inv:-0}" -eq 5 ] && [ "${miss:-0}" -ge 1 ] && [ "${can:-0}" -ge 2 ] &&
+    [ $kept -eq 1 ] || v=1
+  row "hostile dispatch records (real ring, swiftland-hostile --records)" $mode "no-such-pid, unmanaged pid, CPU out of range, stale seq, unknown flag, negative pid, random bytes: each rejected and counted (invalid 5, missing >= 1, cancel >= 2), $expected_common" \
+    "${sent:-?} sent; invalid ${inv:-?}, missing ${miss:-?}, cancel ${can:-?}; $common_text" $v "$log"
+done
 
 # --- 8. two instances started at once -----------------------------------------------------------
-for mode in bpf user; do
+for mode in bpf user hybrid; do
   dmesg -c >/dev/null 2>&1
-  m=; [ $mode = user ] && m="--mode user"
+  m=; [ $mode = bpf ] || m="--mode $mode"
   swiftland run $m >"$work/two-$mode.1" 2>&1 &
   p1=$!
   swiftland run $m >"$work/two-$mode.2" 2>&1 &
@@ -525,8 +589,8 @@ for mode in bpf user; do
 done
 
 # --- 9. bad input inside the VM ------------------------------------------------------------------
-for mode in bpf user; do
-  m=; [ $mode = user ] && m="--mode user"
+for mode in bpf user hybrid; do
+  m=; [ $mode = bpf ] || m="--mode $mode"
   capsh --drop=cap_sys_admin,cap_bpf -- -c "swiftland run $m --duration 1" >"$work/caps-$mode" 2>&1
   crc=$?
   v=0
@@ -544,6 +608,6 @@ for args in "--mode quantum" "--mode user --policy lottery" "--slice-us -1" "--s
 done
 
 # --- the kernel's verdict over the whole run ------------------------------------------------------
-echo "# RCU stall warnings per fault are in the rows (EEVDF stress: ${rcu_stress_eevdf:-?}, bpf: ${rcu_stress_bpf:-?}, user: ${rcu_stress_user:-?})"
+echo "# RCU stall warnings per fault are in the rows (EEVDF stress: ${rcu_stress_eevdf:-?}, bpf: ${rcu_stress_bpf:-?}, user: ${rcu_stress_user:-?}, hybrid: ${rcu_stress_hybrid:-?})"
 echo "vm-faults: $passed passed, $failed failed"
 [ $failed -eq 0 ]
