@@ -76,6 +76,9 @@ run --mode user --batch 0
 run --mode user --fallback-ms 3000 --timeout-ms 5000
 run --mode user --ring-kib 3
 run --mode user --loop-delay-us 2000000
+run --mode hybrid --bypass-target-us 0
+run --mode hybrid --bypass-interval-us 60000
+run --mode user --bypass-target-us 500
 run --policy fifo
 compare --rounds 0
 compare --modes eevdf,quantum
