@@ -356,8 +356,11 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 		tctx->drained_ts = ctx->now;
 		p->scx.dsq_vtime = d.vtime;
 		if (hybrid_mode()) {
-			/* The policy's vruntime is the task's, for the BPF policy too. */
-			tctx->vtime = d.vtime;
+			/*
+			 * The policy's vruntime is the task's, for the BPF policy too, within the
+			 * bounds that policy keeps every vruntime in (a hostile one stays in reach).
+			 */
+			tctx->vtime = bounded_vtime(d.vtime);
 			bypass_sample(&bypass, ctx->now - tctx->sent_ts);
 		}
 		if ((d.flags & SWL_DISPATCH_PREEMPT) && user_preempt(p, tctx, &d, cpu, ctx->now)) {
@@ -369,7 +372,6 @@ static long handle_dispatch(struct bpf_dynptr *dynptr, void *data)
 			 * One order for both policies' tasks: the shared DSQ, by the vruntime the
 			 * user policy gave (the kernel side's book too, charged for every run).
 			 */
-			tctx->vtime = bounded_vtime(d.vtime);
 			swl_dsq_insert_vtime(p, SWL_DSQ_SHARED, d.slice_ns ?: cfg.slice_ns, tctx->vtime, 0);
 			cpu = swl_pick_idle_cpu(p->cpus_ptr, 0);
 		} else if (cpu == SWL_CPU_ANY) {
