@@ -187,13 +187,17 @@ else
   not_ok "metrics: Prometheus text while swiftland runs, a clear error and exit 1 when none does" "$work/metrics.out" "$work/metrics-none.out"
 fi
 
-for policy in bpfland vruntime fifo; do
-  stress_run "user:$policy" "$user_secs" --mode user --policy "$policy"
-  if grep 'counters:' "$work/run-user:$policy.out" | tail -n 1 | grep -q ' nr_in_flight=0 '; then
-    ok "user:$policy: no task left in flight at exit"
-  else
-    not_ok "user:$policy: no task left in flight at exit" "$work/run-user:$policy.out"
-  fi
+# Every built-in policy in user mode and in hybrid mode (where the kernel side keeps the
+# vruntime books and orders the decisions by them, whatever the policy does with vruntime).
+for mode in user hybrid; do
+  for policy in bpfland vruntime fifo; do
+    stress_run "$mode:$policy" "$user_secs" --mode "$mode" --policy "$policy"
+    if grep 'counters:' "$work/run-$mode:$policy.out" | tail -n 1 | grep -q ' nr_in_flight=0 '; then
+      ok "$mode:$policy: no task left in flight at exit"
+    else
+      not_ok "$mode:$policy: no task left in flight at exit" "$work/run-$mode:$policy.out"
+    fi
+  done
 done
 
 # The policy written outside the package, on the SwiftlandUserMode library.
