@@ -125,15 +125,6 @@ public struct SchedulerConfig: Sendable, Equatable {
         if timeoutMs > Self.maxTimeoutMs {
             return "--timeout-ms (\(timeoutMs)) is above \(Self.maxTimeoutMs), the most sched_ext accepts"
         }
-        if mode == .hybrid {
-            if bypassTargetUs == 0 { return "--bypass-target-us must be above 0" }
-            if bypassIntervalUs <= bypassTargetUs {
-                return "--bypass-interval-us (\(bypassIntervalUs)) must be above --bypass-target-us (\(bypassTargetUs)): the smallest sojourn over an interval is judged against the target"
-            }
-            if bypassIntervalUs >= UInt64(fallbackMs) * 1000 {
-                return "--bypass-interval-us (\(bypassIntervalUs)) must be below --fallback-ms (\(fallbackMs) ms): the bypass must act before the fallback does"
-            }
-        }
         if mode.usesUserSpace {
             if fallbackMs == 0 { return "--fallback-ms must be above 0" }
             if UInt64(fallbackMs) * 2 > UInt64(timeoutMs) {
@@ -141,6 +132,15 @@ public struct SchedulerConfig: Sendable, Equatable {
             }
             if ringKiB < 4 || ringKiB > 65536 || ringKiB & (ringKiB - 1) != 0 {
                 return "--ring-kib (\(ringKiB)) must be a power of two from 4 to 65536"
+            }
+        }
+        if mode == .hybrid {
+            if bypassTargetUs == 0 { return "--bypass-target-us must be above 0" }
+            if bypassIntervalUs <= bypassTargetUs {
+                return "--bypass-interval-us (\(bypassIntervalUs)) must be above --bypass-target-us (\(bypassTargetUs)): the smallest sojourn over an interval is judged against the target"
+            }
+            if bypassIntervalUs >= UInt64(fallbackMs) * 1000 {
+                return "--bypass-interval-us (\(bypassIntervalUs)) must be below --fallback-ms (\(fallbackMs) ms): the bypass must act before the fallback does"
             }
         }
         return nil

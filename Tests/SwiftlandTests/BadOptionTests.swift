@@ -55,6 +55,7 @@ struct BadOptionTests {
         (["--mode", "hybrid", "--bypass-interval-us", "60000"], "must be below --fallback-ms (50 ms)"),
         (["--mode", "hybrid", "--bypass-interval-us", "20000000"], "--bypass-interval-us must be at most 10000000"),
         (["--mode", "hybrid", "--bypass-target-us=-1"], "-1"),
+        (["--mode", "hybrid", "--fallback-ms", "0"], "--fallback-ms must be above 0"),
         (["--mode", "user", "--bypass-target-us", "500"], "--bypass-target-us applies to --mode hybrid only"),
         (["--bypass-interval-us", "5000"], "--bypass-interval-us applies to --mode hybrid only"),
         (["--policy", "fifo"], "--policy applies to --mode user and --mode hybrid only"), (["--batch", "4"], "--batch applies to --mode user and --mode hybrid only"),
