@@ -58,6 +58,14 @@ static __always_inline u64 task_key(u64 vtime, u64 awake_vtime)
 	return vtime + (awake_vtime < cfg.slice_lag_ns ? awake_vtime : cfg.slice_lag_ns);
 }
 
+/* The smoothed number of tasks waiting in the global DSQs, which task_slice divides by. */
+static __always_inline void update_nr_waiting(void)
+{
+	u64 waiting = swl_dsq_nr_queued(SWL_DSQ_PRIO) + swl_dsq_nr_queued(SWL_DSQ_SHARED);
+
+	stats.nr_waiting = (stats.nr_waiting + waiting) / 2;
+}
+
 /* The more tasks wait in the global DSQs, the shorter each slice. */
 static __always_inline u64 task_slice(void)
 {
@@ -178,10 +186,9 @@ static __always_inline struct task_ctx *regular_prev(struct task_struct *prev)
 
 static __always_inline void bpfland_dispatch(s32 cpu, struct task_struct *prev, u64 now)
 {
-	u64 waiting = swl_dsq_nr_queued(SWL_DSQ_PRIO) + swl_dsq_nr_queued(SWL_DSQ_SHARED);
 	struct task_ctx *prev_ctx = regular_prev(prev);
 
-	stats.nr_waiting = (stats.nr_waiting + waiting) / 2;
+	update_nr_waiting();
 	/*
 	 * A regular task that ran until now was the regular tasks' turn: the shared queue was
 	 * not starved meanwhile, however long the slice lasted (a late tick stretches it).

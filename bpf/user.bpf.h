@@ -215,15 +215,16 @@ static __always_inline void user_enqueue(struct task_struct *p, struct task_ctx 
 					 u64 enq_flags)
 {
 	struct swl_queued_task *r;
-	/* One counter for all tasks: a record about an earlier task with a reused pid can never match. */
-	u64 now = bpf_ktime_get_ns(), seq;
 	struct trip trip;
+	u64 now, seq;
 
 	if (bypassing()) {
 		tctx->sync_wakeup = false;
 		kernel_dispatch(p, tctx, enq_flags);
 		return;
 	}
+	now = bpf_ktime_get_ns();
+	/* One counter for all tasks: a record about an earlier task with a reused pid can never match. */
 	seq = __sync_fetch_and_add(&last_enq_seq, 1) + 1;
 	trip = (struct trip){ .pid = p->pid, .seq = seq, .sent_ts = now };
 	r = bpf_ringbuf_reserve(&queued, sizeof(*r), 0);
@@ -446,10 +447,9 @@ static __always_inline bool user_keep_prev(struct task_struct *prev, s32 cpu, u6
 	vtime = (hybrid_mode() ? tctx->vtime : prev->scx.dsq_vtime) + charge;
 	if (!may_keep_running(tctx, SWL_DSQ_USER, cpu, now, vtime))
 		return false;
-	if (hybrid_mode() &&
-	    (swl_dsq_nr_queued(SWL_DSQ_PRIO) || !head_comes_after(SWL_DSQ_SHARED, cpu, vtime)))
-		return false;
 	if (hybrid_mode()) {
+		if (swl_dsq_nr_queued(SWL_DSQ_PRIO) || !head_comes_after(SWL_DSQ_SHARED, cpu, vtime))
+			return false;
 		tctx->vtime = vtime;
 		tctx->awake_vtime += charge;
 	}
@@ -478,8 +478,7 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev, u64
 		count(&stats.nr_drain_errors);
 	bypass_step(now);
 	if (hybrid_mode())
-		stats.nr_waiting = (stats.nr_waiting + swl_dsq_nr_queued(SWL_DSQ_PRIO) +
-				    swl_dsq_nr_queued(SWL_DSQ_SHARED)) / 2;
+		update_nr_waiting();
 	/*
 	 * A budget of its own: with the decisions' budget spent, expired trips would never
 	 * be looked at under a steady flow of decisions. Both together stay well within the
