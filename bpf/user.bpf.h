@@ -497,7 +497,8 @@ static __always_inline void user_dispatch(s32 cpu, struct task_struct *prev, u64
 		return;
 	/*
 	 * hybrid mode: every task not bound to a CPU waits in bpf mode's queues, the user
-	 * policy's decisions too, and is served as bpf mode serves them.
+	 * policy's decisions too: a queue not served for the starvation threshold first, then
+	 * the priority queue, then the shared one (bpfland_serve).
 	 */
 	if (hybrid_mode() && (bpfland_serve(now, true) || bpfland_serve(now, false)))
 		return;
